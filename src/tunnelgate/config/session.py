@@ -1,0 +1,94 @@
+"""Executing configuration lines against a running configuration, as the ASA's parser.
+
+A line is matched in the current mode; when it is not a command of a sub-mode it is
+tried in global configuration mode, which leaves the sub-mode (as the ASA does).
+A refused command changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tunnelgate.config.commands import grammars
+from tunnelgate.config.context import CommandContext, CommandError
+from tunnelgate.config.diagnostics import INCOMPLETE, INVALID_INPUT, Diagnostic, Severity
+from tunnelgate.config.grammar import Ambiguous, Incomplete, Match, MatchFailure
+from tunnelgate.config.model import RunningConfig
+from tunnelgate.config.modes import CONFIG, Mode
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    """What one line did: its diagnostics and whether it was applied."""
+
+    applied: bool
+    diagnostics: tuple[Diagnostic, ...] = ()
+    ignored: bool = False  # blank line, comment, or a line of a refused block
+
+
+def is_comment(line: str) -> bool:
+    stripped = line.strip()
+    return not stripped or stripped[0] in "!:" or stripped.startswith("Cryptochecksum:")
+
+
+class ConfigSession:
+    """A configuration-mode cursor over one ``RunningConfig``."""
+
+    def __init__(self, config: RunningConfig, mode: Mode = CONFIG, key: Any = None) -> None:
+        self.config = config
+        self.mode = mode
+        self.key = key
+
+    @property
+    def prompt(self) -> str:
+        return self.mode.prompt_for(self.config.hostname)
+
+    def execute(self, line: str) -> LineResult:
+        """Run one configuration line."""
+        if is_comment(line):
+            return LineResult(applied=False, ignored=True)
+        text = line.strip()
+        lowered = text.lower()
+        if lowered == "exit" or lowered == "end":
+            self.mode, self.key = CONFIG, None
+            return LineResult(applied=True)
+        table = grammars()
+        result = table[self.mode].match(text)
+        mode = self.mode
+        if not isinstance(result, Match) and self.mode is not CONFIG:
+            parent = table[CONFIG].match(text)
+            if isinstance(parent, Match) or parent.column > result.column:
+                result, mode = parent, CONFIG
+        if not isinstance(result, Match):
+            return LineResult(False, (_failure(text, result),))
+        key = self.key if mode is self.mode else None
+        ctx = CommandContext(self.config, mode, key)
+        try:
+            result.command.action(ctx, result.args)
+        except CommandError as exc:
+            column = result.args.column(exc.arg) if exc.arg else 0
+            diag = Diagnostic(
+                Severity.ERROR,
+                exc.message,
+                line=text,
+                column=column if exc.caret else None,
+            )
+            return LineResult(False, (diag,))
+        self.mode, self.key = mode, key
+        if ctx.next_mode is not None:
+            self.mode, self.key = ctx.next_mode
+        diags = tuple(Diagnostic(sev, msg, line=text) for sev, msg in ctx.messages)
+        return LineResult(True, diags)
+
+
+def _failure(text: str, failure: MatchFailure) -> Diagnostic:
+    if isinstance(failure, Ambiguous):
+        return Diagnostic(Severity.ERROR, f'% Ambiguous command: "{text}"', line=text)
+    if isinstance(failure, Incomplete):
+        return Diagnostic(
+            Severity.ERROR, INCOMPLETE, line=text, column=failure.column, detail=failure.detail or None
+        )
+    return Diagnostic(
+        Severity.ERROR, INVALID_INPUT, line=text, column=failure.column, detail=failure.detail or None
+    )

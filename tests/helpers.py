@@ -1,0 +1,47 @@
+"""Shared helpers for configuration tests."""
+
+from __future__ import annotations
+
+import textwrap
+
+from tunnelgate.config.diagnostics import Diagnostic
+from tunnelgate.config.loader import LoadResult, load_config
+from tunnelgate.config.model import RunningConfig
+from tunnelgate.config.render import show_running_config
+from tunnelgate.config.session import ConfigSession
+
+
+def load(text: str) -> RunningConfig:
+    """Load a configuration that must be valid; fail with every diagnostic otherwise."""
+    result = load_config(textwrap.dedent(text), source="test.cfg")
+    assert result.config is not None, "\n".join(d.render() for d in result.diagnostics)
+    return result.config
+
+
+def load_result(text: str, *, lenient: bool = False) -> LoadResult:
+    return load_config(textwrap.dedent(text), source="test.cfg", lenient=lenient)
+
+
+def errors(text: str) -> list[Diagnostic]:
+    """The errors of a configuration that must be refused."""
+    result = load_result(text)
+    assert result.config is None, "the configuration was accepted"
+    return result.errors
+
+
+def show(config: RunningConfig, *words: str, all: bool = False) -> str:
+    return show_running_config(config, words, all=all)
+
+
+def run(config: RunningConfig, *lines: str) -> list[Diagnostic]:
+    """Execute lines interactively (from global config mode) and collect diagnostics."""
+    session = ConfigSession(config)
+    out: list[Diagnostic] = []
+    for line in lines:
+        out.extend(session.execute(line).diagnostics)
+    return out
+
+
+def roundtrip(config: RunningConfig) -> RunningConfig:
+    """parse(render(config)) with secrets unmasked."""
+    return load(show_running_config(config, mask=False))
