@@ -48,6 +48,8 @@ def render_blocks(config: RunningConfig, options: RenderOptions | None = None) -
 
 def _selected(block: Block, prefixes: Sequence[tuple[str, ...]]) -> bool:
     words = block.lines[0].split()
+    if words[:1] == ["no"]:
+        words = words[1:]
     return any(tuple(words[: len(p)]) == p for p in prefixes)
 
 

@@ -6,6 +6,7 @@ from functools import cache
 
 from tunnelgate.config.commands import (
     access_list,
+    clear,
     crypto_map,
     interface,
     ipsec,
@@ -29,6 +30,7 @@ FAMILIES: tuple[CommandTable, ...] = (
     crypto_map.COMMANDS,
     pki.COMMANDS,
     tunnel_group.COMMANDS,
+    clear.COMMANDS,
 )
 
 

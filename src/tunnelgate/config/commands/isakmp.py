@@ -311,6 +311,17 @@ def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
     """IKEv2 policies and settings, IKEv1 settings and policies, ``crypto isakmp`` lines."""
     isakmp = config.isakmp
     blocks: list[Block] = []
+    if isakmp.identity != "auto" or options.all:
+        suffix = f" {isakmp.identity_key_id}" if isakmp.identity == "key-id" else ""
+        blocks.append(Block.of(f"crypto isakmp identity {isakmp.identity}{suffix}"))
+    if not isakmp.nat_traversal:
+        blocks.append(Block.of("no crypto isakmp nat-traversal"))
+    elif isakmp.nat_keepalive_seconds != _DEFAULTS.nat_keepalive_seconds or options.all:
+        blocks.append(Block.of(f"crypto isakmp nat-traversal {isakmp.nat_keepalive_seconds}"))
+    if isakmp.reload_wait:
+        blocks.append(Block.of("crypto isakmp reload-wait"))
+    if isakmp.disconnect_notify:
+        blocks.append(Block.of("crypto isakmp disconnect-notify"))
     for p2 in config.ikev2_policies.values():
         blocks.append(
             Block.of(
@@ -355,17 +366,6 @@ def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
                 f"lifetime {p1.lifetime_seconds}",
             )
         )
-    if isakmp.identity != "auto" or options.all:
-        suffix = f" {isakmp.identity_key_id}" if isakmp.identity == "key-id" else ""
-        blocks.append(Block.of(f"crypto isakmp identity {isakmp.identity}{suffix}"))
-    if not isakmp.nat_traversal:
-        blocks.append(Block.of("no crypto isakmp nat-traversal"))
-    elif isakmp.nat_keepalive_seconds != _DEFAULTS.nat_keepalive_seconds or options.all:
-        blocks.append(Block.of(f"crypto isakmp nat-traversal {isakmp.nat_keepalive_seconds}"))
-    if isakmp.reload_wait:
-        blocks.append(Block.of("crypto isakmp reload-wait"))
-    if isakmp.disconnect_notify:
-        blocks.append(Block.of("crypto isakmp disconnect-notify"))
     return blocks
 
 

@@ -16,7 +16,7 @@ class CommandTable:
         self.rows: list[tuple[Mode, CommandSpec]] = []
 
     def command(
-        self, mode: Mode, syntax: str, help: str = "", **keyword_help: str
+        self, mode: Mode, syntax: str, /, help: str = "", **keyword_help: str
     ) -> Callable[[Action], Action]:
         """Register ``action`` for ``syntax`` in ``mode``; ``keyword_help`` feeds ``?``."""
 

@@ -14,6 +14,7 @@ class Interface:
     security_level: int | None = None
     ip_address: str | None = None
     netmask: str | None = None
+    standby_address: str | None = None  # ``ip address A M standby S`` (failover peer)
     shutdown: bool = False
     description: str | None = None
 

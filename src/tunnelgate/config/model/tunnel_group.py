@@ -7,10 +7,26 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class Secret:
-    """A pre-shared key as configured. Its value never appears in ``repr`` or logs."""
+    """A pre-shared key as configured. Its value never appears in ``repr`` or logs.
+
+    ``encoding``: None for a plain key (``0`` is read as plain), ``"hex"`` for a key
+    given in hexadecimal (kept as lower-case digits without ``0x``), ``"8"`` for a key
+    encrypted with the master passphrase (kept verbatim, unusable without it).
+    """
 
     value: str = field(repr=False)
-    encoding: str | None = None  # None (plain), "0", "8" (encrypted) or "hex"
+    encoding: str | None = None
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    def material(self) -> bytes | None:
+        """The key bytes IKE uses; None for an encrypted (``8``) key."""
+        if self.encoding == "hex":
+            return bytes.fromhex(self.value)
+        if self.encoding == "8":
+            return None
+        return self.value.encode()
 
 
 @dataclass(slots=True)
@@ -58,10 +74,14 @@ class CertificateMatch:
 
 @dataclass(slots=True)
 class TunnelGroupMap:
-    """``tunnel-group-map`` policies, default group and rule associations."""
+    """``tunnel-group-map`` policies, default group and rule associations.
+
+    ``enabled`` is kept in the canonical order rules, ou, ike-id, peer-ip.
+    """
 
     enabled: list[str] = field(default_factory=lambda: ["ou", "ike-id", "peer-ip"])
     default_group: str | None = None
+    default_group_rule_index: int | None = None  # ``tunnel-group-map N default-group G``
     rules: dict[tuple[str, int], str] = field(default_factory=dict)  # (map, index) -> group
 
 
@@ -71,7 +91,8 @@ class Trustpoint:
 
     name: str
     enrollment: str | None = None  # terminal | self | url
+    enrollment_url: str | None = None  # when enrollment == "url"
     keypair: str | None = None
     subject_name: str | None = None
     fqdn: str | None = None
-    revocation_check: list[str] = field(default_factory=list)
+    revocation_check: list[str] = field(default_factory=list)  # in the order given

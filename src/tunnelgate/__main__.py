@@ -1,0 +1,33 @@
+"""The ``tunnelgate`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tunnelgate import __version__
+from tunnelgate.cli import config_command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tunnelgate",
+        description="A software IPsec VPN gateway configured and operated like a Cisco ASA.",
+    )
+    parser.add_argument("--version", action="version", version=f"tunnelgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    config_command.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "config":
+        if args.config_command == "check":
+            return config_command.run_check(args)
+        return config_command.run_show(args)
+    return 2  # pragma: no cover - argparse requires a command
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The ASA command shell without I/O: exec and privileged modes over a ``ConfigSession``.
+
+``Shell.execute(line)`` returns text and *effects* (values such as ``SaveConfig``) that
+the caller carries out — writing the startup file, the key store — so that the same
+shell serves ``tunnelgate config show -c …`` and the live CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from tunnelgate.config.diagnostics import Diagnostic, Severity
+from tunnelgate.config.grammar import Ambiguous, CommandSpec, Incomplete, Match, ModeGrammar
+from tunnelgate.config.model import RunningConfig
+from tunnelgate.config.render import render_config_text, show_running_config
+from tunnelgate.config.session import ConfigSession, is_comment
+
+# --------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class SaveConfig:
+    """``write memory``: store this text as the startup configuration."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SaveKeys:
+    """The key store changed: persist these bytes (root-only file)."""
+
+    data: bytes
+
+
+Effect = SaveConfig | SaveKeys
+
+
+@dataclass(frozen=True, slots=True)
+class ShellOutput:
+    """What one line printed, whether it succeeded, and what the caller must do."""
+
+    text: str = ""
+    ok: bool = True
+    effects: tuple[Effect, ...] = ()
+
+
+# --------------------------------------------------------------------------- exec grammar
+
+_RUN_TOPICS = (
+    "{tunnel-group [WORD$name]|tunnel-group-map|access-list [WORD$name]|access-group"
+    "|object [network]$sub|object-group [network]$sub|interface|route|hostname|domain-name"
+    "|sysopt}$topic"
+)
+
+ExecAction = Callable[["Shell", Any], ShellOutput]
+
+
+def _show_crypto(shell: Shell, args: Any) -> ShellOutput:
+    words = ["crypto"]
+    if "sub" in args:
+        words.extend(args["sub"].split())
+    return ShellOutput(show_running_config(shell.config, words, all="all" in args))
+
+
+def _show_topic(shell: Shell, args: Any) -> ShellOutput:
+    words = [args["topic"]]
+    if "sub" in args:
+        words.append(args["sub"])
+    if "name" in args:
+        words.append(args["name"])
+    return ShellOutput(show_running_config(shell.config, words, all="all" in args))
+
+
+def _show_all(shell: Shell, args: Any) -> ShellOutput:
+    return ShellOutput(show_running_config(shell.config, all="all" in args))
+
+
+def _show_all_crypto_map(shell: Shell, args: Any) -> ShellOutput:
+    return ShellOutput(show_running_config(shell.config, ["crypto", "map"], all=True))
+
+
+def _write_memory(shell: Shell, args: Any) -> ShellOutput:
+    text = render_config_text(shell.config)
+    digest = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+    checksum = " ".join(digest[i : i + 8] for i in range(0, 32, 8))
+    out = f"Building configuration...\nCryptochecksum: {checksum}\n\n{len(text)} bytes copied\n[OK]\n"
+    return ShellOutput(out, effects=(SaveConfig(text),))
+
+
+def _pager(shell: Shell, args: Any) -> ShellOutput:
+    shell.pager_lines = args["lines"]
+    return ShellOutput()
+
+
+_EXEC_ROWS: tuple[tuple[str, ExecAction], ...] = (
+    ("show running-config [all]$all", _show_all),
+    ("show running-config [all]$all crypto [{ipsec|isakmp|map|dynamic-map|ikev1|ikev2|ca}$sub]",
+     _show_crypto),
+    (f"show running-config [all]$all {_RUN_TOPICS}", _show_topic),
+    ("show all crypto map", _show_all_crypto_map),
+    ("write memory", _write_memory),
+    ("copy running-config startup-config", _write_memory),
+    ("terminal pager [lines] <0-2147483647>$lines", _pager),
+)
+
+
+@cache
+def exec_grammar() -> ModeGrammar:
+    grammar = ModeGrammar("exec")
+    for syntax, action in _EXEC_ROWS:
+        grammar.add(CommandSpec(syntax, action))
+    return grammar
+
+
+# --------------------------------------------------------------------------- shell
+
+
+class Shell:
+    """One operator session: ``>`` → ``enable`` → ``#`` → ``configure terminal``."""
+
+    def __init__(
+        self,
+        config: RunningConfig,
+        *,
+        privileged: bool = True,
+        keystore: Any = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config
+        self.privileged = privileged
+        self.configuring: ConfigSession | None = None
+        self.keystore = keystore
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.pager_lines = 24
+
+    @property
+    def prompt(self) -> str:
+        if self.configuring is not None:
+            return self.configuring.prompt
+        return f"{self.config.hostname}{'#' if self.privileged else '>'}"
+
+    def execute(self, line: str) -> ShellOutput:
+        """Run one line in the current mode; never raises for bad input."""
+        if is_comment(line):
+            return ShellOutput()
+        text = line.strip()
+        lowered = " ".join(text.lower().split())
+        if self.configuring is not None:
+            return self._in_config(text, lowered)
+        if lowered in ("enable", "en"):
+            self.privileged = True
+            return ShellOutput()
+        if lowered in ("disable",):
+            self.privileged = False
+            return ShellOutput()
+        if lowered in ("exit", "quit", "logout"):
+            return ShellOutput()
+        if _prefix_of(lowered, ("configure", "terminal")):
+            if not self.privileged:
+                return _refuse(text, "configure terminal needs privileged mode (enable)")
+            self.configuring = ConfigSession(self.config)
+            return ShellOutput()
+        return self._exec(text)
+
+    def _in_config(self, text: str, lowered: str) -> ShellOutput:
+        session = self.configuring
+        assert session is not None
+        if lowered == "end":
+            self.configuring = None
+            return ShellOutput()
+        if lowered in ("exit", "quit") and session.mode.name == "config":
+            self.configuring = None
+            return ShellOutput()
+        first = lowered.split()[0]
+        if first in ("show", "sh", "write", "wr", "copy", "terminal") or first.startswith("sho"):
+            return self._exec(text)
+        if lowered.startswith("crypto key "):
+            return self._key_command(text)
+        result = session.execute(text)
+        rendered = "\n".join(d.render() for d in result.diagnostics)
+        return ShellOutput(rendered + ("\n" if rendered else ""), ok=result.applied or result.ignored)
+
+    def _exec(self, text: str) -> ShellOutput:
+        match = exec_grammar().match(text)
+        if not isinstance(match, Match):
+            if isinstance(match, Ambiguous):
+                diag = Diagnostic(Severity.ERROR, f'% Ambiguous command: "{text}"')
+            elif isinstance(match, Incomplete):
+                diag = Diagnostic(Severity.ERROR, "% Incomplete command", text, match.column)
+            else:
+                diag = Diagnostic(
+                    Severity.ERROR, "% Invalid input detected at '^' marker.", text, match.column
+                )
+            return ShellOutput(diag.render() + "\n", ok=False)
+        action: ExecAction = match.command.action
+        return action(self, match.args)
+
+    def _key_command(self, text: str) -> ShellOutput:
+        if self.keystore is None:
+            return _refuse(text, "no key store is attached to this session")
+        from tunnelgate.pki.keystore import KeyStoreError, execute_key_command
+
+        try:
+            message = execute_key_command(self.keystore, text, self.clock())
+        except KeyStoreError as exc:
+            return _refuse(text, str(exc))
+        return ShellOutput(message, effects=(SaveKeys(self.keystore.to_bytes()),))
+
+
+def _prefix_of(line: str, words: tuple[str, ...]) -> bool:
+    parts = line.split()
+    return len(parts) == len(words) and all(w.startswith(p) for p, w in zip(parts, words, strict=True))
+
+
+def _refuse(text: str, message: str) -> ShellOutput:
+    return ShellOutput(Diagnostic(Severity.ERROR, message).render() + "\n", ok=False)

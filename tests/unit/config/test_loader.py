@@ -1,0 +1,87 @@
+"""Loading files: atomic strict loads, every error listed, sub-modes, lenient loads."""
+
+from __future__ import annotations
+
+from tests.helpers import load, load_result
+from tunnelgate.config.diagnostics import Severity
+from tunnelgate.config.model import RunningConfig
+
+
+def test_comments_blank_lines_and_saved_headers_are_ignored() -> None:
+    config = load(": Saved\n:\n! a comment\n\nCryptochecksum:abcd\ncrypto ikev1 policy 1\n: end\n")
+    assert list(config.ikev1_policies) == [1]
+
+
+def test_a_file_with_errors_changes_nothing_and_lists_every_error() -> None:
+    base = RunningConfig()
+    from tunnelgate.config.loader import load_config
+
+    result = load_config(
+        "crypto ikev1 policy 1\n encryption bogus\ncrypto ikev1 policy 0\ncrypto ikev1 enable\n",
+        source="bad.cfg",
+        base=base,
+    )
+    assert result.config is None and not result.ok
+    assert [d.line_no for d in result.errors] == [2, 3, 4]
+    assert all(d.source == "bad.cfg" for d in result.errors)
+    assert base == RunningConfig()  # the base was never touched
+
+
+def test_the_caret_and_file_location_in_the_rendering() -> None:
+    result = load_result("crypto ikev1 policy 1\n encryption bogus\n")
+    text = result.errors[0].render()
+    assert text.splitlines() == [
+        "test.cfg:2: encryption bogus",
+        " " * len("test.cfg:2: encryption ") + "^",
+        "ERROR: % Invalid input detected at '^' marker.",
+    ]
+
+
+def test_lines_after_leaving_a_sub_mode_are_errors() -> None:
+    result = load_result("crypto ikev1 policy 1\ncrypto ikev1 am-disable\nencryption aes\n")
+    assert [d.line_no for d in result.errors] == [3]
+
+
+def test_exit_leaves_the_sub_mode() -> None:
+    result = load_result("crypto ikev1 policy 1\nexit\nencryption aes\n")
+    assert [d.line_no for d in result.errors] == [3]
+
+
+def test_children_of_a_refused_line_are_not_applied_elsewhere() -> None:
+    result = load_result("crypto ikev1 policy 1\nbogus-parent\n encryption aes\n")
+    assert [d.line_no for d in result.errors] == [2]
+    assert result.skipped_lines == [2, 3]
+
+
+def test_lenient_load_applies_what_it_understands_and_reports_skipped_lines() -> None:
+    text = (
+        "ASA Version 9.16(4)\n"
+        "crypto ikev1 policy 10\n"
+        " encryption aes-256\n"
+        "policy-map global_policy\n"
+        " class inspection_default\n"
+        "  inspect dns\n"
+        "crypto ikev1 frobnicate\n"
+    )
+    result = load_result(text, lenient=True)
+    assert result.ok and result.config is not None
+    assert result.config.ikev1_policies[10].encryption == "aes-256"
+    assert result.skipped_lines == [1, 4, 5, 6, 7]
+    crypto_warnings = [d for d in result.warnings if d.line_no == 7]
+    assert crypto_warnings and crypto_warnings[0].message.startswith("crypto line skipped")
+    info = [d for d in result.diagnostics if d.severity is Severity.INFO]
+    assert info[-1].message == "5 line(s) not understood and skipped: 1, 4-7"
+
+
+def test_lenient_load_turns_check_errors_into_warnings() -> None:
+    result = load_result(
+        "crypto ikev2 policy 1\n encryption aes\n integrity null\n", lenient=True
+    )
+    assert result.ok
+    assert any("integrity null" in d.message for d in result.warnings)
+
+
+def test_arbitrary_binary_garbage_is_a_diagnostic_not_a_crash() -> None:
+    result = load_result("\x00\x01\xff crypto\n\t\t\n{[}]$...|\n")
+    assert result.config is None
+    assert len(result.errors) == 2
