@@ -17,15 +17,27 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     config = subparsers.add_parser("config", help="check or show an ASA configuration file")
     sub = config.add_subparsers(dest="config_command", required=True)
     check = sub.add_parser("check", help="print diagnostics; exit 0 when valid, 1 when not")
-    check.add_argument("--lenient", action="store_true",
-                       help="apply what is understood of a whole ASA configuration")
+    check.add_argument(
+        "--lenient",
+        action="store_true",
+        help="apply what is understood of a whole ASA configuration",
+    )
     check.add_argument("file", type=Path)
     show = sub.add_parser("show", help="print what the ASA would show for the configuration")
-    show.add_argument("--lenient", action="store_true",
-                      help="apply what is understood of a whole ASA configuration")
+    show.add_argument(
+        "--lenient",
+        action="store_true",
+        help="apply what is understood of a whole ASA configuration",
+    )
     show.add_argument("file", type=Path)
-    show.add_argument("-c", "--command", action="append", dest="commands", metavar="CMD",
-                      help="a command to run (repeatable; default: show running-config)")
+    show.add_argument(
+        "-c",
+        "--command",
+        action="append",
+        dest="commands",
+        metavar="CMD",
+        help="a command to run (repeatable; default: show running-config)",
+    )
 
 
 def _load(path: Path, lenient: bool, out: TextIO) -> LoadResult | None:
@@ -48,7 +60,8 @@ def _summary(path: Path, result: LoadResult) -> str:
     return line
 
 
-def run_check(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     result = _load(args.file, args.lenient, out)
     if result is None:
         return 2
@@ -58,7 +71,8 @@ def run_check(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0 if result.ok else 1
 
 
-def run_show(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     result = _load(args.file, args.lenient, out)
     if result is None:
         return 2

@@ -88,7 +88,9 @@ def _write_memory(shell: Shell, args: Any) -> ShellOutput:
     text = render_config_text(shell.config)
     digest = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
     checksum = " ".join(digest[i : i + 8] for i in range(0, 32, 8))
-    out = f"Building configuration...\nCryptochecksum: {checksum}\n\n{len(text)} bytes copied\n[OK]\n"
+    out = (
+        f"Building configuration...\nCryptochecksum: {checksum}\n\n{len(text)} bytes copied\n[OK]\n"
+    )
     return ShellOutput(out, effects=(SaveConfig(text),))
 
 
@@ -99,8 +101,10 @@ def _pager(shell: Shell, args: Any) -> ShellOutput:
 
 _EXEC_ROWS: tuple[tuple[str, ExecAction], ...] = (
     ("show running-config [all]$all", _show_all),
-    ("show running-config [all]$all crypto [{ipsec|isakmp|map|dynamic-map|ikev1|ikev2|ca}$sub]",
-     _show_crypto),
+    (
+        "show running-config [all]$all crypto [{ipsec|isakmp|map|dynamic-map|ikev1|ikev2|ca}$sub]",
+        _show_crypto,
+    ),
     (f"show running-config [all]$all {_RUN_TOPICS}", _show_topic),
     ("show all crypto map", _show_all_crypto_map),
     ("write memory", _write_memory),
@@ -183,7 +187,9 @@ class Shell:
             return self._key_command(text)
         result = session.execute(text)
         rendered = "\n".join(d.render() for d in result.diagnostics)
-        return ShellOutput(rendered + ("\n" if rendered else ""), ok=result.applied or result.ignored)
+        return ShellOutput(
+            rendered + ("\n" if rendered else ""), ok=result.applied or result.ignored
+        )
 
     def _exec(self, text: str) -> ShellOutput:
         match = exec_grammar().match(text)
@@ -203,10 +209,19 @@ class Shell:
     def _key_command(self, text: str) -> ShellOutput:
         if self.keystore is None:
             return _refuse(text, "no key store is attached to this session")
-        from tunnelgate.pki.keystore import KeyStoreError, execute_key_command
+        from tunnelgate.pki.keystore import (
+            ConfirmationRequired,
+            KeyCommandError,
+            KeyStoreError,
+            execute_key_command,
+        )
 
         try:
             message = execute_key_command(self.keystore, text, self.clock())
+        except ConfirmationRequired as exc:
+            return ShellOutput(f"{exc}\n", ok=False)
+        except KeyCommandError as exc:
+            return ShellOutput(exc.render() + "\n", ok=False)
         except KeyStoreError as exc:
             return _refuse(text, str(exc))
         return ShellOutput(message, effects=(SaveKeys(self.keystore.to_bytes()),))
@@ -214,7 +229,9 @@ class Shell:
 
 def _prefix_of(line: str, words: tuple[str, ...]) -> bool:
     parts = line.split()
-    return len(parts) == len(words) and all(w.startswith(p) for p, w in zip(parts, words, strict=True))
+    return len(parts) == len(words) and all(
+        w.startswith(p) for p, w in zip(parts, words, strict=True)
+    )
 
 
 def _refuse(text: str, message: str) -> ShellOutput:

@@ -13,7 +13,10 @@ from tunnelgate.config.model import RunningConfig
 def acl_removed(config: RunningConfig, acl: str) -> list[str]:
     """The ACL ``acl`` lost its last entry: drop the map entries that match it."""
     messages: list[str] = []
-    for kind, maps in (("crypto map", config.crypto_maps), ("crypto dynamic-map", config.dynamic_maps)):
+    for kind, maps in (
+        ("crypto map", config.crypto_maps),
+        ("crypto dynamic-map", config.dynamic_maps),
+    ):
         for name in list(maps):
             entries = maps[name]
             for seq in [s for s, e in entries.items() if e.match_address == acl]:
@@ -30,11 +33,16 @@ def acl_removed(config: RunningConfig, acl: str) -> list[str]:
 def transform_set_removed(config: RunningConfig, name: str) -> list[str]:
     """Transform set ``name`` is gone: remove the references to it."""
     messages: list[str] = []
-    for maps, kind in ((config.crypto_maps, "crypto map"), (config.dynamic_maps, "crypto dynamic-map")):
+    for maps, kind in (
+        (config.crypto_maps, "crypto map"),
+        (config.dynamic_maps, "crypto dynamic-map"),
+    ):
         for map_name, entries in maps.items():
             for seq, entry in entries.items():
                 if name in entry.ikev1_transform_sets:
-                    entry.ikev1_transform_sets = [t for t in entry.ikev1_transform_sets if t != name]
+                    entry.ikev1_transform_sets = [
+                        t for t in entry.ikev1_transform_sets if t != name
+                    ]
                     messages.append(
                         f"{kind} {map_name} {seq}: reference to transform-set {name} removed"
                     )
@@ -44,7 +52,10 @@ def transform_set_removed(config: RunningConfig, name: str) -> list[str]:
 def proposal_removed(config: RunningConfig, name: str) -> list[str]:
     """IPsec proposal ``name`` is gone or empty: remove the references to it."""
     messages: list[str] = []
-    for maps, kind in ((config.crypto_maps, "crypto map"), (config.dynamic_maps, "crypto dynamic-map")):
+    for maps, kind in (
+        (config.crypto_maps, "crypto map"),
+        (config.dynamic_maps, "crypto dynamic-map"),
+    ):
         for map_name, entries in maps.items():
             for seq, entry in entries.items():
                 if name in entry.ikev2_proposals:

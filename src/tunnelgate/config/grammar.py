@@ -470,6 +470,7 @@ class ModeGrammar:
         # Share the leading run of plain tokens with commands already added.
         while items and isinstance(items[0], _Token):
             token = items.pop(0)
+            assert isinstance(token, _Token)
             probe = _Node(token, shared=True)
             existing = next(
                 (n for n in node.follow if n.shared and n.signature() == probe.signature()),
@@ -481,7 +482,7 @@ class ModeGrammar:
             node = existing
         rest = _build(_Seq(items))
         node.follow.extend(rest.first)
-        ends = rest.last + [node] if rest.nullable else rest.last
+        ends = [*rest.last, node] if rest.nullable else rest.last
         if node is self._root and rest.nullable:
             raise GrammarError(f"empty grammar {spec.syntax!r}")
         for end in ends:
@@ -518,12 +519,12 @@ class ModeGrammar:
         tokens, spans = tokenize(line)
         if not tokens:
             return Incomplete(0)
-        best_fail = [0, -1, ""]  # token index reached, kind, detail
-        found = self._dfs(self._root, tokens, 0, None, best_fail, line, spans)
+        fail = _Failure()
+        found = self._dfs(self._root, tokens, 0, None, fail, line, spans)
         if found is not None:
             spec, chain = found
             return Match(spec, _materialize(chain, line, spans))
-        reached, kind, detail = best_fail
+        reached, kind, detail = fail.pos, fail.kind, fail.detail
         column = spans[reached][0] if reached < len(spans) else len(line.rstrip())
         if kind == 2:
             return Ambiguous(column, detail)
@@ -537,18 +538,18 @@ class ModeGrammar:
         tokens: Sequence[str],
         pos: int,
         chain: _Chain | None,
-        fail: list[Any],
+        fail: _Failure,
         line: str,
         spans: list[tuple[int, int]],
     ) -> tuple[CommandSpec, _Chain | None] | None:
         if pos == len(tokens):
             if node.accepts is not None:
                 return node.accepts, chain
-            if pos >= fail[0]:
-                fail[0], fail[1] = pos, 0
+            if pos >= fail.pos:
+                fail.pos, fail.kind = pos, 0
             return None
-        if pos > fail[0]:
-            fail[0], fail[1], fail[2] = pos, -1, ""
+        if pos > fail.pos:
+            fail.pos, fail.kind, fail.detail = pos, -1, ""
         index = node.index
         assert index is not None
         token = tokens[pos]
@@ -558,8 +559,8 @@ class ModeGrammar:
             partial = [n for n in index.keywords if n.keyword.startswith(lowered)]  # type: ignore[union-attr]
             words = {n.keyword for n in partial}
             if len(words) > 1 and not any(v for v in index.values if _fits(v, token)):
-                if pos >= fail[0]:
-                    fail[0], fail[1], fail[2] = pos, 2, token
+                if pos >= fail.pos:
+                    fail.pos, fail.kind, fail.detail = pos, 2, token
                 return None
             candidates = partial
         for nxt in candidates:
@@ -578,11 +579,11 @@ class ModeGrammar:
             try:
                 value = nxt.convert(token)
             except OverflowError:
-                if pos >= fail[0]:
+                if pos >= fail.pos:
                     rng = nxt.range_
                     assert rng is not None
-                    fail[0], fail[1] = pos, 1
-                    fail[2] = f"value must be between {rng.low} and {rng.high}"
+                    fail.pos, fail.kind = pos, 1
+                    fail.detail = f"value must be between {rng.low} and {rng.high}"
                 continue
             except ValueError:
                 continue
@@ -642,7 +643,9 @@ class ModeGrammar:
                 nxt_nodes.extend(exact)
                 continue
             nxt_nodes.extend(
-                n for n in index.keywords if n.keyword.startswith(lowered)  # type: ignore[union-attr]
+                n
+                for n in index.keywords
+                if n.keyword.startswith(lowered)  # type: ignore[union-attr]
             )
             nxt_nodes.extend(n for n in index.values if _fits(n, token))
         return nxt_nodes
@@ -653,6 +656,18 @@ class ModeGrammar:
                 if word == node.keyword:
                     return text
         return ""
+
+
+class _Failure:
+    """The furthest point any path reached: token index, kind (-1 invalid, 0 incomplete,
+    1 out of range, 2 ambiguous) and a detail."""
+
+    __slots__ = ("detail", "kind", "pos")
+
+    def __init__(self) -> None:
+        self.pos = 0
+        self.kind = -1
+        self.detail = ""
 
 
 def _fits(node: _Node, token: str) -> bool:

@@ -58,6 +58,10 @@ ESP_V2_INTEGRITY = ("sha-512", "sha-384", "sha-256", "sha-1", "md5", "null")
 PFS_GROUPS = (1, 2, 5, 14, 15, 16, 19, 20, 21, 24)
 PFS_GROUPS_IKEV1 = (1, 2, 5)
 PFS_DEFAULT_GROUP = 2
+# Spec, "Define Crypto Maps": set pfs "prevents you from configuring group14 and group24
+# options for a cryptography map (when using an IKEv1 policy)"; its own example then sets
+# group15 on a map with IKEv1 transform sets, so only these two are refused.
+PFS_GROUPS_REFUSED_WITH_IKEV1 = (14, 24)
 
 
 def alternatives(words: Iterable[object]) -> str:

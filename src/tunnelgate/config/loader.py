@@ -81,8 +81,15 @@ def load_config(
         if lenient:
             if _is_crypto(raw):
                 result.diagnostics.extend(
-                    Diagnostic(Severity.WARNING, f"crypto line skipped: {d.message}", d.line,
-                               d.column, d.detail, source, number)
+                    Diagnostic(
+                        Severity.WARNING,
+                        f"crypto line skipped: {d.message}",
+                        d.line,
+                        d.column,
+                        d.detail,
+                        source,
+                        number,
+                    )
                     for d in located
                 )
         else:
@@ -90,8 +97,11 @@ def load_config(
     checks = [d.located(source, None) for d in run_checks(config)]
     if lenient:
         checks = [
-            d if not d.is_error else Diagnostic(Severity.WARNING, d.message, d.line, d.column,
-                                               d.detail, d.source, d.line_no)
+            d
+            if not d.is_error
+            else Diagnostic(
+                Severity.WARNING, d.message, d.line, d.column, d.detail, d.source, d.line_no
+            )
             for d in checks
         ]
         if result.skipped_lines:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from tunnelgate import __version__
 from tunnelgate.config.commands import (
+    aaa,
     access_list,
     crypto_map,
     interface,
@@ -28,6 +29,7 @@ SECTIONS: tuple[Section, ...] = (
     objects.render,
     access_list.render,
     system.render_tail,
+    aaa.render,
     ipsec.render,
     crypto_map.render,
     pki.render,

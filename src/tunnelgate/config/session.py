@@ -61,7 +61,8 @@ class ConfigSession:
             if isinstance(parent, Match) or parent.column > result.column:
                 result, mode = parent, CONFIG
         if not isinstance(result, Match):
-            return LineResult(False, (_failure(text, result),))
+            return LineResult(False, (_failure(mask_secrets(text), result),))
+        shown = _masked(text, result)
         key = self.key if mode is self.mode else None
         ctx = CommandContext(self.config, mode, key)
         try:
@@ -71,15 +72,41 @@ class ConfigSession:
             diag = Diagnostic(
                 Severity.ERROR,
                 exc.message,
-                line=text,
+                line=shown,
                 column=column if exc.caret else None,
             )
             return LineResult(False, (diag,))
         self.mode, self.key = mode, key
         if ctx.next_mode is not None:
             self.mode, self.key = ctx.next_mode
-        diags = tuple(Diagnostic(sev, msg, line=text) for sev, msg in ctx.messages)
+        diags = tuple(Diagnostic(sev, msg, line=shown) for sev, msg in ctx.messages)
         return LineResult(True, diags)
+
+
+SECRET_CAPTURE = "secret"  # grammars name every key capture ``$secret``
+_MASK = "*****"
+
+
+def _masked(text: str, match: Match) -> str:
+    """``text`` with the captured secret replaced, same length, so carets stay aligned."""
+    if SECRET_CAPTURE not in match.args:
+        return text
+    start = match.args.column(SECRET_CAPTURE)
+    end = text.find(" ", start)
+    end = len(text) if end < 0 else end
+    if end == len(text):
+        return text[:start] + _MASK
+    return text[:start] + _MASK + " " * max(0, end - start - len(_MASK)) + text[end:]
+
+
+def mask_secrets(text: str) -> str:
+    """For a line that matched nothing: hide every token after a ``pre-shared-key`` keyword."""
+    words = text.split(" ")
+    for i, word in enumerate(words):
+        if len(word) >= 5 and "pre-shared-key".startswith(word.lower()):
+            tail = [w if w.lower() in ("", "0", "8", "hex") else _MASK for w in words[i + 1 :]]
+            return " ".join(words[: i + 1] + tail)
+    return text
 
 
 def _failure(text: str, failure: MatchFailure) -> Diagnostic:
@@ -87,8 +114,16 @@ def _failure(text: str, failure: MatchFailure) -> Diagnostic:
         return Diagnostic(Severity.ERROR, f'% Ambiguous command: "{text}"', line=text)
     if isinstance(failure, Incomplete):
         return Diagnostic(
-            Severity.ERROR, INCOMPLETE, line=text, column=failure.column, detail=failure.detail or None
+            Severity.ERROR,
+            INCOMPLETE,
+            line=text,
+            column=failure.column,
+            detail=failure.detail or None,
         )
     return Diagnostic(
-        Severity.ERROR, INVALID_INPUT, line=text, column=failure.column, detail=failure.detail or None
+        Severity.ERROR,
+        INVALID_INPUT,
+        line=text,
+        column=failure.column,
+        detail=failure.detail or None,
     )

@@ -59,8 +59,17 @@ def test_write_memory_saves_the_file_root_only(
 ) -> None:
     path = _write(tmp_path, "crypto ikev1 policy 1\n")
     code = main(
-        ["config", "show", str(path), "-c", "configure terminal", "-c", "crypto ikev1 policy 2",
-         "-c", "write memory"]
+        [
+            "config",
+            "show",
+            str(path),
+            "-c",
+            "configure terminal",
+            "-c",
+            "crypto ikev1 policy 2",
+            "-c",
+            "write memory",
+        ]
     )
     assert code == 0
     assert "crypto ikev1 policy 2" in path.read_text()

@@ -73,7 +73,12 @@ def test_show_running_config_all_crypto_shows_defaults() -> None:
 
 def test_clear_configure_crypto_isakmp_policy() -> None:
     shell = _shell(True)
-    for line in ("conf t", "crypto ikev1 policy 5", "crypto ikev2 policy 5", "crypto ikev1 policy 6"):
+    for line in (
+        "conf t",
+        "crypto ikev1 policy 5",
+        "crypto ikev2 policy 5",
+        "crypto ikev1 policy 6",
+    ):
         shell.execute(line)
     assert shell.execute("clear configure crypto isakmp policy 5").ok
     assert list(shell.config.ikev1_policies) == [6] and not shell.config.ikev2_policies

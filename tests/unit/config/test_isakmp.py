@@ -11,7 +11,11 @@ from tunnelgate.config.model import Ikev1Policy, Ikev2Policy, RunningConfig
 def test_ikev1_policy_defaults_from_the_spec_table() -> None:
     config = load("crypto ikev1 policy 10\n")
     assert config.ikev1_policies[10] == Ikev1Policy(
-        10, authentication="pre-share", encryption="3des", hash="sha", group=2,
+        10,
+        authentication="pre-share",
+        encryption="3des",
+        hash="sha",
+        group=2,
         lifetime_seconds=86400,
     )
 
@@ -45,8 +49,15 @@ def test_ikev1_policy_every_value() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["group 14", "group 24", "encryption aes-gcm", "hash sha256", "lifetime 119",
-     "lifetime 2147483648", "authentication pre-shared-keys"],
+    [
+        "group 14",
+        "group 24",
+        "encryption aes-gcm",
+        "hash sha256",
+        "lifetime 119",
+        "lifetime 2147483648",
+        "authentication pre-shared-keys",
+    ],
 )
 def test_ikev1_policy_refuses_values_outside_the_spec(line: str) -> None:
     found = errors(f"crypto ikev1 policy 1\n {line}\n")

@@ -74,9 +74,7 @@ def test_lenient_load_applies_what_it_understands_and_reports_skipped_lines() ->
 
 
 def test_lenient_load_turns_check_errors_into_warnings() -> None:
-    result = load_result(
-        "crypto ikev2 policy 1\n encryption aes\n integrity null\n", lenient=True
-    )
+    result = load_result("crypto ikev2 policy 1\n encryption aes\n integrity null\n", lenient=True)
     assert result.ok
     assert any("integrity null" in d.message for d in result.warnings)
 
@@ -85,3 +83,16 @@ def test_arbitrary_binary_garbage_is_a_diagnostic_not_a_crash() -> None:
     result = load_result("\x00\x01\xff crypto\n\t\t\n{[}]$...|\n")
     assert result.config is None
     assert len(result.errors) == 2
+
+
+def test_secrets_never_appear_in_diagnostics() -> None:
+    result = load_result(
+        "tunnel-group 192.0.2.1 type ipsec-l2l\n"
+        "tunnel-group 192.0.2.1 ipsec-attributes\n"
+        " ikev2 local-authentication pre-shared-key hex 0xTopSecretZZ\n"
+        " ikev1 pre-shared-key Top Secret Words\n"
+    )
+    rendered = "\n".join(d.render() for d in result.diagnostics)
+    assert len(result.errors) == 2
+    assert "TopSecret" not in rendered and "Secret" not in rendered
+    assert "*****" in rendered

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from tunnelgate.config.commands import (
+    aaa,
     access_list,
     clear,
     crypto_map,
@@ -22,6 +23,7 @@ from tunnelgate.config.modes import ALL_MODES, Mode
 
 FAMILIES: tuple[CommandTable, ...] = (
     system.COMMANDS,
+    aaa.COMMANDS,
     interface.COMMANDS,
     objects.COMMANDS,
     access_list.COMMANDS,

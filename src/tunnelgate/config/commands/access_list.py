@@ -1,14 +1,512 @@
-"""(placeholder: filled in by the family's implementation)."""
+"""Access lists (``access-list``) and their interface bindings (``access-group``).
+
+The ACE action is on the hot path of loading large configurations (100,000-line
+files are mostly ACEs), so it works from precomputed tables and plain dict lookups.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from tunnelgate.config import consequences, grammar, ports
+from tunnelgate.config.checks import check
+from tunnelgate.config.commands.objects import HOST_MASK, pair_error
 from tunnelgate.config.commands.table import CommandTable
-from tunnelgate.config.model import RunningConfig
+from tunnelgate.config.context import CommandContext, CommandError
+from tunnelgate.config.diagnostics import Diagnostic, Severity
+from tunnelgate.config.grammar import Args, ValueType
+from tunnelgate.config.model import (
+    AccessGroup,
+    AccessList,
+    Ace,
+    AddressSpec,
+    PortSpec,
+    Remark,
+    RunningConfig,
+)
+from tunnelgate.config.modes import CONFIG
 from tunnelgate.config.render_types import Block, RenderOptions
 
 COMMANDS = CommandTable()
+MAX_NAME = 241
+MAX_REMARK = 100
+DUPLICATE = "ACE not added (duplicate)"
+
+# --------------------------------------------------------------------------- value types
+
+
+def _protocol(token: str) -> str:
+    """A protocol name or number, as the ASA prints it (``6`` -> ``tcp``)."""
+    lowered = token.lower()
+    if lowered in ports.PROTOCOLS:
+        return ports.PROTOCOL_ALIASES.get(lowered, lowered)
+    if token.isdigit() and int(token) <= 255:
+        return ports.PROTOCOL_NAMES.get(int(token), str(int(token)))
+    raise ValueError(token)
+
+
+def _port(token: str) -> int | str:
+    """A port number (int) or a port name (str, resolved once the protocol is known)."""
+    if token.isdigit():
+        value = int(token)
+        if value > 65535:
+            raise ValueError(token)
+        return value
+    lowered = token.lower()
+    if lowered in ports.ALL_PORT_NAMES:
+        return lowered
+    raise ValueError(token)
+
+
+def _icmp_type(token: str) -> str:
+    lowered = token.lower()
+    if lowered in ports.ICMP_TYPES:
+        return lowered
+    if token.isdigit() and int(token) <= 255:
+        return ports.ICMP_NAMES.get(int(token), str(int(token)))
+    raise ValueError(token)
+
+
+grammar.VALUE_TYPES["PROTOCOL"] = ValueType(
+    "PROTOCOL", _protocol, "a protocol name (ip, tcp, udp, icmp, esp, ah, gre, …) or <0-255>", 2
+)
+grammar.VALUE_TYPES["PORT"] = ValueType(
+    "PORT", _port, "a port number <0-65535> or name (www, https, ssh, domain, …)", 2
+)
+grammar.VALUE_TYPES["ICMP_TYPE"] = ValueType(
+    "ICMP_TYPE", _icmp_type, "an ICMP type name (echo, echo-reply, …) or <0-255>", 2
+)
+
+# --------------------------------------------------------------------------- grammar
+
+
+def _address(p: str) -> str:
+    return (
+        f"{{any|any4|any6|host ADDRESS${p}_host|ADDRESS${p}_addr ADDRESS${p}_mask"
+        f"|object WORD${p}_obj|object-group WORD${p}_grp|interface WORD${p}_if}}${p}"
+    )
+
+
+def _ports(p: str) -> str:
+    return f"{{eq|neq|lt|gt}}${p}_op PORT${p}_port|range PORT${p}_lo PORT${p}_hi"
+
+
+_LOG_LEVELS = "|".join(ports.LOG_LEVELS)
+_EXTENDED = (
+    f"{{permit|deny}}$action PROTOCOL$proto {_address('src')} [{{{_ports('sp')}}}] "
+    f"{_address('dst')} [{{{_ports('dp')}|ICMP_TYPE$icmp_type [<0-255>$icmp_code]}}] "
+    f"[log$log [{{<0-7>$log_num|{_LOG_LEVELS}|disable|default}}$log_level] "
+    "[interval <1-600>$log_interval]] [time-range WORD$time_range] [inactive$inactive]"
+)
+_STANDARD = (
+    "standard {permit|deny}$action "
+    "{any|any4|host ADDRESS$src_host|ADDRESS$src_addr ADDRESS$src_mask}$src"
+)
+_HEAD = "access-list WORD$name [line <1-2147483647>$line]"
+_HELP = {
+    "access_list": "Configure an access control list",
+    "extended": "An extended ACE",
+    "standard": "A standard ACE (destination addresses only)",
+    "remark": "A comment line",
+    "permit": "Permit matching traffic",
+    "deny": "Deny matching traffic",
+    "any": "Any IPv4 or IPv6 address",
+    "any4": "Any IPv4 address",
+    "any6": "Any IPv6 address",
+    "host": "A single host",
+    "object": "A network object",
+    "object_group": "A network object group",
+    "interface": "The address of an interface (by nameif)",
+    "eq": "Port equal to",
+    "neq": "Port not equal to",
+    "lt": "Port lower than",
+    "gt": "Port greater than",
+    "range": "Port range (inclusive)",
+    "log": "Log matches",
+    "inactive": "Keep the ACE but do not apply it",
+    "line": "Insert at this line number",
+}
+
+# --------------------------------------------------------------------------- building ACEs
+
+_ANY = {k: AddressSpec(k) for k in ("any", "any4", "any6")}
+_REF_KINDS = {"object": "_obj", "object-group": "_grp", "interface": "_if"}
+_SIDES = {
+    p: (f"{p}_host", f"{p}_addr", f"{p}_mask", {k: p + s for k, s in _REF_KINDS.items()})
+    for p in ("src", "dst")
+}
+
+
+def _address_spec(config: RunningConfig, values: dict[str, Any], p: str, refs: bool) -> AddressSpec:
+    """The source or destination captured under prefix ``p``; ``refs``: objects must exist."""
+    kind = values.get(p)
+    host_key, addr_key, mask_key, ref_keys = _SIDES[p]
+    if kind is None:
+        address: str = values[addr_key]
+        mask: str = values[mask_key]
+        problem = pair_error(address, mask)
+        if problem is not None:
+            message, which = problem
+            raise CommandError(message, addr_key if which == "address" else mask_key)
+        if mask == HOST_MASK:
+            return AddressSpec("host", address)
+        return AddressSpec("subnet", address, mask)
+    if kind == "host":
+        return AddressSpec("host", values[host_key])
+    spec = _ANY.get(kind)
+    if spec is not None:
+        return spec
+    name: str = values[ref_keys[kind]]
+    if refs:
+        if kind == "object" and name not in config.network_objects:
+            raise CommandError(
+                f"object network {name} does not exist; create it before using it",
+                ref_keys[kind],
+            )
+        if kind == "object-group" and name not in config.network_object_groups:
+            raise CommandError(
+                f"object-group network {name} does not exist; create it before using it",
+                ref_keys[kind],
+            )
+    return AddressSpec(kind, name=name)
+
+
+def _port_number(proto: str, value: int | str, arg: str) -> int:
+    if isinstance(value, int):
+        return value
+    number = ports.PORTS[proto].get(value)
+    if number is None:
+        raise CommandError(f"'{value}' is not a {proto} port name", arg)
+    return number
+
+
+_PORT_KEYS = {p: (f"{p}_op", f"{p}_port", f"{p}_lo", f"{p}_hi") for p in ("sp", "dp")}
+
+
+def _port_spec(values: dict[str, Any], proto: str, p: str) -> PortSpec | None:
+    op_key, port_key, lo_key, hi_key = _PORT_KEYS[p]
+    op = values.get(op_key)
+    low_arg = port_key if op is not None else lo_key
+    if low_arg not in values:
+        return None
+    if proto not in ports.PORT_PROTOCOLS:
+        raise CommandError(
+            f"ports can be given only for tcp or udp, not for protocol {proto}",
+            op_key if op is not None else lo_key,
+        )
+    low = _port_number(proto, values[low_arg], low_arg)
+    if op is not None:
+        return PortSpec(op, low)
+    high = _port_number(proto, values[hi_key], hi_key)
+    if low > high:
+        raise CommandError(f"range {low} {high}: the low port is above the high port", hi_key)
+    return PortSpec("range", low, high)
+
+
+def _extended_ace(config: RunningConfig, args: Args, refs: bool) -> Ace:
+    values = args.as_dict()
+    proto: str = values["proto"]
+    source = _address_spec(config, values, "src", refs)
+    destination = _address_spec(config, values, "dst", refs)
+    source_port = _port_spec(values, proto, "sp")
+    destination_port = _port_spec(values, proto, "dp")
+    icmp_type: str | None = values.get("icmp_type")
+    if icmp_type is not None and proto not in ("icmp", "icmp6"):
+        raise CommandError(
+            f"an ICMP type can be given only for icmp, not for protocol {proto}", "icmp_type"
+        )
+    log = "log" in values
+    level: str | None = values.get("log_level")
+    if "log_num" in values:
+        level = ports.LOG_LEVEL_NAMES[values["log_num"]]
+    if level == "informational":
+        level = None
+    interval: int | None = values.get("log_interval")
+    if interval == ports.LOG_DEFAULT_INTERVAL_S:
+        interval = None
+    return Ace(
+        values["action"],
+        proto,
+        source,
+        destination,
+        source_port,
+        destination_port,
+        icmp_type,
+        log,
+        "inactive" in values,
+        values.get("icmp_code"),
+        level,
+        interval,
+        values.get("time_range"),
+    )
+
+
+def _standard_ace(config: RunningConfig, args: Args) -> Ace:
+    source = _address_spec(config, args.as_dict(), "src", False)
+    return Ace(args["action"], "ip", source)
+
+
+def _check_name(name: str) -> None:
+    if len(name) > MAX_NAME:
+        raise CommandError(
+            f"access-list name is {len(name)} characters long; the maximum is {MAX_NAME}",
+            "name",
+        )
+
+
+def _add(ctx: CommandContext, args: Args, ace: Ace, kind: str) -> None:
+    name: str = args["name"]
+    _check_name(name)
+    acl = ctx.config.access_lists.get(name)
+    if acl is None:
+        ctx.config.access_lists[name] = acl = AccessList(name, kind)
+    elif acl.kind != kind:
+        if acl.aces:
+            raise CommandError(
+                f"access-list {name} is {acl.kind}; a {kind} entry cannot be added to it"
+            )
+        acl.kind = kind
+    if ace in acl.aces:
+        ctx.warn(DUPLICATE)
+        return
+    acl.insert(ace, args.get("line"))
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@COMMANDS.command(CONFIG, f"{_HEAD} [extended] {_EXTENDED}", help="Add an extended ACE", **_HELP)
+def extended(ctx: CommandContext, args: Args) -> None:
+    _add(ctx, args, _extended_ace(ctx.config, args, True), "extended")
+
+
+@COMMANDS.command(CONFIG, f"{_HEAD} {_STANDARD}", help="Add a standard ACE")
+def standard(ctx: CommandContext, args: Args) -> None:
+    _add(ctx, args, _standard_ace(ctx.config, args), "standard")
+
+
+@COMMANDS.command(CONFIG, f"{_HEAD} remark LINE$text", help="Add a remark")
+def remark(ctx: CommandContext, args: Args) -> None:
+    name: str = args["name"]
+    text: str = args["text"]
+    _check_name(name)
+    if len(text) > MAX_REMARK:
+        raise CommandError(
+            f"remark is {len(text)} characters long; the maximum is {MAX_REMARK}", "text"
+        )
+    acl = ctx.config.access_lists.get(name)
+    if acl is None:
+        ctx.config.access_lists[name] = acl = AccessList(name)
+    acl.insert(Remark(text), args.get("line"))
+
+
+def _acl(ctx: CommandContext, args: Args) -> AccessList:
+    name: str = args["name"]
+    acl = ctx.config.access_lists.get(name)
+    if acl is None:
+        raise CommandError(f"access-list {name} does not exist", "name")
+    return acl
+
+
+def _drop_acl(ctx: CommandContext, name: str) -> None:
+    """Delete ACL ``name`` and what depended on it (spec: its crypto map entries)."""
+    del ctx.config.access_lists[name]
+    groups = ctx.config.access_groups
+    for group in [g for g in groups if g.acl == name]:
+        groups.remove(group)
+        ctx.warn(
+            f"access-group {name} {group.direction} interface {group.interface} removed: "
+            f"access-list {name} no longer exists"
+        )
+    for message in consequences.acl_removed(ctx.config, name):
+        ctx.warn(message)
+
+
+def _remove_entry(ctx: CommandContext, args: Args, ace: Ace | Remark) -> None:
+    acl = _acl(ctx, args)
+    entries = acl.entries
+    if ace in entries:
+        index = entries.index(ace)
+    else:
+        index = next(
+            (
+                i
+                for i, e in enumerate(entries)
+                if isinstance(e, Ace) and isinstance(ace, Ace) and e.same_rule(ace)
+            ),
+            -1,
+        )
+        if index < 0:
+            raise CommandError(f"access-list {acl.name} has no such entry")
+    acl.remove_at(index)
+    if not entries:
+        _drop_acl(ctx, acl.name)
+
+
+@COMMANDS.command(CONFIG, f"no {_HEAD} [extended] {_EXTENDED}")
+def no_extended(ctx: CommandContext, args: Args) -> None:
+    _remove_entry(ctx, args, _extended_ace(ctx.config, args, False))
+
+
+@COMMANDS.command(CONFIG, f"no {_HEAD} {_STANDARD}")
+def no_standard(ctx: CommandContext, args: Args) -> None:
+    _remove_entry(ctx, args, _standard_ace(ctx.config, args))
+
+
+@COMMANDS.command(CONFIG, f"no {_HEAD} remark LINE$text")
+def no_remark(ctx: CommandContext, args: Args) -> None:
+    _remove_entry(ctx, args, Remark(args["text"]))
+
+
+@COMMANDS.command(CONFIG, "no access-list WORD$name")
+def no_access_list(ctx: CommandContext, args: Args) -> None:
+    _drop_acl(ctx, _acl(ctx, args).name)
+
+
+@COMMANDS.command(
+    CONFIG,
+    "clear configure access-list [WORD$name]",
+    clear="Clear configuration",
+    configure="Clear configuration",
+)
+def clear_access_list(ctx: CommandContext, args: Args) -> None:
+    names = [_acl(ctx, args).name] if "name" in args else list(ctx.config.access_lists)
+    for name in names:
+        _drop_acl(ctx, name)
+
+
+@COMMANDS.command(
+    CONFIG,
+    "access-group WORD$acl {in|out}$direction interface WORD$ifname",
+    help="Bind an access list to an interface",
+    access_group="Bind an access list to an interface",
+    **{"in": "Inbound traffic", "out": "Outbound traffic"},
+)
+def access_group(ctx: CommandContext, args: Args) -> None:
+    _check_name(args["acl"])
+    groups = ctx.config.access_groups
+    binding = AccessGroup(args["acl"], args["direction"], args["ifname"])
+    for i, group in enumerate(groups):
+        if (group.interface, group.direction) == (binding.interface, binding.direction):
+            groups[i] = binding
+            return
+    groups.append(binding)
+
+
+@COMMANDS.command(CONFIG, "no access-group WORD$acl {in|out}$direction interface WORD$ifname")
+def no_access_group(ctx: CommandContext, args: Args) -> None:
+    binding = AccessGroup(args["acl"], args["direction"], args["ifname"])
+    if binding not in ctx.config.access_groups:
+        raise CommandError(
+            f"access-list {binding.acl} is not bound {binding.direction} on interface "
+            f"{binding.interface}",
+            "acl",
+        )
+    ctx.config.access_groups.remove(binding)
+
+
+# --------------------------------------------------------------------------- render
+
+
+def _address_text(spec: AddressSpec) -> str:
+    kind = spec.kind
+    if kind == "subnet":
+        return f"{spec.address} {spec.mask}"
+    if kind == "host":
+        return f"host {spec.address}"
+    if spec.name is not None:
+        return f"{kind} {spec.name}"
+    return kind
+
+
+def _port_text(proto: str, spec: PortSpec) -> str:
+    if spec.op == "range":
+        return f"range {ports.port_name(proto, spec.low)} {ports.port_name(proto, spec.high or 0)}"
+    if spec.op == "object-group":
+        return f"object-group {spec.name}"
+    return f"{spec.op} {ports.port_name(proto, spec.low)}"
+
+
+def ace_text(ace: Ace) -> str:
+    """An ACE as ``show running-config`` prints it after ``access-list NAME``."""
+    if ace.destination is None:
+        return f"standard {ace.action} {_address_text(ace.source)}"
+    parts = ["extended", ace.action, ace.protocol, _address_text(ace.source)]
+    if ace.source_port is not None:
+        parts.append(_port_text(ace.protocol, ace.source_port))
+    parts.append(_address_text(ace.destination))
+    if ace.destination_port is not None:
+        parts.append(_port_text(ace.protocol, ace.destination_port))
+    if ace.icmp_type is not None:
+        parts.append(ace.icmp_type)
+        if ace.icmp_code is not None:
+            parts.append(str(ace.icmp_code))
+    if ace.log:
+        parts.append("log")
+        if ace.log_level is not None:
+            parts.append(ace.log_level)
+        if ace.log_interval is not None:
+            parts.append(f"interval {ace.log_interval}")
+    if ace.time_range is not None:
+        parts.append(f"time-range {ace.time_range}")
+    if ace.inactive:
+        parts.append("inactive")
+    return " ".join(parts)
 
 
 def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
-    """Blocks for `show running-config`."""
-    return []
+    """Every ACL line in order, then the ``access-group`` bindings."""
+    blocks: list[Block] = []
+    for acl in config.access_lists.values():
+        head = f"access-list {acl.name} "
+        for entry in acl.entries:
+            if isinstance(entry, Remark):
+                blocks.append(Block((f"{head}remark {entry.text}",)))
+            else:
+                blocks.append(Block((head + ace_text(entry),)))
+    for group in config.access_groups:
+        blocks.append(
+            Block((f"access-group {group.acl} {group.direction} interface {group.interface}",))
+        )
+    return blocks
+
+
+# --------------------------------------------------------------------------- checks
+
+
+@check
+def check_access_groups(config: RunningConfig) -> list[Diagnostic]:
+    """``access-group`` naming a missing ACL or an interface name nobody carries."""
+    out: list[Diagnostic] = []
+    for group in config.access_groups:
+        line = f"access-group {group.acl} {group.direction} interface {group.interface}"
+        if group.acl not in config.access_lists:
+            out.append(
+                Diagnostic(Severity.WARNING, f"{line}: access-list {group.acl} does not exist")
+            )
+        if not config.nameif_exists(group.interface):
+            out.append(
+                Diagnostic(Severity.WARNING, f"{line}: no interface has 'nameif {group.interface}'")
+            )
+    return out
+
+
+@check
+def check_ace_interfaces(config: RunningConfig) -> list[Diagnostic]:
+    """ACEs naming ``interface IFNAME`` for a name no interface carries."""
+    names = {i.nameif for i in config.interfaces.values() if i.nameif is not None}
+    out: list[Diagnostic] = []
+    for acl in config.access_lists.values():
+        for entry in acl.entries:
+            if not isinstance(entry, Ace):
+                continue
+            for spec in (entry.source, entry.destination):
+                if spec is not None and spec.kind == "interface" and spec.name not in names:
+                    out.append(
+                        Diagnostic(
+                            Severity.WARNING,
+                            f"access-list {acl.name} {ace_text(entry)}: "
+                            f"no interface has 'nameif {spec.name}'",
+                        )
+                    )
+    return out

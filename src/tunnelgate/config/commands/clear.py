@@ -44,8 +44,9 @@ def _clear_maps(config: RunningConfig, dynamic: bool, name: str | None, seq: int
                 del config.crypto_map_interfaces[ifname]
 
 
-@COMMANDS.command(CONFIG, f"{_CC} map [WORD$name [<1-65535>$seq]]",
-                  clear="Clear", configure="Clear configuration")
+@COMMANDS.command(
+    CONFIG, f"{_CC} map [WORD$name [<1-65535>$seq]]", clear="Clear", configure="Clear configuration"
+)
 def clear_map(ctx: CommandContext, args: Args) -> None:
     _clear_maps(ctx.config, False, args.get("name"), args.get("seq"))
 

@@ -1,14 +1,186 @@
-"""(placeholder: filled in by the family's implementation)."""
+"""Interfaces (``interface HWNAME`` and its sub-mode)."""
 
 from __future__ import annotations
 
+from tunnelgate.config.commands.objects import MASK_PREFIX, ipv4_int, mask_error
 from tunnelgate.config.commands.table import CommandTable
-from tunnelgate.config.model import RunningConfig
+from tunnelgate.config.context import CommandContext, CommandError
+from tunnelgate.config.grammar import Args
+from tunnelgate.config.model import Interface, RunningConfig
+from tunnelgate.config.modes import CONFIG, INTERFACE
 from tunnelgate.config.render_types import Block, RenderOptions
 
 COMMANDS = CommandTable()
+MAX_NAMEIF = 48
+MAX_DESCRIPTION = 200
+_HARDWARE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._:-")
+# ``nameif inside`` without a security level gets 100, any other name 0 (ASA behaviour).
+_DEFAULT_LEVELS = {"inside": 100}
+
+
+@COMMANDS.command(
+    CONFIG,
+    "interface WORD$hardware",
+    help="Configure an interface",
+    interface="Select an interface to configure",
+)
+def interface(ctx: CommandContext, args: Args) -> None:
+    hardware: str = args["hardware"]
+    if not hardware[0].isalpha() or not _HARDWARE_CHARS.issuperset(hardware):
+        raise CommandError(
+            f"invalid interface name {hardware}: use letters, digits and / . _ : -, "
+            "starting with a letter",
+            "hardware",
+        )
+    if hardware not in ctx.config.interfaces:
+        ctx.config.interfaces[hardware] = Interface(hardware)
+    ctx.enter(INTERFACE, hardware)
+
+
+@COMMANDS.command(CONFIG, "no interface WORD$hardware")
+def no_interface(ctx: CommandContext, args: Args) -> None:
+    hardware: str = args["hardware"]
+    if hardware not in ctx.config.interfaces:
+        raise CommandError(f"interface {hardware} does not exist", "hardware")
+    del ctx.config.interfaces[hardware]
+
+
+def _interface(ctx: CommandContext) -> Interface:
+    found = ctx.config.interfaces.get(ctx.key)
+    if found is None:
+        raise CommandError(f"interface {ctx.key} no longer exists")
+    return found
+
+
+@COMMANDS.command(INTERFACE, "nameif WORD$name", nameif="Name the interface")
+def nameif(ctx: CommandContext, args: Args) -> None:
+    current = _interface(ctx)
+    name: str = args["name"]
+    if len(name) > MAX_NAMEIF:
+        raise CommandError(
+            f"nameif is {len(name)} characters long; the maximum is {MAX_NAMEIF}", "name"
+        )
+    for other in ctx.config.interfaces.values():
+        if other is not current and other.nameif == name:
+            raise CommandError(
+                f'name "{name}" is already used by interface {other.hardware}', "name"
+            )
+    current.nameif = name
+    if current.security_level is None:
+        level = _DEFAULT_LEVELS.get(name.lower(), 0)
+        current.security_level = level
+        ctx.info(f'Security level for "{name}" set to {level} by default.')
+
+
+@COMMANDS.command(INTERFACE, "no nameif [WORD]")
+def no_nameif(ctx: CommandContext, args: Args) -> None:
+    _interface(ctx).nameif = None
+
+
+@COMMANDS.command(
+    INTERFACE, "security-level <0-100>$level", security_level="Set the security level (0-100)"
+)
+def security_level(ctx: CommandContext, args: Args) -> None:
+    _interface(ctx).security_level = args["level"]
+
+
+@COMMANDS.command(INTERFACE, "no security-level [<0-100>]")
+def no_security_level(ctx: CommandContext, args: Args) -> None:
+    _interface(ctx).security_level = None
+
+
+@COMMANDS.command(
+    INTERFACE,
+    "ip address ADDRESS$address ADDRESS$mask [standby ADDRESS$standby]",
+    ip="Configure IP",
+    address="Set the interface address",
+    standby="The failover standby address",
+)
+def ip_address(ctx: CommandContext, args: Args) -> None:
+    current = _interface(ctx)
+    address: str = args["address"]
+    mask: str = args["mask"]
+    standby: str | None = args.get("standby")
+    problem = mask_error(mask)
+    if problem is not None:
+        raise CommandError(problem, "mask")
+    prefix = MASK_PREFIX[mask]
+    host_bits = (1 << (32 - prefix)) - 1
+    value = ipv4_int(address)
+    if prefix <= 30 and (value & host_bits in (0, host_bits)):
+        raise CommandError(
+            f"{address} is the network or broadcast address of {address}/{prefix}", "address"
+        )
+    if standby is not None:
+        other = ipv4_int(standby)
+        if other == value:
+            raise CommandError("the standby address must differ from the active one", "standby")
+        if prefix and (other ^ value) >> (32 - prefix):
+            raise CommandError(
+                f"standby address {standby} is not in the subnet of {address} {mask}", "standby"
+            )
+    current.ip_address, current.netmask, current.standby_address = address, mask, standby
+
+
+@COMMANDS.command(INTERFACE, "no ip address [ADDRESS ADDRESS [standby ADDRESS]]")
+def no_ip_address(ctx: CommandContext, args: Args) -> None:
+    current = _interface(ctx)
+    current.ip_address = current.netmask = current.standby_address = None
+
+
+@COMMANDS.command(INTERFACE, "shutdown", shutdown="Disable the interface")
+def shutdown(ctx: CommandContext, args: Args) -> None:
+    _interface(ctx).shutdown = True
+
+
+@COMMANDS.command(INTERFACE, "no shutdown")
+def no_shutdown(ctx: CommandContext, args: Args) -> None:
+    _interface(ctx).shutdown = False
+
+
+@COMMANDS.command(INTERFACE, "description LINE$text", description="Describe the interface")
+def description(ctx: CommandContext, args: Args) -> None:
+    text: str = args["text"]
+    if len(text) > MAX_DESCRIPTION:
+        raise CommandError(
+            f"description is {len(text)} characters long; the maximum is {MAX_DESCRIPTION}",
+            "text",
+        )
+    _interface(ctx).description = text
+
+
+@COMMANDS.command(INTERFACE, "no description [LINE]")
+def no_description(ctx: CommandContext, args: Args) -> None:
+    _interface(ctx).description = None
+
+
+# --------------------------------------------------------------------------- render
+
+_SEPARATOR = Block(("!",))
 
 
 def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
-    """Blocks for `show running-config`."""
-    return []
+    """Each interface as the ASA prints it, between ``!`` separators."""
+    if not config.interfaces:
+        return []
+    blocks = [_SEPARATOR]
+    for item in config.interfaces.values():
+        children: list[str] = []
+        if item.description is not None:
+            children.append(f"description {item.description}")
+        if item.shutdown:
+            children.append("shutdown")
+        children.append(f"nameif {item.nameif}" if item.nameif is not None else "no nameif")
+        children.append(
+            f"security-level {item.security_level}"
+            if item.security_level is not None
+            else "no security-level"
+        )
+        if item.ip_address is None:
+            children.append("no ip address")
+        else:
+            standby = f" standby {item.standby_address}" if item.standby_address else ""
+            children.append(f"ip address {item.ip_address} {item.netmask}{standby}")
+        blocks.append(Block.of(f"interface {item.hardware}", *children))
+        blocks.append(_SEPARATOR)
+    return blocks

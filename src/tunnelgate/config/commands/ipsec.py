@@ -106,8 +106,13 @@ _ESP_LISTS: dict[str, tuple[str, ...]] = {
 }
 
 
-@COMMANDS.command(CONFIG, _PROPOSAL, help="Configure an IKEv2 IPsec proposal",
-                  ikev2="Set IKEv2 settings", ipsec_proposal="Configure an IPsec proposal")
+@COMMANDS.command(
+    CONFIG,
+    _PROPOSAL,
+    help="Configure an IKEv2 IPsec proposal",
+    ikev2="Set IKEv2 settings",
+    ipsec_proposal="Configure an IPsec proposal",
+)
 def ipsec_proposal(ctx: CommandContext, args: Args) -> None:
     name: str = args["name"]
     if len(name) > PROPOSAL_NAME_MAX:
@@ -173,7 +178,8 @@ _SA = "crypto ipsec security-association"
 
 @COMMANDS.command(
     CONFIG,
-    f"{_SA} lifetime {{seconds {LIFETIME_SECONDS}$seconds|kilobytes {LIFETIME_KILOBYTES}$kilobytes}}",
+    f"{_SA} lifetime "
+    f"{{seconds {LIFETIME_SECONDS}$seconds|kilobytes {LIFETIME_KILOBYTES}$kilobytes}}",
     help="Set the global IPsec SA lifetimes",
     security_association="Configure the global IPsec SA parameters",
     lifetime="Set the SA lifetime",
@@ -199,9 +205,12 @@ def no_sa_lifetime(ctx: CommandContext, args: Args) -> None:
         ctx.config.ipsec.lifetime_kilobytes = _DEFAULTS.lifetime_kilobytes
 
 
-@COMMANDS.command(CONFIG, f"{_SA} pmtu-aging {{infinite|{PMTU_AGING}$minutes}}",
-                  pmtu_aging="PMTU aging reset interval (minutes)",
-                  infinite="Never reset the PMTU")
+@COMMANDS.command(
+    CONFIG,
+    f"{_SA} pmtu-aging {{infinite|{PMTU_AGING}$minutes}}",
+    pmtu_aging="PMTU aging reset interval (minutes)",
+    infinite="Never reset the PMTU",
+)
 def pmtu_aging(ctx: CommandContext, args: Args) -> None:
     ctx.config.ipsec.pmtu_aging_minutes = args.get("minutes")
 
@@ -211,10 +220,13 @@ def no_pmtu_aging(ctx: CommandContext, args: Args) -> None:
     ctx.config.ipsec.pmtu_aging_minutes = _DEFAULTS.pmtu_aging_minutes
 
 
-@COMMANDS.command(CONFIG, f"crypto ipsec fragmentation {_alt(FRAGMENTATION)}$policy [WORD$ifname]",
-                  fragmentation="Set the IPsec fragmentation policy",
-                  before_encryption="Fragment before encryption",
-                  after_encryption="Fragment after encryption")
+@COMMANDS.command(
+    CONFIG,
+    f"crypto ipsec fragmentation {_alt(FRAGMENTATION)}$policy [WORD$ifname]",
+    fragmentation="Set the IPsec fragmentation policy",
+    before_encryption="Fragment before encryption",
+    after_encryption="Fragment after encryption",
+)
 def fragmentation(ctx: CommandContext, args: Args) -> None:
     ipsec = ctx.config.ipsec
     if "ifname" in args:
@@ -252,8 +264,7 @@ _inner_routing_lookup(False)
 
 def _transform_set_blocks(ts: TransformSet) -> list[Block]:
     transforms = ts.encryption + (f" {ts.integrity}" if ts.integrity else "")
-    # A real ASA ends the transform-set line with a space (ntc-templates fixtures).
-    blocks = [Block.of(f"crypto ipsec ikev1 transform-set {ts.name} {transforms} ")]
+    blocks = [Block.of(f"crypto ipsec ikev1 transform-set {ts.name} {transforms}")]
     if ts.mode == "transport":
         blocks.append(Block.of(f"crypto ipsec ikev1 transform-set {ts.name} mode transport"))
     return blocks
@@ -271,8 +282,8 @@ def _proposal_block(proposal: IpsecProposal) -> Block:
 def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
     """Transform sets, proposals, then the global SA, fragmentation and routing lines.
 
-    As on ASA 9.x the global lifetimes appear only when changed (or with ``all``) while
-    ``pmtu-aging infinite`` is always shown.
+    Defaults (lifetimes, ``pmtu-aging infinite``) appear only with ``all``, as in the
+    spec's ``show run crypto ipsec`` example and the ASA 9.x lifetimes.
     """
     ipsec = config.ipsec
     blocks: list[Block] = []
@@ -284,7 +295,8 @@ def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
     if ipsec.lifetime_kilobytes != _DEFAULTS.lifetime_kilobytes or options.all:
         blocks.append(Block.of(f"{_SA} lifetime kilobytes {ipsec.lifetime_kilobytes}"))
     aging = ipsec.pmtu_aging_minutes
-    blocks.append(Block.of(f"{_SA} pmtu-aging {'infinite' if aging is None else aging}"))
+    if aging is not None or options.all:
+        blocks.append(Block.of(f"{_SA} pmtu-aging {'infinite' if aging is None else aging}"))
     if ipsec.fragmentation != _DEFAULTS.fragmentation or options.all:
         blocks.append(Block.of(f"crypto ipsec fragmentation {ipsec.fragmentation}"))
     blocks.extend(
@@ -314,23 +326,29 @@ def check_proposal_integrity(config: RunningConfig) -> list[Diagnostic]:
         non_aead = [e for e in proposal.encryption if e not in kw.ESP_V2_AEAD]
         real = [i for i in proposal.integrity if i != "null"]
         if not non_aead and real:
-            out.append(Diagnostic(
-                Severity.ERROR,
-                f"{label}: AES-GCM/GMAC encryption requires integrity null, "
-                f"but integrity includes {', '.join(real)}",
-            ))
+            out.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    f"{label}: AES-GCM/GMAC encryption requires integrity null, "
+                    f"but integrity includes {', '.join(real)}",
+                )
+            )
         elif non_aead and proposal.integrity and not real:
-            out.append(Diagnostic(
-                Severity.ERROR,
-                f"{label}: integrity null can be used only with AES-GCM/GMAC encryption, "
-                f"but encryption includes {', '.join(non_aead)}",
-            ))
+            out.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    f"{label}: integrity null can be used only with AES-GCM/GMAC encryption, "
+                    f"but encryption includes {', '.join(non_aead)}",
+                )
+            )
         elif non_aead and not proposal.integrity:
-            out.append(Diagnostic(
-                Severity.WARNING,
-                f"{label}: encryption {', '.join(non_aead)} needs an integrity algorithm, "
-                "and none is configured: the proposal cannot be negotiated with it",
-            ))
+            out.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    f"{label}: encryption {', '.join(non_aead)} needs an integrity algorithm, "
+                    "and none is configured: the proposal cannot be negotiated with it",
+                )
+            )
     return out
 
 

@@ -58,15 +58,24 @@ def _remove_policy(ctx: CommandContext, args: Args, version: int) -> None:
     del policies[priority]
 
 
-@COMMANDS.command(CONFIG, "crypto ikev1 policy <1-65535>$priority",
-                  help="Configure an IKEv1 policy", crypto="Configure IPsec, ISAKMP, …",
-                  ikev1="Configure IKEv1", policy="Set IKE policy")
+@COMMANDS.command(
+    CONFIG,
+    "crypto ikev1 policy <1-65535>$priority",
+    help="Configure an IKEv1 policy",
+    crypto="Configure IPsec, ISAKMP, …",
+    ikev1="Configure IKEv1",
+    policy="Set IKE policy",
+)
 def ikev1_policy(ctx: CommandContext, args: Args) -> None:
     _enter_policy(ctx, args, 1)
 
 
-@COMMANDS.command(CONFIG, "crypto ikev2 policy <1-65535>$priority",
-                  help="Configure an IKEv2 policy", ikev2="Configure IKEv2")
+@COMMANDS.command(
+    CONFIG,
+    "crypto ikev2 policy <1-65535>$priority",
+    help="Configure an IKEv2 policy",
+    ikev2="Configure IKEv2",
+)
 def ikev2_policy(ctx: CommandContext, args: Args) -> None:
     _enter_policy(ctx, args, 2)
 
@@ -95,14 +104,20 @@ def _v2(ctx: CommandContext) -> Ikev2Policy:
     return policy
 
 
-@COMMANDS.command(IKEV1_POLICY, f"authentication {_alt(kw.IKEV1_AUTHENTICATION)}$value",
-                  authentication="Set authentication method")
+@COMMANDS.command(
+    IKEV1_POLICY,
+    f"authentication {_alt(kw.IKEV1_AUTHENTICATION)}$value",
+    authentication="Set authentication method",
+)
 def v1_authentication(ctx: CommandContext, args: Args) -> None:
     _v1(ctx).authentication = args["value"]
 
 
-@COMMANDS.command(IKEV1_POLICY, f"encryption {_alt(kw.IKEV1_ENCRYPTION)}$value",
-                  encryption="Set encryption algorithm")
+@COMMANDS.command(
+    IKEV1_POLICY,
+    f"encryption {_alt(kw.IKEV1_ENCRYPTION)}$value",
+    encryption="Set encryption algorithm",
+)
 def v1_encryption(ctx: CommandContext, args: Args) -> None:
     _v1(ctx).encryption = args["value"]
 
@@ -112,8 +127,9 @@ def v1_hash(ctx: CommandContext, args: Args) -> None:
     _v1(ctx).hash = args["value"]
 
 
-@COMMANDS.command(IKEV1_POLICY, f"group {_alt(kw.IKEV1_GROUPS)}$value",
-                  group="Set the Diffie-Hellman group")
+@COMMANDS.command(
+    IKEV1_POLICY, f"group {_alt(kw.IKEV1_GROUPS)}$value", group="Set the Diffie-Hellman group"
+)
 def v1_group(ctx: CommandContext, args: Args) -> None:
     _v1(ctx).group = int(args["value"])
 
@@ -167,8 +183,12 @@ for _name, _words in _V2_LISTS.items():
     COMMANDS.command(IKEV2_POLICY, f"no {_name} [{_alt(_words)}$values...]")(_no_list)
 
 
-@COMMANDS.command(IKEV2_POLICY, f"lifetime seconds {LIFETIME}$value",
-                  lifetime="Set lifetime", seconds="Lifetime in seconds")
+@COMMANDS.command(
+    IKEV2_POLICY,
+    f"lifetime seconds {LIFETIME}$value",
+    lifetime="Set lifetime",
+    seconds="Lifetime in seconds",
+)
 def v2_lifetime(ctx: CommandContext, args: Args) -> None:
     _v2(ctx).lifetime_seconds = args["value"]
 
@@ -182,11 +202,14 @@ def v2_no_lifetime(ctx: CommandContext, args: Args) -> None:
 
 
 def _enabled_list(ctx: CommandContext, version: str) -> list[str]:
-    return ctx.config.isakmp.ikev1_enabled if version == "ikev1" else ctx.config.isakmp.ikev2_enabled
+    return (
+        ctx.config.isakmp.ikev1_enabled if version == "ikev1" else ctx.config.isakmp.ikev2_enabled
+    )
 
 
-@COMMANDS.command(CONFIG, "crypto {ikev1|ikev2}$version enable WORD$ifname",
-                  enable="Enable IKE on an interface")
+@COMMANDS.command(
+    CONFIG, "crypto {ikev1|ikev2}$version enable WORD$ifname", enable="Enable IKE on an interface"
+)
 def enable(ctx: CommandContext, args: Args) -> None:
     enabled = _enabled_list(ctx, args["version"])
     if args["ifname"] not in enabled:
@@ -218,14 +241,20 @@ def _flag(syntax: str, attr: str, help: str) -> None:
 
 
 _flag("crypto ikev1 am-disable", "ikev1_am_disable", "Disable IKEv1 aggressive mode")
-_flag("crypto ikev2 notify invalid-selectors", "ikev2_notify_invalid_selectors",
-      "Send INVALID_SELECTORS notifications")
+_flag(
+    "crypto ikev2 notify invalid-selectors",
+    "ikev2_notify_invalid_selectors",
+    "Send INVALID_SELECTORS notifications",
+)
 _flag("crypto isakmp reload-wait", "reload_wait", "Wait for sessions to end before reloading")
 _flag("crypto isakmp disconnect-notify", "disconnect_notify", "Notify peers before disconnecting")
 
 
-@COMMANDS.command(CONFIG, "crypto isakmp identity {address|hostname|key-id WORD$key_id|auto}$kind",
-                  identity="Set the phase 1 identity")
+@COMMANDS.command(
+    CONFIG,
+    "crypto isakmp identity {address|hostname|key-id WORD$key_id|auto}$kind",
+    identity="Set the phase 1 identity",
+)
 def identity(ctx: CommandContext, args: Args) -> None:
     ctx.config.isakmp.identity = args["kind"]
     ctx.config.isakmp.identity_key_id = args.get("key_id")
@@ -252,7 +281,8 @@ def fragmentation(ctx: CommandContext, args: Args) -> None:
 
 
 @COMMANDS.command(
-    CONFIG, "no crypto ikev2 fragmentation [mtu <68-1500>$mtu] [preferred-method {ietf|cisco}$method]"
+    CONFIG,
+    "no crypto ikev2 fragmentation [mtu <68-1500>$mtu] [preferred-method {ietf|cisco}$method]",
 )
 def no_fragmentation(ctx: CommandContext, args: Args) -> None:
     isakmp = ctx.config.isakmp
@@ -265,8 +295,11 @@ def no_fragmentation(ctx: CommandContext, args: Args) -> None:
         isakmp.ikev2_fragmentation_method = "ietf"
 
 
-@COMMANDS.command(CONFIG, "crypto isakmp nat-traversal [<10-3600>$seconds]",
-                  nat_traversal="Enable NAT traversal (keepalive seconds)")
+@COMMANDS.command(
+    CONFIG,
+    "crypto isakmp nat-traversal [<10-3600>$seconds]",
+    nat_traversal="Enable NAT traversal (keepalive seconds)",
+)
 def nat_traversal(ctx: CommandContext, args: Args) -> None:
     ctx.config.isakmp.nat_traversal = True
     ctx.config.isakmp.nat_keepalive_seconds = args.get("seconds", _DEFAULTS.nat_keepalive_seconds)
@@ -278,8 +311,11 @@ def no_nat_traversal(ctx: CommandContext, args: Args) -> None:
     ctx.config.isakmp.nat_keepalive_seconds = _DEFAULTS.nat_keepalive_seconds
 
 
-@COMMANDS.command(CONFIG, "crypto ikev1 ipsec-over-tcp [port <1-65535>$ports...]",
-                  ipsec_over_tcp="IPsec over TCP (up to 10 ports)")
+@COMMANDS.command(
+    CONFIG,
+    "crypto ikev1 ipsec-over-tcp [port <1-65535>$ports...]",
+    ipsec_over_tcp="IPsec over TCP (up to 10 ports)",
+)
 def ipsec_over_tcp(ctx: CommandContext, args: Args) -> None:
     ports: list[int] = list(dict.fromkeys(args.get("ports", [10000])))
     if len(ports) > 10:
@@ -393,7 +429,10 @@ def check_ikev2_null_integrity(config: RunningConfig) -> list[Diagnostic]:
 def check_ike_interfaces(config: RunningConfig) -> list[Diagnostic]:
     """IKE enabled on a name that no interface carries."""
     out = []
-    for version, names in (("ikev1", config.isakmp.ikev1_enabled), ("ikev2", config.isakmp.ikev2_enabled)):
+    for version, names in (
+        ("ikev1", config.isakmp.ikev1_enabled),
+        ("ikev2", config.isakmp.ikev2_enabled),
+    ):
         for name in names:
             if config.interfaces and not config.nameif_exists(name):
                 out.append(

@@ -46,6 +46,7 @@ class Ace:
     icmp_code: int | None = None
     log_level: str | None = None  # a syslog level name or "disable"/"default"; None: default
     log_interval: int | None = None  # seconds; None: the default (300)
+    time_range: str | None = None
 
     def same_rule(self, other: Ace) -> bool:
         """Equal apart from the logging options and ``inactive``."""
@@ -58,6 +59,7 @@ class Ace:
             and self.destination_port == other.destination_port
             and self.icmp_type == other.icmp_type
             and self.icmp_code == other.icmp_code
+            and self.time_range == other.time_range
         )
 
 

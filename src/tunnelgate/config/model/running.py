@@ -32,6 +32,7 @@ class RunningConfig:
     access_lists: dict[str, AccessList] = field(default_factory=dict)
     access_groups: list[AccessGroup] = field(default_factory=list)
     sysopt_permit_vpn: bool = True
+    aaa: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, service) -> group
     isakmp: IsakmpSettings = field(default_factory=IsakmpSettings)
     ikev1_policies: dict[int, Ikev1Policy] = field(default_factory=dict)
     ikev2_policies: dict[int, Ikev2Policy] = field(default_factory=dict)
