@@ -633,8 +633,11 @@ def test_model_index_follows_entries() -> None:
     ace = Ace("permit", "ip", AddressSpec("any"), AddressSpec("any"))
     acl = AccessList("A", entries=[Remark("r"), ace])
     assert acl.aces == {ace}
-    acl.remove_at(1)
-    assert acl.aces == set()
+    assert not acl.add_ace(Ace("permit", "ip", AddressSpec("any"), AddressSpec("any")))
+    assert acl.add_ace(Ace("deny", "ip", AddressSpec("any"), AddressSpec("any")), line=1)
+    assert [type(e).__name__ for e in acl.entries] == ["Ace", "Remark", "Ace"]
+    acl.remove_at(2)
+    assert acl.aces == {acl.entries[0]}
 
 
 def test_help_lists_port_operators_and_addresses() -> None:

@@ -21,8 +21,8 @@ from tunnelgate.config.session import ConfigSession
 KINDS = ["map", "dynamic-map"]
 
 BASE = """\
-crypto ipsec ikev1 transform-set TS1 esp-aes-256 esp-sha-hmac
-crypto ipsec ikev1 transform-set TS2 esp-3des esp-sha-hmac
+crypto ipsec ikev1 transform-set TS1 esp-aes-256 esp-sha-hmac 
+crypto ipsec ikev1 transform-set TS2 esp-3des esp-sha-hmac 
 crypto ipsec ikev2 ipsec-proposal P1
  protocol esp encryption aes-256
  protocol esp integrity sha-256
@@ -126,8 +126,8 @@ def test_no_form_on_an_entry_that_does_not_exist(kind: str) -> None:
 def test_set_peer_is_additive_and_deduplicated() -> None:
     cfg = load(
         """
-        crypto map M 10 set peer 192.168.1.100
-        crypto map M 10 set peer 10.0.0.1 vpn.example.com 192.168.1.100
+        crypto map M 10 set peer 192.168.1.100 
+        crypto map M 10 set peer 10.0.0.1 vpn.example.com 192.168.1.100 
         """
     )
     assert cfg.crypto_maps["M"][10].peers == ["192.168.1.100", "10.0.0.1", "vpn.example.com"]
@@ -566,7 +566,7 @@ def complete_static() -> RunningConfig:
         BASE
         + """
 crypto map M 10 match address ACL
-crypto map M 10 set peer 10.0.0.1
+crypto map M 10 set peer 10.0.0.1 
 crypto map M 10 set ikev1 transform-set TS1
 """
     )
@@ -627,7 +627,7 @@ crypto dynamic-map D 10 match address NOACL
 crypto dynamic-map D 10 set ikev1 transform-set TS1 NOTS
 crypto dynamic-map D 10 set ikev2 ipsec-proposal P1 NOPROP EMPTY
 crypto map M 10 match address ACL
-crypto map M 10 set peer 10.0.0.1
+crypto map M 10 set peer 10.0.0.1 
 crypto map M 10 set ikev2 ipsec-proposal P1
 crypto map M 65535 ipsec-isakmp dynamic NODYN
 """
@@ -646,10 +646,10 @@ def test_forward_references_are_allowed_while_loading() -> None:
     cfg = load(
         """
         crypto map M 10 match address ACL
-        crypto map M 10 set peer 10.0.0.1
+        crypto map M 10 set peer 10.0.0.1 
         crypto map M 10 set ikev1 transform-set LATER
         crypto map M 20 ipsec-isakmp dynamic DLATER
-        crypto ipsec ikev1 transform-set LATER esp-aes esp-sha-hmac
+        crypto ipsec ikev1 transform-set LATER esp-aes esp-sha-hmac 
         crypto dynamic-map DLATER 10 set ikev1 transform-set LATER
         """
     )
@@ -771,7 +771,7 @@ crypto dynamic-map DYN 20 set ikev2 mode transport
 crypto dynamic-map DYN 20 set validate-icmp-errors
 crypto map OUT 10 match address ACL10
 crypto map OUT 10 set pfs
-crypto map OUT 10 set peer 192.168.1.100 192.168.1.101
+crypto map OUT 10 set peer 192.168.1.100 192.168.1.101 
 crypto map OUT 10 set ikev1 transform-set TS1
 crypto map OUT 10 set security-association lifetime seconds 3600
 crypto map OUT 10 set security-association lifetime kilobytes unlimited
@@ -779,7 +779,7 @@ crypto map OUT 10 set reverse-route
 crypto map OUT 10 set nat-t-disable
 crypto map OUT 20 match address ACL20
 crypto map OUT 20 set pfs group21
-crypto map OUT 20 set peer vpn.example.com
+crypto map OUT 20 set peer vpn.example.com 
 crypto map OUT 20 set ikev2 ipsec-proposal P2 P1
 crypto map OUT 20 set ikev2 mode transport-require
 crypto map OUT 20 set reverse-route dynamic
@@ -789,7 +789,7 @@ crypto map OUT 20 set tfc-packets burst 4 payload-size auto timeout 30
 crypto map OUT 65535 ipsec-isakmp dynamic DYN
 crypto map OUT interface outside
 crypto map BACKUP 10 match address ACL10
-crypto map BACKUP 10 set peer 10.9.9.9
+crypto map BACKUP 10 set peer 10.9.9.9 
 crypto map BACKUP 10 set ikev1 transform-set TS2
 crypto map BACKUP interface backup
 """
@@ -806,7 +806,7 @@ crypto dynamic-map DYN 20 set ikev2 mode transport
 crypto dynamic-map DYN 20 set validate-icmp-errors
 crypto map OUT 10 match address ACL10
 crypto map OUT 10 set pfs
-crypto map OUT 10 set peer 192.168.1.100 192.168.1.101
+crypto map OUT 10 set peer 192.168.1.100 192.168.1.101 
 crypto map OUT 10 set ikev1 transform-set TS1
 crypto map OUT 10 set security-association lifetime seconds 3600
 crypto map OUT 10 set security-association lifetime kilobytes unlimited
@@ -814,7 +814,7 @@ crypto map OUT 10 set reverse-route
 crypto map OUT 10 set nat-t-disable
 crypto map OUT 20 match address ACL20
 crypto map OUT 20 set pfs group21
-crypto map OUT 20 set peer vpn.example.com
+crypto map OUT 20 set peer vpn.example.com 
 crypto map OUT 20 set ikev2 ipsec-proposal P2 P1
 crypto map OUT 20 set ikev2 mode transport-require
 crypto map OUT 20 set reverse-route dynamic
@@ -824,7 +824,7 @@ crypto map OUT 20 set tfc-packets burst 4 payload-size auto timeout 30
 crypto map OUT 65535 ipsec-isakmp dynamic DYN
 crypto map OUT interface outside
 crypto map BACKUP 10 match address ACL10
-crypto map BACKUP 10 set peer 10.9.9.9
+crypto map BACKUP 10 set peer 10.9.9.9 
 crypto map BACKUP 10 set ikev1 transform-set TS2
 crypto map BACKUP interface backup
 """
@@ -861,7 +861,7 @@ def test_render_all_shows_the_defaults() -> None:
         + """
 crypto dynamic-map D 10 set ikev2 ipsec-proposal P1
 crypto map M 10 match address A
-crypto map M 10 set peer 10.0.0.1
+crypto map M 10 set peer 10.0.0.1 
 crypto map M 10 set ikev2 ipsec-proposal P1
 crypto map M 10 set tfc-packets
 crypto map M 20 ipsec-isakmp dynamic D
@@ -870,7 +870,7 @@ crypto map M interface outside
     )
     assert show(cfg, "crypto", "map", all=True) == (
         "crypto map M 10 match address A\n"
-        "crypto map M 10 set peer 10.0.0.1\n"
+        "crypto map M 10 set peer 10.0.0.1 \n"
         "crypto map M 10 set ikev2 ipsec-proposal P1\n"
         "crypto map M 10 set ikev2 mode tunnel\n"
         "crypto map M 10 set tfc-packets burst auto payload-size auto timeout auto\n"

@@ -137,6 +137,19 @@ _SIDES = {
 }
 
 
+# Validated address specs are immutable, so equal ones are shared: large ACLs repeat the
+# same networks, and a hit skips both the pairing check and the construction.
+_NETWORKS: dict[object, AddressSpec] = {}
+_NETWORKS_MAX = 1 << 16
+
+
+def _remember(key: object, spec: AddressSpec) -> AddressSpec:
+    if len(_NETWORKS) >= _NETWORKS_MAX:
+        _NETWORKS.clear()
+    _NETWORKS[key] = spec
+    return spec
+
+
 def _address_spec(config: RunningConfig, values: dict[str, Any], p: str, refs: bool) -> AddressSpec:
     """The source or destination captured under prefix ``p``; ``refs``: objects must exist."""
     kind = values.get(p)
@@ -144,15 +157,23 @@ def _address_spec(config: RunningConfig, values: dict[str, Any], p: str, refs: b
     if kind is None:
         address: str = values[addr_key]
         mask: str = values[mask_key]
+        key = (address, mask)
+        spec = _NETWORKS.get(key)
+        if spec is not None:
+            return spec
         problem = pair_error(address, mask)
         if problem is not None:
             message, which = problem
             raise CommandError(message, addr_key if which == "address" else mask_key)
         if mask == HOST_MASK:
-            return AddressSpec("host", address)
-        return AddressSpec("subnet", address, mask)
+            spec = AddressSpec("host", address)
+        else:
+            spec = AddressSpec("subnet", address, mask)
+        return _remember(key, spec)
     if kind == "host":
-        return AddressSpec("host", values[host_key])
+        address = values[host_key]
+        spec = _NETWORKS.get(address)
+        return spec if spec is not None else _remember(address, AddressSpec("host", address))
     spec = _ANY.get(kind)
     if spec is not None:
         return spec
@@ -266,10 +287,8 @@ def _add(ctx: CommandContext, args: Args, ace: Ace, kind: str) -> None:
                 f"access-list {name} is {acl.kind}; a {kind} entry cannot be added to it"
             )
         acl.kind = kind
-    if ace in acl.aces:
+    if not acl.add_ace(ace, args.get("line")):
         ctx.warn(DUPLICATE)
-        return
-    acl.insert(ace, args.get("line"))
 
 
 # --------------------------------------------------------------------------- commands

@@ -564,7 +564,7 @@ def _entry_lines(kind: str, name: str, e: CryptoMapEntry, options: RenderOptions
             "set pfs" if e.pfs_group == kw.PFS_DEFAULT_GROUP else f"set pfs group{e.pfs_group}"
         )
     if e.peers:
-        lines.append(f"set peer {' '.join(e.peers)}")
+        lines.append(f"set peer {' '.join(e.peers)} ")  # a real ASA ends this line with a space
     if e.ikev1_transform_sets:
         lines.append(f"set ikev1 transform-set {' '.join(e.ikev1_transform_sets)}")
     if e.ikev2_proposals:

@@ -264,7 +264,8 @@ _inner_routing_lookup(False)
 
 def _transform_set_blocks(ts: TransformSet) -> list[Block]:
     transforms = ts.encryption + (f" {ts.integrity}" if ts.integrity else "")
-    blocks = [Block.of(f"crypto ipsec ikev1 transform-set {ts.name} {transforms}")]
+    # A real ASA ends the transform line with a space; ntc-templates' parser relies on it.
+    blocks = [Block.of(f"crypto ipsec ikev1 transform-set {ts.name} {transforms} ")]
     if ts.mode == "transport":
         blocks.append(Block.of(f"crypto ipsec ikev1 transform-set {ts.name} mode transport"))
     return blocks

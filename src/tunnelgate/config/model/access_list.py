@@ -95,6 +95,19 @@ class AccessList:
         if isinstance(entry, Ace):
             self.aces.add(entry)
 
+    def add_ace(self, ace: Ace, line: int | None = None) -> bool:
+        """Add ``ace`` as ``insert`` does, unless it is a duplicate: then return False."""
+        aces = self.aces
+        count = len(aces)
+        aces.add(ace)  # one hash for both the duplicate test and the index
+        if len(aces) == count:
+            return False
+        if line is None or line > len(self.entries):
+            self.entries.append(ace)
+        else:
+            self.entries.insert(line - 1, ace)
+        return True
+
     def remove_at(self, index: int) -> Ace | Remark:
         """Remove and return the entry at 0-based ``index``."""
         entry = self.entries.pop(index)
