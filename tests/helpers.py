@@ -45,3 +45,8 @@ def run(config: RunningConfig, *lines: str) -> list[Diagnostic]:
 def roundtrip(config: RunningConfig) -> RunningConfig:
     """parse(render(config)) with secrets unmasked."""
     return load(show_running_config(config, mask=False))
+
+
+def asa(text: str) -> str:
+    """Expected ASA output written with a visible ``␠`` where the ASA prints a trailing space."""
+    return text.replace("␠", " ")

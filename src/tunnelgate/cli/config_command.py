@@ -9,7 +9,7 @@ from typing import TextIO
 
 from tunnelgate.cli.files import ConfigFileError, keystore_path, read_text, write_private
 from tunnelgate.cli.shell import SaveConfig, SaveKeys, Shell
-from tunnelgate.config.diagnostics import Severity
+from tunnelgate.config.diagnostics import Diagnostic, Severity
 from tunnelgate.config.loader import LoadResult, load_config
 
 
@@ -21,6 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--lenient",
         action="store_true",
         help="apply what is understood of a whole ASA configuration",
+    )
+    check.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print the informational messages of each line",
     )
     check.add_argument("file", type=Path)
     show = sub.add_parser("show", help="print what the ASA would show for the configuration")
@@ -66,9 +72,15 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if result is None:
         return 2
     for diag in result.diagnostics:
-        print(diag.render(), file=out)
+        if _worth_printing(diag, args.verbose):
+            print(diag.render(), file=out)
     print(_summary(args.file, result), file=out)
     return 0 if result.ok else 1
+
+
+def _worth_printing(diag: Diagnostic, verbose: bool) -> bool:
+    """Per-line INFO messages (what the ASA says as each line is typed) only when verbose."""
+    return verbose or diag.severity is not Severity.INFO or diag.line_no is None
 
 
 def run_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -82,7 +94,7 @@ def run_show(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(_summary(args.file, result), file=out)
         return 1
     for diag in result.diagnostics:
-        if diag.severity is not Severity.INFO or args.lenient:
+        if _worth_printing(diag, False):
             print(diag.render(), file=sys.stderr)
     keystore = _open_keystore(args.file)
     shell = Shell(result.config, keystore=keystore)

@@ -20,7 +20,6 @@ dispatch walks a trie instead of trying every command in turn.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,9 +60,16 @@ class ValueType:
 
 
 def _ipv4(token: str) -> str:
-    if token.count(".") != 3:
+    """A dotted-quad IPv4 address or mask (no leading zeros, as the ASA prints them)."""
+    parts = token.split(".")
+    if len(parts) != 4:
         raise ValueError(token)
-    return str(ipaddress.IPv4Address(token))
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 3 or int(part) > 255:
+            raise ValueError(token)
+        if len(part) > 1 and part[0] == "0":
+            raise ValueError(token)
+    return token
 
 
 def _word(token: str) -> str:
@@ -300,16 +306,18 @@ class _Node:
 class _FollowIndex:
     """The successors of a node, indexed for fast dispatch on the next token."""
 
-    __slots__ = ("exact", "keywords", "values")
+    __slots__ = ("exact", "initials", "keywords", "values")
 
     def __init__(self, nodes: Iterable[_Node]) -> None:
         self.exact: dict[str, list[_Node]] = {}
         self.keywords: list[_Node] = []
         self.values: list[_Node] = []
+        self.initials: set[str] = set()  # first letters of the keywords, to skip prefix scans
         for node in nodes:
             if node.keyword is not None:
                 self.exact.setdefault(node.keyword, []).append(node)
                 self.keywords.append(node)
+                self.initials.add(node.keyword[0])
             else:
                 self.values.append(node)
         self.values.sort(key=lambda n: -n.specificity)
@@ -555,7 +563,9 @@ class ModeGrammar:
         token = tokens[pos]
         lowered = token.lower()
         candidates = index.exact.get(lowered)
-        if candidates is None:
+        if candidates is None and lowered[0] not in index.initials:
+            candidates = []
+        elif candidates is None:
             partial = [n for n in index.keywords if n.keyword.startswith(lowered)]  # type: ignore[union-attr]
             words = {n.keyword for n in partial}
             if len(words) > 1 and not any(v for v in index.values if _fits(v, token)):
@@ -579,9 +589,8 @@ class ModeGrammar:
             try:
                 value = nxt.convert(token)
             except OverflowError:
-                if pos >= fail.pos:
-                    rng = nxt.range_
-                    assert rng is not None
+                rng = nxt.range_
+                if rng is not None and pos >= fail.pos:
                     fail.pos, fail.kind = pos, 1
                     fail.detail = f"value must be between {rng.low} and {rng.high}"
                 continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import load, load_result, roundtrip, run, show
+from tests.helpers import asa, load, load_result, roundtrip, run, show
 from tunnelgate.config.checks import run_checks
 from tunnelgate.config.diagnostics import INVALID_INPUT, Severity
 from tunnelgate.config.model import (
@@ -21,8 +21,8 @@ from tunnelgate.config.session import ConfigSession
 KINDS = ["map", "dynamic-map"]
 
 BASE = """\
-crypto ipsec ikev1 transform-set TS1 esp-aes-256 esp-sha-hmac 
-crypto ipsec ikev1 transform-set TS2 esp-3des esp-sha-hmac 
+crypto ipsec ikev1 transform-set TS1 esp-aes-256 esp-sha-hmac
+crypto ipsec ikev1 transform-set TS2 esp-3des esp-sha-hmac
 crypto ipsec ikev2 ipsec-proposal P1
  protocol esp encryption aes-256
  protocol esp integrity sha-256
@@ -126,8 +126,8 @@ def test_no_form_on_an_entry_that_does_not_exist(kind: str) -> None:
 def test_set_peer_is_additive_and_deduplicated() -> None:
     cfg = load(
         """
-        crypto map M 10 set peer 192.168.1.100 
-        crypto map M 10 set peer 10.0.0.1 vpn.example.com 192.168.1.100 
+        crypto map M 10 set peer 192.168.1.100
+        crypto map M 10 set peer 10.0.0.1 vpn.example.com 192.168.1.100
         """
     )
     assert cfg.crypto_maps["M"][10].peers == ["192.168.1.100", "10.0.0.1", "vpn.example.com"]
@@ -566,7 +566,7 @@ def complete_static() -> RunningConfig:
         BASE
         + """
 crypto map M 10 match address ACL
-crypto map M 10 set peer 10.0.0.1 
+crypto map M 10 set peer 10.0.0.1
 crypto map M 10 set ikev1 transform-set TS1
 """
     )
@@ -627,7 +627,7 @@ crypto dynamic-map D 10 match address NOACL
 crypto dynamic-map D 10 set ikev1 transform-set TS1 NOTS
 crypto dynamic-map D 10 set ikev2 ipsec-proposal P1 NOPROP EMPTY
 crypto map M 10 match address ACL
-crypto map M 10 set peer 10.0.0.1 
+crypto map M 10 set peer 10.0.0.1
 crypto map M 10 set ikev2 ipsec-proposal P1
 crypto map M 65535 ipsec-isakmp dynamic NODYN
 """
@@ -646,10 +646,10 @@ def test_forward_references_are_allowed_while_loading() -> None:
     cfg = load(
         """
         crypto map M 10 match address ACL
-        crypto map M 10 set peer 10.0.0.1 
+        crypto map M 10 set peer 10.0.0.1
         crypto map M 10 set ikev1 transform-set LATER
         crypto map M 20 ipsec-isakmp dynamic DLATER
-        crypto ipsec ikev1 transform-set LATER esp-aes esp-sha-hmac 
+        crypto ipsec ikev1 transform-set LATER esp-aes esp-sha-hmac
         crypto dynamic-map DLATER 10 set ikev1 transform-set LATER
         """
     )
@@ -771,7 +771,7 @@ crypto dynamic-map DYN 20 set ikev2 mode transport
 crypto dynamic-map DYN 20 set validate-icmp-errors
 crypto map OUT 10 match address ACL10
 crypto map OUT 10 set pfs
-crypto map OUT 10 set peer 192.168.1.100 192.168.1.101 
+crypto map OUT 10 set peer 192.168.1.100 192.168.1.101
 crypto map OUT 10 set ikev1 transform-set TS1
 crypto map OUT 10 set security-association lifetime seconds 3600
 crypto map OUT 10 set security-association lifetime kilobytes unlimited
@@ -779,7 +779,7 @@ crypto map OUT 10 set reverse-route
 crypto map OUT 10 set nat-t-disable
 crypto map OUT 20 match address ACL20
 crypto map OUT 20 set pfs group21
-crypto map OUT 20 set peer vpn.example.com 
+crypto map OUT 20 set peer vpn.example.com
 crypto map OUT 20 set ikev2 ipsec-proposal P2 P1
 crypto map OUT 20 set ikev2 mode transport-require
 crypto map OUT 20 set reverse-route dynamic
@@ -789,13 +789,14 @@ crypto map OUT 20 set tfc-packets burst 4 payload-size auto timeout 30
 crypto map OUT 65535 ipsec-isakmp dynamic DYN
 crypto map OUT interface outside
 crypto map BACKUP 10 match address ACL10
-crypto map BACKUP 10 set peer 10.9.9.9 
+crypto map BACKUP 10 set peer 10.9.9.9
 crypto map BACKUP 10 set ikev1 transform-set TS2
 crypto map BACKUP interface backup
 """
 )
 
-EXPECTED_MAP = """\
+EXPECTED_MAP = asa(
+    """\
 crypto dynamic-map DYN 10 match address DYN_ACL
 crypto dynamic-map DYN 10 set pfs group5
 crypto dynamic-map DYN 10 set ikev1 transform-set TS1 TS2
@@ -806,7 +807,7 @@ crypto dynamic-map DYN 20 set ikev2 mode transport
 crypto dynamic-map DYN 20 set validate-icmp-errors
 crypto map OUT 10 match address ACL10
 crypto map OUT 10 set pfs
-crypto map OUT 10 set peer 192.168.1.100 192.168.1.101 
+crypto map OUT 10 set peer 192.168.1.100 192.168.1.101␠
 crypto map OUT 10 set ikev1 transform-set TS1
 crypto map OUT 10 set security-association lifetime seconds 3600
 crypto map OUT 10 set security-association lifetime kilobytes unlimited
@@ -814,7 +815,7 @@ crypto map OUT 10 set reverse-route
 crypto map OUT 10 set nat-t-disable
 crypto map OUT 20 match address ACL20
 crypto map OUT 20 set pfs group21
-crypto map OUT 20 set peer vpn.example.com 
+crypto map OUT 20 set peer vpn.example.com␠
 crypto map OUT 20 set ikev2 ipsec-proposal P2 P1
 crypto map OUT 20 set ikev2 mode transport-require
 crypto map OUT 20 set reverse-route dynamic
@@ -824,10 +825,11 @@ crypto map OUT 20 set tfc-packets burst 4 payload-size auto timeout 30
 crypto map OUT 65535 ipsec-isakmp dynamic DYN
 crypto map OUT interface outside
 crypto map BACKUP 10 match address ACL10
-crypto map BACKUP 10 set peer 10.9.9.9 
+crypto map BACKUP 10 set peer 10.9.9.9␠
 crypto map BACKUP 10 set ikev1 transform-set TS2
 crypto map BACKUP interface backup
 """
+)
 
 
 def test_render_order() -> None:
@@ -861,7 +863,7 @@ def test_render_all_shows_the_defaults() -> None:
         + """
 crypto dynamic-map D 10 set ikev2 ipsec-proposal P1
 crypto map M 10 match address A
-crypto map M 10 set peer 10.0.0.1 
+crypto map M 10 set peer 10.0.0.1
 crypto map M 10 set ikev2 ipsec-proposal P1
 crypto map M 10 set tfc-packets
 crypto map M 20 ipsec-isakmp dynamic D

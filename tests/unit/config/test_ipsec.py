@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import errors, load, load_result, roundtrip, run, show
+from tests.helpers import asa, errors, load, load_result, roundtrip, run, show
 from tunnelgate.config.checks import run_checks
 from tunnelgate.config.diagnostics import INVALID_INPUT, Severity
 from tunnelgate.config.model import (
@@ -100,9 +100,9 @@ def test_transform_set_unknown_keyword_is_invalid_input() -> None:
 def test_redefining_a_transform_set_replaces_its_transforms_and_keeps_its_place() -> None:
     cfg = load(
         """
-        crypto ipsec ikev1 transform-set A esp-aes esp-sha-hmac 
-        crypto ipsec ikev1 transform-set B esp-3des esp-md5-hmac 
-        crypto ipsec ikev1 transform-set A esp-aes-256 
+        crypto ipsec ikev1 transform-set A esp-aes esp-sha-hmac
+        crypto ipsec ikev1 transform-set B esp-3des esp-md5-hmac
+        crypto ipsec ikev1 transform-set A esp-aes-256
         """
     )
     assert list(cfg.ipsec.transform_sets) == ["A", "B"]
@@ -112,7 +112,7 @@ def test_redefining_a_transform_set_replaces_its_transforms_and_keeps_its_place(
 def test_transform_set_mode_transport_separate_and_inline() -> None:
     cfg = load(
         """
-        crypto ipsec ikev1 transform-set A esp-aes esp-sha-hmac 
+        crypto ipsec ikev1 transform-set A esp-aes esp-sha-hmac
         crypto ipsec ikev1 transform-set A mode transport
         crypto ipsec ikev1 transform-set B esp-3des esp-sha-hmac mode transport
         """
@@ -132,7 +132,7 @@ def test_redefining_transforms_keeps_the_mode() -> None:
     cfg = load(
         """
         crypto ipsec ikev1 transform-set A esp-aes esp-sha-hmac mode transport
-        crypto ipsec ikev1 transform-set A esp-3des 
+        crypto ipsec ikev1 transform-set A esp-3des
         """
     )
     assert cfg.ipsec.transform_sets["A"] == TransformSet("A", "esp-3des", None, "transport")
@@ -156,8 +156,8 @@ def test_no_mode_transport_returns_to_tunnel() -> None:
 def test_no_transform_set_removes_it_and_the_map_references(suffix: str) -> None:
     cfg = load(
         """
-        crypto ipsec ikev1 transform-set A esp-aes esp-sha-hmac 
-        crypto ipsec ikev1 transform-set B esp-3des esp-sha-hmac 
+        crypto ipsec ikev1 transform-set A esp-aes esp-sha-hmac
+        crypto ipsec ikev1 transform-set B esp-3des esp-sha-hmac
         crypto map M 10 set ikev1 transform-set A B
         crypto dynamic-map D 5 set ikev1 transform-set A
         """
@@ -556,9 +556,10 @@ def test_render_spec_example() -> None:
     )
 
 
-FULL = """\
-crypto ipsec ikev1 transform-set ESP-AES-256-SHA esp-aes-256 esp-sha-hmac 
-crypto ipsec ikev1 transform-set L2TP esp-3des esp-sha-hmac 
+FULL = asa(
+    """\
+crypto ipsec ikev1 transform-set ESP-AES-256-SHA esp-aes-256 esp-sha-hmac␠
+crypto ipsec ikev1 transform-set L2TP esp-3des esp-sha-hmac␠
 crypto ipsec ikev1 transform-set L2TP mode transport
 crypto ipsec ikev2 ipsec-proposal AES256
  protocol esp encryption aes-256
@@ -573,6 +574,7 @@ crypto ipsec fragmentation after-encryption
 crypto ipsec fragmentation before-encryption outside
 crypto ipsec inner-routing-lookup
 """
+)
 
 
 def test_render_order_and_round_trip() -> None:

@@ -96,3 +96,40 @@ def test_secrets_never_appear_in_diagnostics() -> None:
     assert len(result.errors) == 2
     assert "TopSecret" not in rendered and "Secret" not in rendered
     assert "*****" in rendered
+
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def test_lenient_load_of_a_whole_asa_9x_configuration() -> None:
+    text = (FIXTURES / "asa-9x-full.cfg").read_text()
+    result = load_result(text, lenient=True)
+    assert result.ok and result.config is not None
+    config = result.config
+    # the crypto part is all there
+    assert config.crypto_maps["outside_map"][10].peers == ["198.51.100.20"]
+    assert config.crypto_map_interfaces == {"outside": "outside_map"}
+    assert list(config.ikev2_policies) == [10] and list(config.ikev1_policies) == [10]
+    assert config.tunnel_groups["198.51.100.20"].type == "ipsec-l2l"
+    assert {i.nameif for i in config.interfaces.values()} >= {"outside", "inside", "management"}
+    # what is not understood is listed, never silently dropped; crypto lines are warned
+    lines = text.splitlines()
+    skipped = {lines[n - 1].split()[0] for n in result.skipped_lines}
+    assert {"nat", "policy-map", "pager", "ssh"} <= skipped
+    crypto_skipped = [n for n in result.skipped_lines if lines[n - 1].startswith("crypto")]
+    warned = {d.line_no for d in result.warnings if d.message.startswith("crypto line skipped")}
+    assert set(crypto_skipped) == warned
+    # the masked keys of a pasted `show running-config` are called out
+    assert sum("probably lost in a copy" in d.message for d in result.warnings) == 2
+
+
+def test_strict_load_of_the_whole_configuration_is_refused_with_every_line() -> None:
+    text = (FIXTURES / "asa-9x-full.cfg").read_text()
+    result = load_result(text)
+    assert result.config is None
+    lenient = load_result(text, lenient=True)
+    error_lines = {d.line_no for d in result.errors if d.line_no is not None}
+    lines = text.splitlines()
+    top_level_skipped = {n for n in lenient.skipped_lines if not lines[n - 1][:1].isspace()}
+    # every line lenient mode skipped on its own is an error in strict mode, and no other
+    assert top_level_skipped <= error_lines <= set(lenient.skipped_lines)

@@ -82,7 +82,7 @@ grammar.VALUE_TYPES["ICMP_TYPE"] = ValueType(
 
 def _address(p: str) -> str:
     return (
-        f"{{any|any4|any6|host ADDRESS${p}_host|ADDRESS${p}_addr ADDRESS${p}_mask"
+        f"{{any|any4|any6|host A.B.C.D${p}_host|A.B.C.D${p}_addr A.B.C.D${p}_mask"
         f"|object WORD${p}_obj|object-group WORD${p}_grp|interface WORD${p}_if}}${p}"
     )
 
@@ -100,7 +100,7 @@ _EXTENDED = (
 )
 _STANDARD = (
     "standard {permit|deny}$action "
-    "{any|any4|host ADDRESS$src_host|ADDRESS$src_addr ADDRESS$src_mask}$src"
+    "{any|any4|host A.B.C.D$src_host|A.B.C.D$src_addr A.B.C.D$src_mask}$src"
 )
 _HEAD = "access-list WORD$name [line <1-2147483647>$line]"
 _HELP = {

@@ -80,8 +80,10 @@ class _Target:
             return self.entry
         maps = _maps(self.config, self.kind)
         entries = maps.setdefault(self.name, {})
+        in_order = not entries or self.seq > next(reversed(entries))
         entries[self.seq] = self.entry = CryptoMapEntry(self.seq)
-        maps[self.name] = dict(sorted(entries.items()))
+        if not in_order:  # keep seq order; appending in order (the usual case) costs nothing
+            maps[self.name] = dict(sorted(entries.items()))
         return self.entry
 
 

@@ -91,7 +91,7 @@ def no_security_level(ctx: CommandContext, args: Args) -> None:
 
 @COMMANDS.command(
     INTERFACE,
-    "ip address ADDRESS$address ADDRESS$mask [standby ADDRESS$standby]",
+    "ip address A.B.C.D$address A.B.C.D$mask [standby A.B.C.D$standby]",
     ip="Configure IP",
     address="Set the interface address",
     standby="The failover standby address",
@@ -122,7 +122,7 @@ def ip_address(ctx: CommandContext, args: Args) -> None:
     current.ip_address, current.netmask, current.standby_address = address, mask, standby
 
 
-@COMMANDS.command(INTERFACE, "no ip address [ADDRESS ADDRESS [standby ADDRESS]]")
+@COMMANDS.command(INTERFACE, "no ip address [A.B.C.D A.B.C.D [standby A.B.C.D]]")
 def no_ip_address(ctx: CommandContext, args: Args) -> None:
     current = _interface(ctx)
     current.ip_address = current.netmask = current.standby_address = None

@@ -1,16 +1,15 @@
 """Network objects (``object network``) and groups (``object-group network``).
 
 This module also owns IPv4 address and mask handling for the configuration families
-(the ``ADDRESS`` value type, mask tables and the address/mask pairing rule), kept as
+(mask tables and the address/mask pairing rule), kept as
 integer arithmetic on precomputed tables because ACE lines are parsed by the 100,000.
 """
 
 from __future__ import annotations
 
-from tunnelgate.config import grammar
 from tunnelgate.config.commands.table import CommandTable
 from tunnelgate.config.context import CommandContext, CommandError
-from tunnelgate.config.grammar import Args, ValueType
+from tunnelgate.config.grammar import Args
 from tunnelgate.config.model import (
     AccessList,
     Ace,
@@ -52,11 +51,6 @@ def ipv4_text(value: int) -> str:
     return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
 
 
-def _address_token(token: str) -> str:
-    ipv4_int(token)
-    return token
-
-
 # Every contiguous mask, as text, with its prefix length.
 MASK_PREFIX: dict[str, int] = {
     ipv4_text((0xFFFFFFFF << (32 - n)) & 0xFFFFFFFF): n for n in range(33)
@@ -65,9 +59,6 @@ HOST_MASK = "255.255.255.255"
 _HOST_BITS = [(1 << (32 - n)) - 1 for n in range(33)]
 
 PAIR_ERROR = "IP address,mask doesn't pair"
-
-# A faster twin of the grammar's A.B.C.D (same help text), used by these families.
-grammar.VALUE_TYPES["ADDRESS"] = ValueType("A.B.C.D", _address_token, "IPv4 address or mask", 3)
 
 
 def mask_error(mask: str) -> str | None:
@@ -201,12 +192,12 @@ def _undefine(ctx: CommandContext, kind: str, value: str, value2: str | None = N
     obj.kind = obj.value = obj.value2 = None
 
 
-@COMMANDS.command(NETWORK_OBJECT, "host ADDRESS$address", host="A single host")
+@COMMANDS.command(NETWORK_OBJECT, "host A.B.C.D$address", host="A single host")
 def object_host(ctx: CommandContext, args: Args) -> None:
     _define(ctx, "host", args["address"])
 
 
-@COMMANDS.command(NETWORK_OBJECT, "subnet ADDRESS$address ADDRESS$mask", subnet="A subnet")
+@COMMANDS.command(NETWORK_OBJECT, "subnet A.B.C.D$address A.B.C.D$mask", subnet="A subnet")
 def object_subnet(ctx: CommandContext, args: Args) -> None:
     check_pair(args, "address", "mask")
     _define(ctx, "subnet", args["address"], args["mask"])
@@ -220,7 +211,7 @@ def _check_range(args: Args) -> None:
         )
 
 
-@COMMANDS.command(NETWORK_OBJECT, "range ADDRESS$first ADDRESS$last", range="A range of addresses")
+@COMMANDS.command(NETWORK_OBJECT, "range A.B.C.D$first A.B.C.D$last", range="A range of addresses")
 def object_range(ctx: CommandContext, args: Args) -> None:
     _check_range(args)
     _define(ctx, "range", args["first"], args["last"])
@@ -236,17 +227,17 @@ def object_fqdn(ctx: CommandContext, args: Args) -> None:
     _define(ctx, "fqdn", fqdn, args.get("version"))
 
 
-@COMMANDS.command(NETWORK_OBJECT, "no host ADDRESS$address")
+@COMMANDS.command(NETWORK_OBJECT, "no host A.B.C.D$address")
 def no_object_host(ctx: CommandContext, args: Args) -> None:
     _undefine(ctx, "host", args["address"])
 
 
-@COMMANDS.command(NETWORK_OBJECT, "no subnet ADDRESS$address ADDRESS$mask")
+@COMMANDS.command(NETWORK_OBJECT, "no subnet A.B.C.D$address A.B.C.D$mask")
 def no_object_subnet(ctx: CommandContext, args: Args) -> None:
     _undefine(ctx, "subnet", args["address"], args["mask"])
 
 
-@COMMANDS.command(NETWORK_OBJECT, "no range ADDRESS$first ADDRESS$last")
+@COMMANDS.command(NETWORK_OBJECT, "no range A.B.C.D$first A.B.C.D$last")
 def no_object_range(ctx: CommandContext, args: Args) -> None:
     _undefine(ctx, "range", args["first"], args["last"])
 
@@ -392,7 +383,7 @@ def _remove_member(ctx: CommandContext, args: Args) -> None:
     group.members.remove(member)
 
 
-_NETWORK_OBJECT = "{host ADDRESS$host|ADDRESS$address ADDRESS$mask|object WORD$object}"
+_NETWORK_OBJECT = "{host A.B.C.D$host|A.B.C.D$address A.B.C.D$mask|object WORD$object}"
 
 COMMANDS.command(
     NETWORK_OBJECT_GROUP,

@@ -73,7 +73,7 @@ def no_domain_name(ctx: CommandContext, args: Args) -> None:
 
 # --------------------------------------------------------------------------- routes
 
-_ROUTE = "route WORD$ifname ADDRESS$address ADDRESS$mask ADDRESS$gateway [<1-255>$distance]"
+_ROUTE = "route WORD$ifname A.B.C.D$address A.B.C.D$mask A.B.C.D$gateway [<1-255>$distance]"
 
 
 def _route(args: Args) -> Route:
