@@ -51,8 +51,13 @@ def acl_lines(*lines: str) -> str:
 
 
 def one(line: str) -> str:
-    """The rendering of a single ACE line."""
-    return acl_lines(line).rstrip("\n")
+    """The rendering of a single ACE line, checked for and stripped of the trailing space
+    a real ASA prints after every entry (not after remarks)."""
+    text = acl_lines(line).removesuffix("\n")
+    if " remark " not in text:
+        assert text.endswith(" "), f"no trailing space after {text!r}"
+        text = text[:-1]
+    return text
 
 
 # --------------------------------------------------------------------------- address forms
@@ -100,7 +105,7 @@ def test_object_and_object_group_addresses() -> None:
         destination_port=PortSpec("eq", 443),
     )
     assert show(cfg, "access-list") == (
-        "access-list A extended permit tcp object-group NETS object WEB eq https\n"
+        "access-list A extended permit tcp object-group NETS object WEB eq https \n"
     )
 
 
@@ -366,11 +371,11 @@ def test_line_inserts_at_that_position() -> None:
         "access-list A line 3 remark before the second",
         "access-list A line 99 extended permit ip host 10.0.0.4 any",
     ) == (
-        "access-list A extended deny ip host 10.0.0.3 any\n"
-        "access-list A extended permit ip host 10.0.0.1 any\n"
+        "access-list A extended deny ip host 10.0.0.3 any \n"
+        "access-list A extended permit ip host 10.0.0.1 any \n"
         "access-list A remark before the second\n"
-        "access-list A extended permit ip host 10.0.0.2 any\n"
-        "access-list A extended permit ip host 10.0.0.4 any\n"
+        "access-list A extended permit ip host 10.0.0.2 any \n"
+        "access-list A extended permit ip host 10.0.0.4 any \n"
     )
 
 
@@ -378,7 +383,7 @@ def test_remarks() -> None:
     cfg = load(
         "access-list OUTSIDE_CRYPTOMAP_10 remark ACL to encrypt traffic from Local to Remote\n"
         "access-list OUTSIDE_CRYPTOMAP_10 extended permit ip 10.0.0.0 255.255.255.0 "
-        "10.1.0.0 255.255.255.0\n"
+        "10.1.0.0 255.255.255.0 \n"
     )
     assert cfg.access_lists["OUTSIDE_CRYPTOMAP_10"].entries[0] == Remark(
         "ACL to encrypt traffic from Local to Remote"
@@ -386,7 +391,7 @@ def test_remarks() -> None:
     assert show(cfg, "access-list") == (
         "access-list OUTSIDE_CRYPTOMAP_10 remark ACL to encrypt traffic from Local to Remote\n"
         "access-list OUTSIDE_CRYPTOMAP_10 extended permit ip 10.0.0.0 255.255.255.0 "
-        "10.1.0.0 255.255.255.0\n"
+        "10.1.0.0 255.255.255.0 \n"
     )
 
 
@@ -424,9 +429,9 @@ def test_standard_acl() -> None:
     assert cfg.access_lists["SPLIT"].kind == "standard"
     assert show(cfg, "access-list") == (
         "access-list SPLIT remark [[ destinations available via the VPN ]]\n"
-        "access-list SPLIT standard permit 192.0.2.0 255.255.255.0\n"
-        "access-list SPLIT standard permit host 198.51.100.7\n"
-        "access-list SPLIT standard deny any4\n"
+        "access-list SPLIT standard permit 192.0.2.0 255.255.255.0 \n"
+        "access-list SPLIT standard permit host 198.51.100.7 \n"
+        "access-list SPLIT standard deny any4 \n"
     )
     assert roundtrip(cfg) == cfg
 
@@ -460,7 +465,7 @@ def test_no_access_list_ace_removes_that_entry() -> None:
         """
     )
     assert run(cfg, "no access-list A extended permit tcp any any eq https") == []
-    assert show(cfg, "access-list") == "access-list A extended permit ip host 10.0.0.1 any\n"
+    assert show(cfg, "access-list") == "access-list A extended permit ip host 10.0.0.1 any \n"
 
 
 def test_no_access_list_ace_ignores_log_options_when_no_exact_match() -> None:
@@ -471,7 +476,7 @@ def test_no_access_list_ace_ignores_log_options_when_no_exact_match() -> None:
         """
     )
     assert run(cfg, "no access-list A permit ip host 10.0.0.1 any") == []
-    assert show(cfg, "access-list") == "access-list A extended permit ip host 10.0.0.2 any\n"
+    assert show(cfg, "access-list") == "access-list A extended permit ip host 10.0.0.2 any \n"
 
 
 def test_no_access_list_absent_entry_is_refused() -> None:
@@ -497,7 +502,7 @@ def test_no_remark_and_standard_entry() -> None:
         run(cfg, "no access-list S remark note", "no access-list S standard permit host 10.0.0.1")
         == []
     )
-    assert show(cfg, "access-list") == "access-list S standard permit host 10.0.0.2\n"
+    assert show(cfg, "access-list") == "access-list S standard permit host 10.0.0.2 \n"
 
 
 CRYPTO = """\
@@ -561,8 +566,8 @@ access-group IN out interface inside
     ]
     text = show(cfg)
     assert (
-        "access-list OUT extended permit tcp any host 10.0.0.5 eq www\n"
-        "access-list IN extended permit ip any any\n"
+        "access-list OUT extended permit tcp any host 10.0.0.5 eq www \n"
+        "access-list IN extended permit ip any any \n"
         "access-group OUT in interface outside\n"
         "access-group IN out interface inside\n"
     ) in text

@@ -481,8 +481,8 @@ def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
         for entry in acl.entries:
             if isinstance(entry, Remark):
                 blocks.append(Block((f"{head}remark {entry.text}",)))
-            else:
-                blocks.append(Block((head + ace_text(entry),)))
+            else:  # a real ASA 9.x ends every entry (not remarks) with a space
+                blocks.append(Block((head + ace_text(entry) + " ",)))
     for group in config.access_groups:
         blocks.append(
             Block((f"access-group {group.acl} {group.direction} interface {group.interface}",))
