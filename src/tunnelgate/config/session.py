@@ -56,11 +56,12 @@ class ConfigSession:
         table = grammars()
         result = table[self.mode].match(text)
         mode = self.mode
-        if not isinstance(result, Match) and self.mode is not CONFIG and result.column == 0:
-            # The first word is no command of the sub-mode: the line belongs to global
-            # configuration mode (which leaves the sub-mode), as on the ASA.
+        if not isinstance(result, Match) and self.mode is not CONFIG:
+            # The line is no command of the sub-mode: it belongs to global configuration
+            # mode (which leaves the sub-mode), as on the ASA. That includes global ``no …``
+            # lines, whose first word the sub-mode knows too.
             parent = table[CONFIG].match(text)
-            if isinstance(parent, Match) or parent.column > 0:
+            if isinstance(parent, Match) or (result.column == 0 and parent.column > 0):
                 result, mode = parent, CONFIG
         if not isinstance(result, Match):
             return LineResult(False, (_failure(mask_secrets(text), result),))

@@ -93,3 +93,39 @@ def test_key_commands_without_a_key_store_are_refused_clearly() -> None:
     shell.execute("conf t")
     out = shell.execute("crypto key generate rsa modulus 2048")
     assert not out.ok and "no key store" in out.text
+
+
+def test_the_show_commands_of_the_spec_table_1() -> None:
+    """Spec lines 1310-1315 (Table 1: Commands to View IPsec Configuration Information)."""
+    shell = _shell(True)
+    for line in (
+        "conf t",
+        "crypto ipsec ikev1 transform-set TS esp-aes esp-sha-hmac",
+        "crypto dynamic-map D 10 set ikev1 transform-set TS",
+        "crypto map M 10 match address ACL",
+        "crypto isakmp identity address",
+        "crypto ikev1 policy 10",
+        "crypto ikev2 policy 20",
+        "end",
+    ):
+        assert shell.execute(line).ok, line
+
+    def text(command: str) -> str:
+        out = shell.execute(command)
+        assert out.ok, command
+        return out.text
+
+    everything = text("show running-config crypto")
+    for part in ("transform-set TS", "dynamic-map D", "map M 10", "isakmp identity", "policy 20"):
+        assert part in everything
+    assert text("show running-config crypto ipsec").startswith(
+        "crypto ipsec ikev1 transform-set TS"
+    )
+    isakmp = text("show running-config crypto isakmp")  # D6: ikev1/ikev2 lines included
+    assert "crypto isakmp identity address" in isakmp and "crypto ikev1 policy 10" in isakmp
+    assert "crypto ikev2 policy 20" in isakmp and "transform-set" not in isakmp
+    assert text("show running-config crypto map") == "crypto map M 10 match address ACL\n"
+    assert text("show running-config crypto dynamic-map") == (
+        "crypto dynamic-map D 10 set ikev1 transform-set TS\n"
+    )
+    assert "crypto map M 10 set ikev2 mode tunnel" in text("show all crypto map")

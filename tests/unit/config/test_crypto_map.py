@@ -554,8 +554,84 @@ def test_acl_removed_consequence_drops_entries() -> None:
     from tunnelgate.config.consequences import acl_removed
 
     cfg = load("crypto map M 10 match address A\ncrypto map M interface outside")
-    assert acl_removed(cfg, "A") == ["crypto map M 10 removed: access-list A no longer exists"]
+    assert acl_removed(cfg, "A") == [
+        "crypto map M 10 removed: access-list A no longer exists",
+        "crypto map M has no entries left and is removed from interface outside",
+    ]
     assert cfg.crypto_maps == {} and cfg.crypto_map_interfaces == {}
+
+
+def test_removing_the_only_ace_removes_dynamic_map_entries_too() -> None:
+    """Spec line 833: "If you delete the only element in an ACL, the ASA also removes the
+    associated crypto map" - for dynamic maps as for static ones."""
+    cfg = load(
+        BASE
+        + """
+access-list A extended permit ip 10.0.0.0 255.255.255.0 10.1.1.0 255.255.255.0
+access-list B extended permit ip 10.0.0.0 255.255.255.0 10.2.2.0 255.255.255.0
+crypto dynamic-map D 10 match address A
+crypto dynamic-map D 10 set ikev1 transform-set TS1
+crypto dynamic-map D 20 match address B
+crypto dynamic-map D 20 set ikev1 transform-set TS1
+crypto dynamic-map E 10 match address A
+crypto dynamic-map E 10 set ikev1 transform-set TS1
+"""
+    )
+    diags = run(
+        cfg, "no access-list A extended permit ip 10.0.0.0 255.255.255.0 10.1.1.0 255.255.255.0"
+    )
+    assert "A" not in cfg.access_lists
+    assert list(cfg.dynamic_maps) == ["D"] and list(cfg.dynamic_maps["D"]) == [20]
+    assert [(d.severity, d.message) for d in diags] == [
+        (Severity.WARNING, "crypto dynamic-map D 10 removed: access-list A no longer exists"),
+        (Severity.WARNING, "crypto dynamic-map E 10 removed: access-list A no longer exists"),
+    ]
+
+
+def test_clear_configure_crypto_map() -> None:
+    """Spec line 1362: "Removes all crypto maps", or the named map or entry."""
+    cfg = load(
+        """
+        crypto map M 10 match address A
+        crypto map M 20 match address B
+        crypto map N 10 match address A
+        crypto map M interface outside
+        crypto map N interface inside
+        crypto dynamic-map D 10 set pfs
+        """
+    )
+    assert run(cfg, "clear configure crypto map M 10") == []
+    assert list(cfg.crypto_maps["M"]) == [20] and cfg.crypto_map_interfaces["outside"] == "M"
+    assert run(cfg, "clear configure crypto map M 20") == []  # the last entry: unbound too
+    assert "M" not in cfg.crypto_maps and cfg.crypto_map_interfaces == {"inside": "N"}
+    assert refused(cfg, "clear configure crypto map M") == "crypto map M does not exist"
+    assert refused(cfg, "clear configure crypto map N 99") == "crypto map N 99 does not exist"
+    assert run(cfg, "clear configure crypto map") == []
+    assert cfg.crypto_maps == {} and cfg.crypto_map_interfaces == {}
+    assert list(cfg.dynamic_maps) == ["D"]  # dynamic maps are cleared separately
+
+
+def test_clear_configure_crypto_dynamic_map() -> None:
+    """Spec line 1361: "Removes all dynamic crypto maps", or a specific one."""
+    cfg = load(
+        """
+        crypto dynamic-map D 10 set pfs
+        crypto dynamic-map D 20 set pfs
+        crypto dynamic-map E 10 set pfs
+        crypto map M 10 match address A
+        crypto map M 65535 ipsec-isakmp dynamic D
+        """
+    )
+    assert run(cfg, "clear configure crypto dynamic-map D 10") == []
+    assert list(cfg.dynamic_maps["D"]) == [20]
+    assert run(cfg, "clear configure crypto dynamic-map E") == []
+    assert list(cfg.dynamic_maps) == ["D"]
+    assert refused(cfg, "clear configure crypto dynamic-map E") == (
+        "crypto dynamic-map E does not exist"
+    )
+    assert run(cfg, "clear configure crypto dynamic-map") == []
+    assert cfg.dynamic_maps == {} and list(cfg.crypto_maps["M"]) == [10, 65535]
+    assert "crypto map M 65535: crypto dynamic-map D does not exist" in warnings(cfg)
 
 
 # --------------------------------------------------------------------------- checks

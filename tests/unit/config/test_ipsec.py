@@ -593,3 +593,61 @@ def test_round_trip_of_references_to_removed_sets_is_stable() -> None:
     cfg = RunningConfig()
     cfg.crypto_maps["M"] = {10: CryptoMapEntry(10, ikev1_transform_sets=["GONE"])}
     assert roundtrip(cfg) == cfg
+
+
+# --------------------------------------------------------------------------- clear configure
+
+
+@pytest.mark.parametrize("line", ["clear configure crypto ipsec ikev1 transform-set A",
+                                  "clear configure crypto ipsec ikev1 transform-set",
+                                  "clear configure crypto ipsec"])  # fmt: skip
+def test_clearing_a_transform_set_removes_the_map_references(line: str) -> None:
+    """Spec line 84: "If you clear or delete the only element in a transform set ..."."""
+    cfg = load(
+        """
+        crypto ipsec ikev1 transform-set A esp-aes esp-sha-hmac
+        crypto map M 10 set ikev1 transform-set A
+        crypto dynamic-map D 5 set ikev1 transform-set A
+        """
+    )
+    diags = run(cfg, line)
+    assert cfg.ipsec.transform_sets == {}
+    assert cfg.crypto_maps["M"][10].ikev1_transform_sets == []
+    assert cfg.dynamic_maps["D"][5].ikev1_transform_sets == []
+    assert [d.message for d in diags] == [
+        "crypto map M 10: reference to transform-set A removed",
+        "crypto dynamic-map D 5: reference to transform-set A removed",
+    ]
+
+
+@pytest.mark.parametrize("line", ["clear configure crypto ipsec ikev2 ipsec-proposal P",
+                                  "clear configure crypto ipsec ikev2 ipsec-proposal",
+                                  "clear configure crypto ipsec"])  # fmt: skip
+def test_clearing_a_proposal_removes_the_map_references(line: str) -> None:
+    """Spec line 84: "... or proposal, the ASA automatically removes the crypto map references"."""
+    cfg = load(
+        """
+        crypto ipsec ikev2 ipsec-proposal P
+         protocol esp encryption aes-256
+         protocol esp integrity sha-256
+        crypto map M 10 set ikev2 ipsec-proposal P
+        crypto dynamic-map D 5 set ikev2 ipsec-proposal P
+        """
+    )
+    diags = run(cfg, line)
+    assert cfg.ipsec.proposals == {}
+    assert cfg.crypto_maps["M"][10].ikev2_proposals == []
+    assert cfg.dynamic_maps["D"][5].ikev2_proposals == []
+    assert [d.message for d in diags] == [
+        "crypto map M 10: reference to ipsec-proposal P removed",
+        "crypto dynamic-map D 5: reference to ipsec-proposal P removed",
+    ]
+
+
+def test_clear_configure_an_unknown_transform_set_or_proposal_is_refused() -> None:
+    assert refused(RunningConfig(), "clear configure crypto ipsec ikev1 transform-set X") == (
+        "transform-set X does not exist"
+    )
+    assert refused(RunningConfig(), "clear configure crypto ipsec ikev2 ipsec-proposal X") == (
+        "ipsec-proposal X does not exist"
+    )

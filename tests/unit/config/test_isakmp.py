@@ -195,6 +195,17 @@ def test_identity_default_is_auto_and_not_shown() -> None:
     assert "crypto isakmp identity auto" in show(config, "crypto", "isakmp", all=True)
 
 
+def test_disabling_fragmentation_resets_mtu_and_method_so_the_config_roundtrips() -> None:
+    config = load(
+        "crypto ikev2 fragmentation mtu 1000 preferred-method cisco\n"
+        "no crypto ikev2 fragmentation\n"
+    )
+    assert not config.isakmp.ikev2_fragmentation
+    assert config.isakmp.ikev2_fragmentation_mtu is None
+    assert config.isakmp.ikev2_fragmentation_method == "ietf"
+    assert roundtrip(config) == config
+
+
 def test_fragmentation_examples_of_the_spec() -> None:
     config = RunningConfig()
     run(config, "no crypto ikev2 fragmentation")
@@ -274,3 +285,103 @@ def test_full_family_round_trip() -> None:
         """
     )
     assert roundtrip(config) == config
+
+
+# --------------------------------------------------------------------------- rules of the spec
+
+
+def test_global_defaults_of_the_spec() -> None:
+    """Spec lines 248, 273, 314, 330, 462, 482, 494, 1322, 1342 (docs/rules.md)."""
+    isakmp = RunningConfig().isakmp
+    assert isakmp.ikev1_am_disable is False  # "Aggressive mode is enabled by default"
+    assert (isakmp.identity, isakmp.identity_key_id) == ("auto", None)
+    assert isakmp.ikev2_notify_invalid_selectors is False  # "disabled by default"
+    assert isakmp.ikev2_fragmentation is True  # "all methods ... are enabled"
+    assert isakmp.ikev2_fragmentation_mtu is None  # 576 (IPv4) / 1280 (IPv6)
+    assert isakmp.ikev2_fragmentation_method == "ietf"
+    assert (isakmp.nat_traversal, isakmp.nat_keepalive_seconds) == (True, 20)
+    assert isakmp.ipsec_over_tcp is False  # "This feature is disabled by default"
+    assert isakmp.ipsec_over_tcp_ports == [10000]  # "The default port is 10000"
+    assert isakmp.reload_wait is False and isakmp.disconnect_notify is False
+    assert isakmp.ikev1_enabled == [] and isakmp.ikev2_enabled == []
+    assert show(RunningConfig(), "crypto") == ""
+
+
+def test_ikev2_policy_defaults_from_the_spec_table() -> None:
+    config = load("crypto ikev2 policy 10\n")
+    assert config.ikev2_policies[10] == Ikev2Policy(
+        10, encryption=["3des"], integrity=["sha"], prf=["sha"], group=[2], lifetime_seconds=86400
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "encryption des 3des aes aes-192 aes-256 aes-gcm aes-gcm-192 aes-gcm-256",
+        "integrity md5 sha sha256 sha384 sha512",
+        "prf md5 sha sha256 sha384 sha512",
+        "group 1 2 5 14 19 20 21 24",
+        "lifetime seconds 120",
+        "lifetime seconds 2147483647",
+    ],
+)
+def test_ikev2_policy_accepts_every_value_of_the_spec_table(line: str) -> None:
+    load(f"crypto ikev2 policy 1\n {line}\n")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "lifetime seconds 119",
+        "lifetime seconds 2147483648",
+        "integrity sha-256",
+        "prf null",
+        "group 3",
+    ],
+)
+def test_ikev2_policy_refuses_values_outside_the_spec(line: str) -> None:
+    found = errors(f"crypto ikev2 policy 1\n {line}\n")
+    assert len(found) == 1 and found[0].line_no == 2
+
+
+def test_clear_configure_crypto_isakmp_removes_the_whole_isakmp_configuration() -> None:
+    """Spec line 1363: "Removes the entire ISAKMP configuration"."""
+    config = load(
+        """\
+        crypto ikev1 policy 10
+        crypto ikev2 policy 20
+        crypto ikev1 enable outside
+        crypto ikev2 enable outside
+        crypto ikev1 am-disable
+        crypto isakmp identity hostname
+        crypto isakmp nat-traversal 30
+        crypto isakmp reload-wait
+        crypto ipsec ikev1 transform-set TS esp-aes esp-sha-hmac
+        """
+    )
+    assert run(config, "clear configure crypto isakmp") == []
+    assert config.ikev1_policies == {} and config.ikev2_policies == {}
+    assert config.isakmp == RunningConfig().isakmp
+    assert "TS" in config.ipsec.transform_sets  # IPsec is not ISAKMP
+
+
+def test_clear_configure_crypto_isakmp_policy_all_or_one() -> None:
+    """Spec line 1364: "Removes all ISAKMP policies or a specific policy"."""
+    config = load("crypto ikev1 policy 5\ncrypto ikev2 policy 5\ncrypto ikev2 policy 7\n")
+    assert run(config, "clear configure crypto isakmp policy 7") == []
+    assert list(config.ikev2_policies) == [5] and list(config.ikev1_policies) == [5]
+    assert (
+        "policy 9 does not exist"
+        in run(config, "clear configure crypto isakmp policy 9")[0].message
+    )
+    assert run(config, "clear configure crypto isakmp policy") == []
+    assert config.ikev1_policies == {} and config.ikev2_policies == {}
+
+
+@pytest.mark.parametrize(
+    "line", ["encryption aes des", "hash sha md5", "group 2 5", "authentication rsa-sig pre-share"]
+)
+def test_ikev1_policy_takes_one_value_per_parameter(line: str) -> None:
+    """Spec line 70: "With IKEv1 policies, you set one value for each parameter"."""
+    found = errors(f"crypto ikev1 policy 1\n {line}\n")
+    assert len(found) == 1 and found[0].line_no == 2

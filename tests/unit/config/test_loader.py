@@ -42,6 +42,21 @@ def test_lines_after_leaving_a_sub_mode_are_errors() -> None:
     assert [d.line_no for d in result.errors] == [3]
 
 
+def test_a_global_no_line_leaves_the_sub_mode() -> None:
+    # The sub-mode knows ``no`` too; the line must still reach global configuration mode
+    # (``show running-config`` prints ``no sysopt …`` right after object-groups, etc.).
+    config = load(
+        "object-group network G\n network-object host 10.0.0.1\n"
+        "no sysopt connection permit-vpn\n"
+        "crypto ca trustpoint T\n keypair K\nno crypto ikev2 fragmentation\n"
+        "tunnel-group 10.0.0.2 type ipsec-l2l\ntunnel-group 10.0.0.2 ipsec-attributes\n"
+        " ikev1 pre-shared-key k\nno tunnel-group-map enable ou\n"
+    )
+    assert not config.sysopt_permit_vpn
+    assert not config.isakmp.ikev2_fragmentation
+    assert config.tunnel_group_map.enabled == ["ike-id", "peer-ip"]
+
+
 def test_exit_leaves_the_sub_mode() -> None:
     result = load_result("crypto ikev1 policy 1\nexit\nencryption aes\n")
     assert [d.line_no for d in result.errors] == [3]

@@ -209,3 +209,74 @@ def test_no_unknown_certificate_map_refused(line: str, message: str) -> None:
 def test_roundtrip() -> None:
     cfg = load(TP + CM)
     assert roundtrip(cfg) == cfg
+
+
+# --------------------------------------------------------------------------- clear configure
+
+
+def test_clear_configure_crypto_ca_trustpoint_all_or_one() -> None:
+    """Spec line 1360: "Removes all trustpoints"; a tunnel group naming one then warns."""
+    from tests.helpers import load_result
+
+    cfg = load(TP + "crypto ca trustpoint TP2\n")
+    assert run(cfg, "clear configure crypto ca trustpoint TP2") == []
+    assert list(cfg.trustpoints) == ["TP1"]
+    assert [d.message for d in run(cfg, "clear configure crypto ca trustpoint TP2")] == [
+        "trustpoint TP2 does not exist"
+    ]
+    assert run(cfg, "clear configure crypto ca trustpoint") == []
+    assert cfg.trustpoints == {}
+    text = TP + (
+        "tunnel-group 192.0.2.1 type ipsec-l2l\n"
+        "tunnel-group 192.0.2.1 ipsec-attributes\n ikev1 trust-point TP1\n"
+        "clear configure crypto ca trustpoint\n"
+    )
+    assert [w.message for w in load_result(text).warnings] == [
+        "tunnel-group 192.0.2.1 ipsec-attributes: ikev1 trust-point TP1: "
+        "no 'crypto ca trustpoint TP1' is defined"
+    ]
+
+
+def test_clear_configure_crypto_removes_the_whole_crypto_configuration() -> None:
+    """Spec lines 1359 and 1371: without arguments it removes the entire crypto
+    configuration (IPsec, crypto maps, dynamic maps, ISAKMP), certificates included."""
+    cfg = load(
+        TP
+        + CM
+        + """
+access-list ACL extended permit ip 10.0.0.0 255.255.255.0 10.1.1.0 255.255.255.0
+crypto ipsec ikev1 transform-set TS esp-aes esp-sha-hmac
+crypto ipsec ikev2 ipsec-proposal P
+ protocol esp encryption aes
+ protocol esp integrity sha-1
+crypto ipsec security-association lifetime seconds 3600
+crypto dynamic-map D 10 set ikev1 transform-set TS
+crypto map M 10 match address ACL
+crypto map M 10 set peer 192.0.2.1
+crypto map M 10 set ikev1 transform-set TS
+crypto map M 65535 ipsec-isakmp dynamic D
+crypto map M interface outside
+crypto ikev1 enable outside
+crypto ikev1 policy 10
+crypto ikev2 policy 10
+tunnel-group 192.0.2.1 type ipsec-l2l
+"""
+    )
+    assert run(cfg, "clear configure crypto") == []
+    expected = RunningConfig()
+    expected.access_lists = cfg.access_lists  # not crypto: kept
+    expected.tunnel_groups = cfg.tunnel_groups
+    assert "ACL" in cfg.access_lists and "192.0.2.1" in cfg.tunnel_groups
+    assert cfg == expected
+
+
+def test_clear_configure_crypto_ca_certificate_map_all_or_one() -> None:
+    """Spec line 1369: ``clear configure crypto`` can remove certificate map configurations."""
+    cfg = load(CM)
+    assert run(cfg, "clear configure crypto ca certificate map EMPTY") == []
+    assert list(cfg.certificate_maps) == ["PEERS"]
+    assert [d.message for d in run(cfg, "clear configure crypto ca certificate map EMPTY")] == [
+        "certificate map EMPTY does not exist"
+    ]
+    assert run(cfg, "clear configure crypto ca certificate map") == []
+    assert cfg.certificate_maps == {}

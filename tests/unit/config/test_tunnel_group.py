@@ -399,6 +399,25 @@ def test_map_index_referenced_twice_refused() -> None:
     assert cfg == before
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"tunnel-group-map CERTMAP 0 {L2L}",
+        f"tunnel-group-map CERTMAP 65536 {L2L}",
+        f"tunnel-group-map 0 default-group {L2L}",
+        f"tunnel-group-map 65536 default-group {L2L}",
+    ],
+)
+def test_rule_index_range(line: str) -> None:
+    """Spec line 535: "rule index ... The values are 1 to 65535"."""
+    cfg = _base()
+    before = copy.deepcopy(cfg)
+    diags = run(cfg, line)
+    assert len(diags) == 1 and diags[0].is_error
+    assert cfg == before
+    assert run(cfg, line.replace("65536", "65535").replace(" 0 ", " 1 ")) == []
+
+
 def test_rule_association_needs_the_group() -> None:
     cfg = RunningConfig()
     diags = run(cfg, "tunnel-group-map CERTMAP 10 NOPE")

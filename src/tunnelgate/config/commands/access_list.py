@@ -360,6 +360,10 @@ def _remove_entry(ctx: CommandContext, args: Args, ace: Ace | Remark) -> None:
     acl.remove_at(index)
     if not entries:
         _drop_acl(ctx, acl.name)
+    elif not acl.aces:
+        # Only remarks are left: the list has no type any more (its next ACE sets one), and
+        # it reads back as extended, which is what it must then be.
+        acl.kind = "extended"
 
 
 @COMMANDS.command(CONFIG, f"no {_HEAD} [extended] {_EXTENDED}")

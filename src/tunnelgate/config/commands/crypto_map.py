@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tunnelgate.config import consequences
 from tunnelgate.config import keywords as kw
 from tunnelgate.config.checks import check
 from tunnelgate.config.commands.table import CommandTable
@@ -269,6 +270,10 @@ def set_proposals(ctx: CommandContext, args: Args, target: _Target) -> None:
 def no_set_proposals(ctx: CommandContext, args: Args, entry: CryptoMapEntry) -> None:
     remove = set(args.get("names", entry.ikev2_proposals))
     entry.ikev2_proposals = [p for p in entry.ikev2_proposals if p not in remove]
+    if consequences.drop_tfc_without_proposals(entry):
+        ctx.warn(
+            f"{_label(args['kind'], args['name'], entry.seq)}: {consequences.TFC_REMOVED}"
+        )
 
 
 # --------------------------------------------------------------------------- pfs

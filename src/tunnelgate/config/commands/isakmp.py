@@ -287,7 +287,11 @@ def fragmentation(ctx: CommandContext, args: Args) -> None:
 def no_fragmentation(ctx: CommandContext, args: Args) -> None:
     isakmp = ctx.config.isakmp
     if "mtu" not in args and "method" not in args:
+        # Off: the MTU and method are reset too (the rendered ``no`` line cannot keep them),
+        # as ``no crypto isakmp nat-traversal`` resets its keepalive.
         isakmp.ikev2_fragmentation = False
+        isakmp.ikev2_fragmentation_mtu = None
+        isakmp.ikev2_fragmentation_method = "ietf"
         return
     if "mtu" in args:
         isakmp.ikev2_fragmentation_mtu = None

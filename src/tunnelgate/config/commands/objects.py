@@ -423,15 +423,40 @@ def _definition(obj: NetworkObject) -> str | None:
     return f"{obj.kind} {obj.value} {obj.value2}"
 
 
+def _nested_first(config: RunningConfig) -> list[NetworkObjectGroup]:
+    """Groups in creation order, except that a nested group comes before its first user.
+
+    ``group-object NAME`` needs the group to exist when the line is read, and a group can
+    nest one created after it (define both, then add the member).
+    """
+    groups = config.network_object_groups
+    out: list[NetworkObjectGroup] = []
+    placed: set[str] = set()
+
+    def place(group: NetworkObjectGroup) -> None:
+        placed.add(group.name)  # before the members: a cycle (refused anyway) cannot loop
+        for member in group.members:
+            nested = groups.get(member.name or "") if member.kind == "group" else None
+            if nested is not None and nested.name not in placed:
+                place(nested)
+        out.append(group)
+
+    for group in groups.values():
+        if group.name not in placed:
+            place(group)
+    return out
+
+
 def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
-    """``object network`` blocks, then ``object-group network`` blocks, in creation order."""
+    """``object network`` blocks, then ``object-group network`` blocks, in creation order
+    (nested groups first)."""
     blocks: list[Block] = []
     for obj in config.network_objects.values():
         children = [line for line in (_definition(obj),) if line is not None]
         if obj.description is not None:
             children.append(f"description {obj.description}")
         blocks.append(Block.of(f"object network {obj.name}", *children))
-    for group in config.network_object_groups.values():
+    for group in _nested_first(config):
         children = [f"description {group.description}"] if group.description is not None else []
         children.extend(_member_text(m) for m in group.members)
         blocks.append(Block.of(f"object-group network {group.name}", *children))

@@ -1,0 +1,853 @@
+"""Hypothesis strategies for valid, canonical ``RunningConfig`` models, built directly.
+
+"Valid" means a strict load of the rendered text accepts it (warnings allowed); "canonical"
+means the model is already in the form the commands store (a /32 ACL mask is ``host A``,
+IKEv2 lists in strength order, entries sorted by sequence number, defaults where a
+setting is off, …), so that ``parse(render(m)) == m`` must hold exactly.
+
+Every rule encoded here comes from a family module in ``tunnelgate.config.commands``;
+the comment on each draw names the rule.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import string
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from hypothesis import strategies as st
+
+from tunnelgate.config import keywords as kw
+from tunnelgate.config import ports
+from tunnelgate.config.commands import crypto_map as crypto_map_cmds
+from tunnelgate.config.commands import pki as pki_cmds
+from tunnelgate.config.commands import tunnel_group as tunnel_group_cmds
+from tunnelgate.config.commands.objects import MASK_PREFIX, ipv4_text
+from tunnelgate.config.model import (
+    AccessGroup,
+    AccessList,
+    Ace,
+    AddressSpec,
+    CertificateMatch,
+    CryptoMapEntry,
+    GroupMember,
+    Ikev1Policy,
+    Ikev2Policy,
+    Interface,
+    IpsecAttributes,
+    IpsecProposal,
+    IpsecSettings,
+    IsakmpSettings,
+    Keepalive,
+    NetworkObject,
+    NetworkObjectGroup,
+    PortSpec,
+    Remark,
+    Route,
+    RunningConfig,
+    Secret,
+    TfcPackets,
+    TransformSet,
+    Trustpoint,
+    TunnelGroup,
+    TunnelGroupMap,
+)
+
+T = TypeVar("T")
+Draw = Callable[[st.SearchStrategy[T]], T]
+
+PREFIX_MASK = {prefix: mask for mask, prefix in MASK_PREFIX.items()}
+
+# --------------------------------------------------------------------------- basic values
+
+_NAME_CHARS = string.ascii_letters + string.digits + "-_."
+# Names that are also keywords (or keyword prefixes, numbers) somewhere in the language:
+# a WORD must still be read as the name it is.
+TRICKY_NAMES = (
+    "any",
+    "host",
+    "log",
+    "line",
+    "remark",
+    "standard",
+    "extended",
+    "object",
+    "interface",
+    "default-group",
+    "enable",
+    "rules",
+    "mode",
+    "dynamic",
+    "set",
+    "no",
+    "10",
+    "type",
+    "in",
+    "e",
+)
+
+
+def names(max_size: int = 12, tricky: bool = True) -> st.SearchStrategy[str]:
+    """A configuration name (any single token; kept plain ASCII for readability)."""
+    plain = st.text(st.sampled_from(_NAME_CHARS), min_size=1, max_size=max_size).filter(
+        lambda s: s[0] not in "!:"
+    )
+    if not tricky:
+        return plain
+    return st.one_of(plain, plain, plain, st.sampled_from(TRICKY_NAMES))
+
+
+def line_text(max_size: int) -> st.SearchStrategy[str]:
+    """Text for a ``LINE`` value: the rest of the line, kept verbatim but stripped."""
+    chars = string.ascii_letters + string.digits + string.punctuation + " "
+    return st.text(st.sampled_from(chars), min_size=1, max_size=max_size).filter(
+        lambda s: s.strip() == s and s != ""
+    )
+
+
+def ipv4() -> st.SearchStrategy[str]:
+    return st.integers(0, 2**32 - 1).map(ipv4_text)
+
+
+def _mask_int(prefix: int) -> int:
+    return (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
+
+
+@st.composite
+def networks(draw: Draw[object], min_prefix: int = 0, max_prefix: int = 32) -> tuple[str, str]:
+    """An address/mask pair that pairs (no host bits outside a contiguous mask)."""
+    prefix = draw(st.integers(min_prefix, max_prefix))
+    address = draw(st.integers(0, 2**32 - 1)) & _mask_int(prefix)
+    return ipv4_text(address), PREFIX_MASK[prefix]
+
+
+def unique_by(
+    elements: st.SearchStrategy[T], key: Callable[[T], object], max_size: int, min_size: int = 0
+) -> st.SearchStrategy[list[T]]:
+    return st.lists(elements, min_size=min_size, max_size=max_size, unique_by=key)
+
+
+def ordered_subset(order: Sequence[T], min_size: int = 1) -> st.SearchStrategy[list[T]]:
+    """A non-repeating subset kept in ``order`` (the models' strength order)."""
+    return st.lists(st.sampled_from(list(order)), min_size=min_size, unique=True).map(
+        lambda chosen: [v for v in order if v in chosen]
+    )
+
+
+# --------------------------------------------------------------------------- system
+
+
+_LABEL = string.ascii_letters + string.digits + "-"
+
+
+def _label(max_size: int) -> st.SearchStrategy[str]:
+    return st.text(st.sampled_from(_LABEL), min_size=1, max_size=max_size)
+
+
+hostnames = _label(63).filter(lambda s: s[0].isalnum() and s[-1].isalnum())
+domain_names = (
+    st.lists(_label(10), min_size=1, max_size=4).map(".".join).filter(lambda s: len(s) <= 63)
+)
+
+# --------------------------------------------------------------------------- interfaces
+
+_HARDWARE_CHARS = string.ascii_letters + string.digits + "/._:-"
+hardware_names = st.tuples(
+    st.sampled_from(string.ascii_letters),
+    st.text(st.sampled_from(_HARDWARE_CHARS), max_size=14),
+).map("".join)
+
+
+@st.composite
+def interface_addresses(draw: Draw[object]) -> tuple[str, str, str | None]:
+    """``ip address A M [standby S]``: no network/broadcast address for /0-/30."""
+    prefix = draw(st.integers(0, 32))
+    mask_int = _mask_int(prefix)
+    host_bits = ~mask_int & 0xFFFFFFFF
+    network = draw(st.integers(0, 2**32 - 1)) & mask_int
+    # /0-/30: neither the network nor the broadcast address
+    low, high = (1, host_bits - 1) if prefix <= 30 else (0, host_bits)
+    host = draw(st.integers(low, high))
+    address = network | host
+    standby = None
+    if prefix < 32 and draw(st.booleans()):
+        other = draw(st.integers(0, host_bits).filter(lambda h: h != host))
+        standby = ipv4_text(network | other)
+    return ipv4_text(address), PREFIX_MASK[prefix], standby
+
+
+@st.composite
+def interfaces(draw: Draw[object], nameifs: list[str]) -> dict[str, Interface]:
+    hardware = draw(st.lists(hardware_names, max_size=len(nameifs) + 1, unique=True))
+    out: dict[str, Interface] = {}
+    free = list(nameifs)  # each nameif on at most one interface
+    for hw in hardware:
+        nameif = free.pop(0) if free and draw(st.booleans()) else None
+        address = draw(st.none() | interface_addresses())
+        out[hw] = Interface(
+            hw,
+            nameif=nameif,
+            security_level=draw(st.none() | st.integers(0, 100)),
+            ip_address=address[0] if address else None,
+            netmask=address[1] if address else None,
+            standby_address=address[2] if address else None,
+            shutdown=draw(st.booleans()),
+            description=draw(st.none() | line_text(40)),
+        )
+    return out
+
+
+@st.composite
+def routes(draw: Draw[object], nameifs: list[str]) -> list[Route]:
+    def one(ifname: str, net: tuple[str, str], gateway: str, distance: int) -> Route:
+        return Route(ifname, net[0], net[1], gateway, distance)
+
+    ifnames = st.sampled_from(nameifs) if nameifs else names(tricky=False)
+    route = st.builds(one, ifnames, networks(), ipv4(), st.integers(1, 255))
+    # one route per path (interface, network, mask, gateway): a repeat replaces the distance
+    return draw(unique_by(route, lambda r: (r.interface, r.network, r.mask, r.gateway), max_size=3))
+
+
+# --------------------------------------------------------------------------- objects
+
+
+@st.composite
+def network_objects(draw: Draw[object], names_: list[str]) -> dict[str, NetworkObject]:
+    out: dict[str, NetworkObject] = {}
+    for name in names_:
+        kind = draw(st.sampled_from([None, "host", "subnet", "range", "fqdn"]))
+        value: str | None = None
+        value2: str | None = None
+        if kind == "host":
+            value = draw(ipv4())
+        elif kind == "subnet":  # the object keeps a /32 as a subnet
+            value, value2 = draw(networks())
+        elif kind == "range":
+            a, b = sorted(draw(st.lists(st.integers(0, 2**32 - 1), min_size=2, max_size=2)))
+            value, value2 = ipv4_text(a), ipv4_text(b)
+        elif kind == "fqdn":
+            value = draw(
+                st.one_of(
+                    st.text(
+                        st.sampled_from(string.ascii_letters + string.digits + "-."),
+                        min_size=1,
+                        max_size=20,
+                    ),
+                    st.sampled_from(["v4", "v6", "fqdn"]),
+                )
+            )
+            value2 = draw(st.sampled_from([None, "v4", "v6"]))
+        description = draw(st.none() | line_text(30))
+        out[name] = NetworkObject(name, kind, value, value2, description)
+    return out
+
+
+@st.composite
+def group_members(draw: Draw[object], objects: list[str], nestable: list[str]) -> GroupMember:
+    choices = ["host", "subnet"]
+    if objects:
+        choices.append("object")
+    if nestable:
+        choices.append("group")
+    kind = draw(st.sampled_from(choices))
+    if kind == "host":
+        return GroupMember("host", address=draw(ipv4()))
+    if kind == "subnet":  # a /32 member is stored as a host
+        address, mask = draw(networks(max_prefix=31))
+        return GroupMember("subnet", address=address, mask=mask)
+    if kind == "object":
+        return GroupMember("object", name=draw(st.sampled_from(objects)))
+    return GroupMember("group", name=draw(st.sampled_from(nestable)))
+
+
+@st.composite
+def network_object_groups(
+    draw: Draw[object], names_: list[str], objects: list[str]
+) -> dict[str, NetworkObjectGroup]:
+    out: dict[str, NetworkObjectGroup] = {}
+    # No cycles: a group nests only groups of lower rank, whatever their creation order
+    # (``group-object`` can name a group created later; the renderer puts it first).
+    ranks = draw(st.permutations(names_)) if names_ else []
+    for name in names_:
+        lower = ranks[: ranks.index(name)]
+        members = draw(
+            unique_by(
+                group_members(objects, lower),
+                lambda m: (m.kind, m.address, m.mask, m.name),
+                max_size=4,
+            )
+        )
+        out[name] = NetworkObjectGroup(name, members, draw(st.none() | line_text(30)))
+    return out
+
+
+# --------------------------------------------------------------------------- access lists
+
+_PROTOCOL_NAMES = sorted(set(ports.PROTOCOL_NAMES.values()))
+protocols = st.one_of(
+    st.sampled_from(_PROTOCOL_NAMES),
+    st.sampled_from(["tcp", "udp", "icmp", "ip"]),
+    st.integers(0, 255).filter(lambda n: n not in ports.PROTOCOL_NAMES).map(str),
+)
+
+
+@st.composite
+def address_specs(
+    draw: Draw[object], objects: list[str], groups: list[str], nameifs: list[str]
+) -> AddressSpec:
+    choices = ["any", "any4", "any6", "host", "subnet", "interface"]
+    if objects:
+        choices.append("object")
+    if groups:
+        choices.append("object-group")
+    kind = draw(st.sampled_from(choices))
+    if kind in ("any", "any4", "any6"):
+        return AddressSpec(kind)
+    if kind == "host":
+        return AddressSpec("host", draw(ipv4()))
+    if kind == "subnet":  # ``A 255.255.255.255`` is stored (and shown) as ``host A``
+        address, mask = draw(networks(max_prefix=31))
+        return AddressSpec("subnet", address, mask)
+    if kind == "object":
+        return AddressSpec("object", name=draw(st.sampled_from(objects)))
+    if kind == "object-group":
+        return AddressSpec("object-group", name=draw(st.sampled_from(groups)))
+    ifname = draw(st.sampled_from(nameifs) if nameifs else names())
+    return AddressSpec("interface", name=ifname)
+
+
+@st.composite
+def port_specs(draw: Draw[object]) -> PortSpec:
+    op = draw(st.sampled_from(["eq", "neq", "lt", "gt", "range"]))
+    # numbers, including those the ASA prints by name (80 -> www, 500 -> isakmp)
+    port = st.one_of(st.integers(0, 65535), st.sampled_from([0, 22, 53, 80, 443, 500, 514, 65535]))
+    low = draw(port)
+    if op != "range":
+        return PortSpec(op, low)
+    high = draw(port.filter(lambda p: p >= low))
+    return PortSpec("range", low, high)
+
+
+_ICMP_TYPES = st.one_of(
+    st.sampled_from(sorted(ports.ICMP_TYPES)),
+    st.integers(0, 255).filter(lambda n: n not in ports.ICMP_NAMES).map(str),
+)
+_LOG_LEVELS = [
+    level for level in (*ports.LOG_LEVELS, "disable", "default") if level != "informational"
+]
+
+
+@st.composite
+def extended_aces(
+    draw: Draw[object], objects: list[str], groups: list[str], nameifs: list[str]
+) -> Ace:
+    protocol = draw(protocols)
+    source = draw(address_specs(objects, groups, nameifs))
+    destination = draw(address_specs(objects, groups, nameifs))
+    source_port = destination_port = None
+    icmp_type: str | None = None
+    icmp_code: int | None = None
+    if protocol in ports.PORT_PROTOCOLS:  # ports only for tcp and udp
+        source_port = draw(st.none() | port_specs())
+        destination_port = draw(st.none() | port_specs())
+    if protocol in ("icmp", "icmp6"):  # ICMP types only for icmp
+        icmp_type = draw(st.none() | _ICMP_TYPES)
+        if icmp_type is not None:
+            icmp_code = draw(st.none() | st.integers(0, 255))
+    log = draw(st.booleans())
+    level: str | None = None
+    interval: int | None = None
+    if log:  # informational and 300 s are the defaults and are not kept
+        level = draw(st.none() | st.sampled_from(_LOG_LEVELS))
+        interval = draw(st.none() | st.integers(1, 600).filter(lambda n: n != 300))
+    return Ace(
+        draw(st.sampled_from(["permit", "deny"])),
+        protocol,
+        source,
+        destination,
+        source_port,
+        destination_port,
+        icmp_type,
+        log,
+        draw(st.booleans()),
+        icmp_code,
+        level,
+        interval,
+        draw(st.none() | names()),
+    )
+
+
+@st.composite
+def standard_aces(draw: Draw[object]) -> Ace:
+    kind = draw(st.sampled_from(["any", "any4", "host", "subnet"]))
+    if kind == "host":
+        source = AddressSpec("host", draw(ipv4()))
+    elif kind == "subnet":
+        address, mask = draw(networks(max_prefix=31))
+        source = AddressSpec("subnet", address, mask)
+    else:
+        source = AddressSpec(kind)
+    return Ace(draw(st.sampled_from(["permit", "deny"])), "ip", source)
+
+
+remarks = st.builds(Remark, line_text(100))
+
+
+@st.composite
+def access_lists(
+    draw: Draw[object], names_: list[str], objects: list[str], groups: list[str], nameifs: list[str]
+) -> dict[str, AccessList]:
+    out: dict[str, AccessList] = {}
+    for name in names_:
+        kind = draw(st.sampled_from(["extended", "extended", "standard"]))
+        ace = standard_aces() if kind == "standard" else extended_aces(objects, groups, nameifs)
+        aces = draw(st.lists(ace, min_size=1 if kind == "standard" else 0, max_size=4, unique=True))
+        entries: list[Ace | Remark] = list(aces)
+        # remarks anywhere (repeats allowed); an ACL has at least one line
+        for _ in range(draw(st.integers(0 if entries else 1, 2))):
+            entries.insert(draw(st.integers(0, len(entries))), draw(remarks))
+        out[name] = AccessList(name, kind, entries)
+    return out
+
+
+@st.composite
+def access_groups(draw: Draw[object], acls: list[str], nameifs: list[str]) -> list[AccessGroup]:
+    acl = st.sampled_from(acls) if acls else names()
+    ifname = st.sampled_from(nameifs) if nameifs else names()
+    group = st.builds(AccessGroup, acl, st.sampled_from(["in", "out"]), ifname)
+    # one binding per interface and direction
+    return draw(unique_by(group, lambda g: (g.interface, g.direction), max_size=3))
+
+
+# --------------------------------------------------------------------------- aaa
+
+aaa = st.dictionaries(
+    st.tuples(
+        st.sampled_from(["authentication", "authorization"]),
+        st.sampled_from(["http", "ssh", "telnet", "serial", "enable"]),
+    ),
+    names(),
+    max_size=3,
+)
+
+# --------------------------------------------------------------------------- isakmp
+
+
+@st.composite
+def isakmp_settings(draw: Draw[object], nameifs: list[str]) -> IsakmpSettings:
+    ifname = st.sampled_from(nameifs) if nameifs else names()
+    identity = draw(st.sampled_from(["address", "hostname", "key-id", "auto"]))
+    nat_traversal = draw(st.booleans())
+    over_tcp = draw(st.booleans())
+    fragmentation = draw(st.booleans())
+    return IsakmpSettings(
+        ikev1_enabled=draw(st.lists(ifname, max_size=2, unique=True)),
+        ikev2_enabled=draw(st.lists(ifname, max_size=2, unique=True)),
+        ikev1_am_disable=draw(st.booleans()),
+        identity=identity,
+        identity_key_id=draw(names()) if identity == "key-id" else None,
+        ikev2_notify_invalid_selectors=draw(st.booleans()),
+        ikev2_fragmentation=fragmentation,
+        # ``no crypto ikev2 fragmentation`` resets the MTU and the method
+        ikev2_fragmentation_mtu=draw(st.none() | st.integers(68, 1500)) if fragmentation else None,
+        ikev2_fragmentation_method=(
+            draw(st.sampled_from(["ietf", "cisco"])) if fragmentation else "ietf"
+        ),
+        nat_traversal=nat_traversal,
+        # ``no crypto isakmp nat-traversal`` resets the keepalive
+        nat_keepalive_seconds=draw(st.integers(10, 3600)) if nat_traversal else 20,
+        ipsec_over_tcp=over_tcp,
+        # up to 10 distinct ports; ``no crypto ikev1 ipsec-over-tcp`` resets them
+        ipsec_over_tcp_ports=(
+            draw(st.lists(st.integers(1, 65535), min_size=1, max_size=10, unique=True))
+            if over_tcp
+            else [10000]
+        ),
+        reload_wait=draw(st.booleans()),
+        disconnect_notify=draw(st.booleans()),
+    )
+
+
+lifetimes = st.one_of(st.integers(120, 2147483647), st.sampled_from([120, 86400, 2147483647]))
+
+ikev1_policies = st.builds(
+    Ikev1Policy,
+    st.integers(1, 65535),
+    st.sampled_from(kw.IKEV1_AUTHENTICATION),
+    st.sampled_from(kw.IKEV1_ENCRYPTION),
+    st.sampled_from(kw.IKEV1_HASH),
+    st.sampled_from(kw.IKEV1_GROUPS),
+    lifetimes,
+)
+
+
+@st.composite
+def ikev2_policies(draw: Draw[object]) -> Ikev2Policy:
+    encryption = draw(ordered_subset(kw.IKEV2_ENCRYPTION))
+    integrity = draw(ordered_subset(kw.IKEV2_INTEGRITY))
+    if integrity == ["null"] and not set(encryption) <= kw.IKEV2_AEAD:
+        integrity = ["sha"]  # integrity null only beside AES-GCM alone
+    return Ikev2Policy(
+        draw(st.integers(1, 65535)),
+        encryption,
+        integrity,
+        draw(ordered_subset(kw.IKEV2_PRF)),
+        draw(ordered_subset(kw.IKEV2_GROUPS)),
+        draw(lifetimes),
+    )
+
+
+def _by_priority(policies: list[T], key: Callable[[T], int]) -> dict[int, T]:
+    """At most 20 policies, kept sorted by priority as the commands keep them."""
+    return dict(sorted((key(p), p) for p in policies))
+
+
+# --------------------------------------------------------------------------- ipsec
+
+
+@st.composite
+def transform_sets(draw: Draw[object]) -> TransformSet:
+    encryption = draw(st.sampled_from(kw.ESP_V1_ENCRYPTION))
+    integrity_choices: list[str | None] = [None, *kw.ESP_V1_INTEGRITY]
+    if encryption == "esp-null":  # esp-null needs a real authentication
+        integrity_choices = ["esp-md5-hmac", "esp-sha-hmac"]
+    return TransformSet(
+        draw(names()),
+        encryption,
+        draw(st.sampled_from(integrity_choices)),
+        draw(st.sampled_from(["tunnel", "transport"])),
+    )
+
+
+@st.composite
+def ipsec_proposals(draw: Draw[object]) -> IpsecProposal:
+    name = draw(names())
+    encryption = draw(ordered_subset(kw.ESP_V2_ENCRYPTION, min_size=0))
+    integrity = draw(ordered_subset(kw.ESP_V2_INTEGRITY, min_size=0))
+    if encryption and set(encryption) <= kw.ESP_V2_AEAD:
+        # AES-GCM/GMAC alone: integrity null or nothing
+        integrity = [i for i in integrity if i == "null"]
+    elif encryption and integrity == ["null"]:
+        integrity = ["sha-256"]  # integrity null only with AES-GCM/GMAC alone
+    return IpsecProposal(name, encryption, integrity)
+
+
+@st.composite
+def ipsec_settings(draw: Draw[object], nameifs: list[str]) -> IpsecSettings:
+    ifname = st.sampled_from(nameifs) if nameifs else names()
+    sets = draw(unique_by(transform_sets(), lambda t: t.name, max_size=3))
+    proposals = draw(unique_by(ipsec_proposals(), lambda p: p.name, max_size=3))
+    return IpsecSettings(
+        transform_sets={t.name: t for t in sets},
+        proposals={p.name: p for p in proposals},
+        lifetime_seconds=draw(st.integers(120, 2147483647)),
+        lifetime_kilobytes=draw(st.integers(10, 2147483647)),
+        pmtu_aging_minutes=draw(st.none() | st.integers(10, 30)),
+        fragmentation=draw(st.sampled_from(["before-encryption", "after-encryption"])),
+        fragmentation_interfaces=draw(
+            st.dictionaries(
+                ifname, st.sampled_from(["before-encryption", "after-encryption"]), max_size=2
+            )
+        ),
+        inner_routing_lookup=draw(st.booleans()),
+    )
+
+
+# --------------------------------------------------------------------------- crypto maps
+
+_HOSTNAME_PEERS = (
+    st.lists(_label(8), min_size=1, max_size=3)
+    .map(".".join)
+    .filter(
+        lambda s: (
+            s[0].isalnum()
+            and all(label[0].isalnum() and label[-1].isalnum() for label in s.split("."))
+            and not s.replace(".", "").isdigit()
+        )
+    )
+)
+peers = st.one_of(
+    ipv4(),
+    _HOSTNAME_PEERS.map(lambda s: s + "."),  # a fully qualified name with its root dot
+    st.integers(0, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))),
+    _HOSTNAME_PEERS,
+)
+
+
+@st.composite
+def crypto_map_entries(
+    draw: Draw[object], seq: int, acls: list[str], sets: list[str], proposals: list[str]
+) -> CryptoMapEntry:
+    def refs(known: list[str], limit: int) -> list[str]:
+        name = st.sampled_from(known) | names() if known else names()
+        return draw(st.lists(name, max_size=min(limit, 3), unique=True))
+
+    ikev1 = refs(sets, crypto_map_cmds.MAX_TRANSFORM_SETS)
+    ikev2 = refs(proposals, crypto_map_cmds.MAX_PROPOSALS)
+    # set pfs group14/group24 cannot go with IKEv1 transform sets
+    refused = kw.PFS_GROUPS_REFUSED_WITH_IKEV1 if ikev1 else ()
+    pfs_choices = [g for g in kw.PFS_GROUPS if g not in refused]
+    tfc = None
+    if ikev2 and draw(st.booleans()):  # tfc-packets needs an IKEv2 proposal
+        tfc = TfcPackets(
+            draw(st.sampled_from(["auto"]) | st.integers(1, 16)),
+            draw(st.sampled_from(["auto"]) | st.integers(64, 1024)),
+            draw(st.sampled_from(["auto"]) | st.integers(10, 60)),
+        )
+    acl = st.sampled_from(acls) | names() if acls else names()
+    return CryptoMapEntry(
+        seq,
+        match_address=draw(st.none() | acl),
+        peers=draw(st.lists(peers, max_size=3, unique=True)),
+        ikev1_transform_sets=ikev1,
+        ikev2_proposals=ikev2,
+        pfs_group=draw(st.none() | st.sampled_from(pfs_choices)),
+        lifetime_seconds=draw(st.none() | st.integers(120, 2147483647)),
+        lifetime_kilobytes=draw(st.none() | st.integers(10, 2147483647) | st.just("unlimited")),
+        reverse_route=draw(st.sampled_from([None, "static", "dynamic"])),
+        ikev2_mode=draw(st.sampled_from(crypto_map_cmds.IKEV2_MODES)),
+        validate_icmp_errors=draw(st.booleans()),
+        df_bit=draw(st.sampled_from([None, *crypto_map_cmds.DF_BIT])),
+        tfc_packets=tfc,
+        nat_t_disable=draw(st.booleans()),
+    )
+
+
+@st.composite
+def crypto_map_sets(
+    draw: Draw[object],
+    map_names: list[str],
+    acls: list[str],
+    sets: list[str],
+    proposals: list[str],
+    dynamic_names: list[str] | None = None,
+) -> dict[str, dict[int, CryptoMapEntry]]:
+    """Map sets, entries sorted by sequence number; ``dynamic_names``: static maps may
+    have ``ipsec-isakmp dynamic`` entries (which take no other setting)."""
+    out: dict[str, dict[int, CryptoMapEntry]] = {}
+    for name in map_names:
+        seqs = sorted(draw(st.lists(st.integers(1, 65535), min_size=1, max_size=3, unique=True)))
+        entries: dict[int, CryptoMapEntry] = {}
+        for seq in seqs:
+            if dynamic_names is not None and draw(st.integers(0, 3)) == 0:
+                # ``ipsec-isakmp dynamic NAME``: not a static map's name
+                target = st.sampled_from(dynamic_names) if dynamic_names else st.nothing()
+                target = target | names().filter(lambda n: n not in map_names)
+                entries[seq] = CryptoMapEntry(seq, dynamic_map=draw(target))
+            else:
+                entries[seq] = draw(crypto_map_entries(seq, acls, sets, proposals))
+        out[name] = entries
+    return out
+
+
+# --------------------------------------------------------------------------- pki
+
+_URLS = st.tuples(
+    st.sampled_from(["http://", "https://", "HTTP://"]),
+    st.text(st.sampled_from(string.ascii_letters + string.digits + "./:-"), max_size=20),
+).map("".join)
+
+
+@st.composite
+def trustpoints(draw: Draw[object], name: str) -> Trustpoint:
+    enrollment = draw(st.sampled_from([None, "terminal", "self", "url"]))
+    methods = draw(st.lists(st.sampled_from(["crl", "ocsp"]), unique=True, max_size=2))
+    if draw(st.booleans()):
+        methods.append("none")  # ``none`` only last
+    return Trustpoint(
+        name,
+        enrollment=enrollment,
+        enrollment_url=draw(_URLS) if enrollment == "url" else None,
+        keypair=draw(st.none() | names()),
+        subject_name=draw(st.none() | line_text(40)),
+        fqdn=draw(st.none() | names()),
+        revocation_check=methods,
+    )
+
+
+@st.composite
+def certificate_matches(draw: Draw[object]) -> CertificateMatch:
+    rule = CertificateMatch(
+        draw(st.sampled_from(pki_cmds.MATCH_FIELDS)),
+        draw(st.none() | st.sampled_from(pki_cmds.DN_ATTRIBUTES)),
+        draw(st.sampled_from(pki_cmds.MATCH_OPERATORS)),
+        draw(line_text(40)),
+    )
+    return rule
+
+
+@st.composite
+def certificate_maps(
+    draw: Draw[object], map_names: list[str]
+) -> dict[str, dict[int, list[CertificateMatch]]]:
+    out: dict[str, dict[int, list[CertificateMatch]]] = {}
+    for name in map_names:
+        seqs = sorted(draw(st.lists(st.integers(1, 65535), min_size=1, max_size=2, unique=True)))
+        # rules are deduplicated
+        out[name] = {
+            seq: draw(st.lists(certificate_matches(), max_size=3, unique_by=pki_cmds.rule_text))
+            for seq in seqs
+        }
+    return out
+
+
+# --------------------------------------------------------------------------- tunnel groups
+
+
+def _hex_secrets() -> st.SearchStrategy[Secret]:
+    return st.binary(min_size=1, max_size=16).map(lambda b: Secret(b.hex(), "hex"))
+
+
+def _plain_secrets() -> st.SearchStrategy[Secret]:
+    chars = string.ascii_letters + string.digits + string.punctuation
+    return st.one_of(
+        st.text(st.sampled_from(chars), min_size=1, max_size=tunnel_group_cmds.MAX_KEY),
+        st.sampled_from(["0", "8", "hex", "he", "certificate", "0x12"]),
+    ).map(Secret)
+
+
+def _encrypted_secrets() -> st.SearchStrategy[Secret]:
+    chars = string.ascii_letters + string.digits + "+/="
+    return st.text(st.sampled_from(chars), min_size=1, max_size=40).map(lambda v: Secret(v, "8"))
+
+
+ikev2_secrets = st.one_of(_plain_secrets(), _hex_secrets(), _encrypted_secrets())
+
+
+@st.composite
+def ipsec_attributes(draw: Draw[object], trustpoint_names: list[str]) -> IpsecAttributes:
+    trustpoint = st.sampled_from(trustpoint_names) | names() if trustpoint_names else names()
+    local = draw(st.sampled_from(["none", "psk", "certificate"]))  # one local method
+    keepalive = draw(
+        st.one_of(
+            st.just(Keepalive()),
+            st.just(Keepalive(enabled=False)),
+            st.builds(Keepalive, st.just(True), st.integers(10, 3600), st.integers(2, 10)),
+        )
+    )
+    return IpsecAttributes(
+        ikev1_pre_shared_key=draw(st.none() | _plain_secrets()),  # IKEv1 keys are plain
+        ikev1_trust_point=draw(st.none() | trustpoint),
+        ikev2_local_pre_shared_key=draw(ikev2_secrets) if local == "psk" else None,
+        ikev2_local_certificate=draw(trustpoint) if local == "certificate" else None,
+        ikev2_remote_pre_shared_key=draw(st.none() | ikev2_secrets),
+        ikev2_remote_certificate=draw(st.booleans()),
+        peer_id_validate=draw(st.sampled_from(tunnel_group_cmds.PEER_ID_VALIDATE)),
+        keepalive=keepalive,
+    )
+
+
+tunnel_group_names = st.one_of(
+    names(),
+    ipv4(),
+    st.integers(0, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))),
+    st.sampled_from(sorted(tunnel_group_cmds.BUILTIN_GROUPS)),
+)
+
+
+@st.composite
+def tunnel_groups(draw: Draw[object], trustpoint_names: list[str]) -> dict[str, TunnelGroup]:
+    group_names = draw(st.lists(tunnel_group_names, max_size=3, unique=True))
+    out: dict[str, TunnelGroup] = {}
+    for name in group_names:
+        builtin = tunnel_group_cmds.BUILTIN_GROUPS.get(name)
+        kind = builtin or draw(st.sampled_from(tunnel_group_cmds.TYPES))
+        out[name] = TunnelGroup(
+            name,
+            kind,
+            default_group_policy=draw(st.none() | names()),
+            ipsec=draw(ipsec_attributes(trustpoint_names)),
+        )
+    return out
+
+
+@st.composite
+def tunnel_group_maps(
+    draw: Draw[object], groups: list[str], cert_maps: dict[str, dict[int, list[CertificateMatch]]]
+) -> TunnelGroupMap:
+    # configured groups and the built-in ones exist
+    known = sorted({*groups, *tunnel_group_cmds.BUILTIN_GROUPS})
+    enabled = draw(ordered_subset(tunnel_group_cmds.MAP_POLICIES, min_size=0))
+    default_group = draw(st.none() | st.sampled_from(known))
+    index = draw(st.none() | st.integers(1, 65535)) if default_group is not None else None
+    map_keys = [(name, seq) for name, entries in cert_maps.items() for seq in entries]
+    key = (
+        st.sampled_from(map_keys) | st.tuples(names(), st.integers(1, 65535))
+        if map_keys
+        else (st.tuples(names(), st.integers(1, 65535)))
+    )
+    rules = draw(st.dictionaries(key, st.sampled_from(known), max_size=3))
+    return TunnelGroupMap(enabled, default_group, index, rules)
+
+
+# --------------------------------------------------------------------------- the whole
+
+
+@st.composite
+def running_configs(draw: Draw[object]) -> RunningConfig:
+    """A valid, canonical configuration touching every family (each may be empty)."""
+    nameifs = draw(st.lists(names(max_size=10), max_size=3, unique=True))
+
+    # objects and groups share one namespace
+    object_names = draw(st.lists(names(), max_size=3, unique=True))
+    group_names = draw(
+        st.lists(names().filter(lambda n: n not in object_names), max_size=3, unique=True)
+    )
+    objects = draw(network_objects(object_names))
+    groups = draw(network_object_groups(group_names, object_names))
+    acls = draw(
+        access_lists(
+            draw(st.lists(names(), max_size=3, unique=True)), object_names, group_names, nameifs
+        )
+    )
+
+    isakmp = draw(isakmp_settings(nameifs))
+    v1 = draw(st.lists(ikev1_policies, max_size=3, unique_by=lambda p: p.priority))
+    v2 = draw(st.lists(ikev2_policies(), max_size=3, unique_by=lambda p: p.priority))
+    ipsec = draw(ipsec_settings(nameifs))
+
+    # static and dynamic map names are disjoint
+    dynamic_names = draw(st.lists(names(), max_size=2, unique=True))
+    static_names = draw(
+        st.lists(names().filter(lambda n: n not in dynamic_names), max_size=2, unique=True)
+    )
+    acl_names = list(acls)
+    set_names = list(ipsec.transform_sets)
+    proposal_names = list(ipsec.proposals)
+    dynamic_maps = draw(crypto_map_sets(dynamic_names, acl_names, set_names, proposal_names))
+    crypto_maps = draw(
+        crypto_map_sets(static_names, acl_names, set_names, proposal_names, dynamic_names)
+    )
+    bindings: dict[str, str] = {}
+    if static_names:
+        ifname = st.sampled_from(nameifs) | names() if nameifs else names()
+        bindings = draw(st.dictionaries(ifname, st.sampled_from(static_names), max_size=2))
+
+    trustpoint_names = draw(st.lists(names(), max_size=2, unique=True))
+    cert_maps = draw(certificate_maps(draw(st.lists(names(), max_size=2, unique=True))))
+    groups_ = draw(tunnel_groups(trustpoint_names))
+
+    return RunningConfig(
+        hostname=draw(hostnames),
+        domain_name=draw(st.none() | domain_names),
+        interfaces=draw(interfaces(nameifs)),
+        routes=draw(routes(nameifs)),
+        network_objects=objects,
+        network_object_groups=groups,
+        access_lists=acls,
+        access_groups=draw(access_groups(acl_names, nameifs)),
+        sysopt_permit_vpn=draw(st.booleans()),
+        aaa=draw(aaa),
+        isakmp=isakmp,
+        ikev1_policies=_by_priority(v1, lambda p: p.priority),
+        ikev2_policies=_by_priority(v2, lambda p: p.priority),
+        ipsec=ipsec,
+        crypto_maps=crypto_maps,
+        dynamic_maps=dynamic_maps,
+        crypto_map_interfaces=bindings,
+        trustpoints={n: draw(trustpoints(n)) for n in trustpoint_names},
+        certificate_maps=cert_maps,
+        tunnel_groups=groups_,
+        tunnel_group_map=draw(tunnel_group_maps(list(groups_), cert_maps)),
+    )
