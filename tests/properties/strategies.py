@@ -11,6 +11,7 @@ the comment on each draw names the rule.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import string
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from tunnelgate.config import keywords as kw
 from tunnelgate.config import ports
 from tunnelgate.config.commands import crypto_map as crypto_map_cmds
+from tunnelgate.config.commands import isakmp as isakmp_cmds
 from tunnelgate.config.commands import pki as pki_cmds
 from tunnelgate.config.commands import tunnel_group as tunnel_group_cmds
 from tunnelgate.config.commands.objects import MASK_PREFIX, ipv4_text
@@ -55,13 +57,13 @@ from tunnelgate.config.model import (
 )
 
 T = TypeVar("T")
-Draw = Callable[[st.SearchStrategy[T]], T]
 
 PREFIX_MASK = {prefix: mask for mask, prefix in MASK_PREFIX.items()}
 
 # --------------------------------------------------------------------------- basic values
 
 _NAME_CHARS = string.ascii_letters + string.digits + "-_."
+_NAME_PUNCTUATION = string.punctuation  # any printable token is a name
 # Names that are also keywords (or keyword prefixes, numbers) somewhere in the language:
 # a WORD must still be read as the name it is.
 TRICKY_NAMES = (
@@ -85,19 +87,46 @@ TRICKY_NAMES = (
     "type",
     "in",
     "e",
+    "ANY",
+    "Host",
+    "ho",
+    "0",
+    "8",
+    "hex",
+    "permit",
+    "match",
+    "ipsec-isakmp",
+    "general-attributes",
+    "ipsec-attributes",
+    "!x",
+    ":x",
 )
 
 
+@functools.cache
 def names(max_size: int = 12, tricky: bool = True) -> st.SearchStrategy[str]:
-    """A configuration name (any single token; kept plain ASCII for readability)."""
-    plain = st.text(st.sampled_from(_NAME_CHARS), min_size=1, max_size=max_size).filter(
-        lambda s: s[0] not in "!:"
-    )
+    """A configuration name: any printable ASCII token, sometimes one that is also a
+    keyword (or a prefix or number) where the name is read."""
+    plain = st.text(st.sampled_from(_NAME_CHARS), min_size=1, max_size=max_size)
     if not tricky:
         return plain
-    return st.one_of(plain, plain, plain, st.sampled_from(TRICKY_NAMES))
+    odd = st.text(st.sampled_from(_NAME_CHARS + _NAME_PUNCTUATION), min_size=1, max_size=max_size)
+    return st.one_of(plain, plain, odd, st.sampled_from(TRICKY_NAMES))
 
 
+@functools.lru_cache(maxsize=4096)
+def maybe(strategy: st.SearchStrategy[T]) -> st.SearchStrategy[T | None]:
+    """``None`` or a value (cached: building strategies afresh on every draw is slow)."""
+    return st.none() | strategy
+
+
+@functools.lru_cache(maxsize=4096)
+def known_or_new(known: tuple[str, ...]) -> st.SearchStrategy[str]:
+    """One of the ``known`` names (for a reference that resolves), or any other name."""
+    return st.sampled_from(known) | names() if known else names()
+
+
+@functools.cache
 def line_text(max_size: int) -> st.SearchStrategy[str]:
     """Text for a ``LINE`` value: the rest of the line, kept verbatim but stripped."""
     chars = string.ascii_letters + string.digits + string.punctuation + " "
@@ -106,6 +135,7 @@ def line_text(max_size: int) -> st.SearchStrategy[str]:
     )
 
 
+@functools.cache
 def ipv4() -> st.SearchStrategy[str]:
     return st.integers(0, 2**32 - 1).map(ipv4_text)
 
@@ -114,8 +144,9 @@ def _mask_int(prefix: int) -> int:
     return (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
 
 
+@functools.cache
 @st.composite
-def networks(draw: Draw[object], min_prefix: int = 0, max_prefix: int = 32) -> tuple[str, str]:
+def networks(draw: st.DrawFn, min_prefix: int = 0, max_prefix: int = 32) -> tuple[str, str]:
     """An address/mask pair that pairs (no host bits outside a contiguous mask)."""
     prefix = draw(st.integers(min_prefix, max_prefix))
     address = draw(st.integers(0, 2**32 - 1)) & _mask_int(prefix)
@@ -128,6 +159,7 @@ def unique_by(
     return st.lists(elements, min_size=min_size, max_size=max_size, unique_by=key)
 
 
+@functools.cache
 def ordered_subset(order: Sequence[T], min_size: int = 1) -> st.SearchStrategy[list[T]]:
     """A non-repeating subset kept in ``order`` (the models' strength order)."""
     return st.lists(st.sampled_from(list(order)), min_size=min_size, unique=True).map(
@@ -141,6 +173,7 @@ def ordered_subset(order: Sequence[T], min_size: int = 1) -> st.SearchStrategy[l
 _LABEL = string.ascii_letters + string.digits + "-"
 
 
+@functools.cache
 def _label(max_size: int) -> st.SearchStrategy[str]:
     return st.text(st.sampled_from(_LABEL), min_size=1, max_size=max_size)
 
@@ -159,8 +192,9 @@ hardware_names = st.tuples(
 ).map("".join)
 
 
+@functools.cache
 @st.composite
-def interface_addresses(draw: Draw[object]) -> tuple[str, str, str | None]:
+def interface_addresses(draw: st.DrawFn) -> tuple[str, str, str | None]:
     """``ip address A M [standby S]``: no network/broadcast address for /0-/30."""
     prefix = draw(st.integers(0, 32))
     mask_int = _mask_int(prefix)
@@ -178,32 +212,33 @@ def interface_addresses(draw: Draw[object]) -> tuple[str, str, str | None]:
 
 
 @st.composite
-def interfaces(draw: Draw[object], nameifs: list[str]) -> dict[str, Interface]:
+def interfaces(draw: st.DrawFn, nameifs: list[str]) -> dict[str, Interface]:
     hardware = draw(st.lists(hardware_names, max_size=len(nameifs) + 1, unique=True))
     out: dict[str, Interface] = {}
     free = list(nameifs)  # each nameif on at most one interface
     for hw in hardware:
-        nameif = free.pop(0) if free and draw(st.booleans()) else None
-        address = draw(st.none() | interface_addresses())
+        use = bool(free) and draw(st.booleans())
+        nameif = free.pop(0) if use else None
+        address = draw(maybe(interface_addresses()))
         out[hw] = Interface(
             hw,
             nameif=nameif,
-            security_level=draw(st.none() | st.integers(0, 100)),
+            security_level=draw(maybe(st.integers(0, 100))),
             ip_address=address[0] if address else None,
             netmask=address[1] if address else None,
             standby_address=address[2] if address else None,
             shutdown=draw(st.booleans()),
-            description=draw(st.none() | line_text(40)),
+            description=draw(maybe(line_text(40))),
         )
     return out
 
 
 @st.composite
-def routes(draw: Draw[object], nameifs: list[str]) -> list[Route]:
+def routes(draw: st.DrawFn, nameifs: list[str]) -> list[Route]:
     def one(ifname: str, net: tuple[str, str], gateway: str, distance: int) -> Route:
         return Route(ifname, net[0], net[1], gateway, distance)
 
-    ifnames = st.sampled_from(nameifs) if nameifs else names(tricky=False)
+    ifnames = st.sampled_from(tuple(nameifs)) if nameifs else names(tricky=False)
     route = st.builds(one, ifnames, networks(), ipv4(), st.integers(1, 255))
     # one route per path (interface, network, mask, gateway): a repeat replaces the distance
     return draw(unique_by(route, lambda r: (r.interface, r.network, r.mask, r.gateway), max_size=3))
@@ -213,10 +248,10 @@ def routes(draw: Draw[object], nameifs: list[str]) -> list[Route]:
 
 
 @st.composite
-def network_objects(draw: Draw[object], names_: list[str]) -> dict[str, NetworkObject]:
+def network_objects(draw: st.DrawFn, names_: list[str]) -> dict[str, NetworkObject]:
     out: dict[str, NetworkObject] = {}
     for name in names_:
-        kind = draw(st.sampled_from([None, "host", "subnet", "range", "fqdn"]))
+        kind = draw(st.sampled_from((None, "host", "subnet", "range", "fqdn")))
         value: str | None = None
         value2: str | None = None
         if kind == "host":
@@ -234,17 +269,17 @@ def network_objects(draw: Draw[object], names_: list[str]) -> dict[str, NetworkO
                         min_size=1,
                         max_size=20,
                     ),
-                    st.sampled_from(["v4", "v6", "fqdn"]),
+                    st.sampled_from(("v4", "v6", "fqdn")),
                 )
             )
-            value2 = draw(st.sampled_from([None, "v4", "v6"]))
-        description = draw(st.none() | line_text(30))
+            value2 = draw(st.sampled_from((None, "v4", "v6")))
+        description = draw(maybe(line_text(30)))
         out[name] = NetworkObject(name, kind, value, value2, description)
     return out
 
 
 @st.composite
-def group_members(draw: Draw[object], objects: list[str], nestable: list[str]) -> GroupMember:
+def group_members(draw: st.DrawFn, objects: list[str], nestable: list[str]) -> GroupMember:
     choices = ["host", "subnet"]
     if objects:
         choices.append("object")
@@ -257,13 +292,13 @@ def group_members(draw: Draw[object], objects: list[str], nestable: list[str]) -
         address, mask = draw(networks(max_prefix=31))
         return GroupMember("subnet", address=address, mask=mask)
     if kind == "object":
-        return GroupMember("object", name=draw(st.sampled_from(objects)))
-    return GroupMember("group", name=draw(st.sampled_from(nestable)))
+        return GroupMember("object", name=draw(st.sampled_from(tuple(objects))))
+    return GroupMember("group", name=draw(st.sampled_from(tuple(nestable))))
 
 
 @st.composite
 def network_object_groups(
-    draw: Draw[object], names_: list[str], objects: list[str]
+    draw: st.DrawFn, names_: list[str], objects: list[str]
 ) -> dict[str, NetworkObjectGroup]:
     out: dict[str, NetworkObjectGroup] = {}
     # No cycles: a group nests only groups of lower rank, whatever their creation order
@@ -278,7 +313,7 @@ def network_object_groups(
                 max_size=4,
             )
         )
-        out[name] = NetworkObjectGroup(name, members, draw(st.none() | line_text(30)))
+        out[name] = NetworkObjectGroup(name, members, draw(maybe(line_text(30))))
     return out
 
 
@@ -287,14 +322,14 @@ def network_object_groups(
 _PROTOCOL_NAMES = sorted(set(ports.PROTOCOL_NAMES.values()))
 protocols = st.one_of(
     st.sampled_from(_PROTOCOL_NAMES),
-    st.sampled_from(["tcp", "udp", "icmp", "ip"]),
+    st.sampled_from(("tcp", "udp", "icmp", "ip")),
     st.integers(0, 255).filter(lambda n: n not in ports.PROTOCOL_NAMES).map(str),
 )
 
 
 @st.composite
 def address_specs(
-    draw: Draw[object], objects: list[str], groups: list[str], nameifs: list[str]
+    draw: st.DrawFn, objects: list[str], groups: list[str], nameifs: list[str]
 ) -> AddressSpec:
     choices = ["any", "any4", "any6", "host", "subnet", "interface"]
     if objects:
@@ -310,18 +345,22 @@ def address_specs(
         address, mask = draw(networks(max_prefix=31))
         return AddressSpec("subnet", address, mask)
     if kind == "object":
-        return AddressSpec("object", name=draw(st.sampled_from(objects)))
+        return AddressSpec("object", name=draw(st.sampled_from(tuple(objects))))
     if kind == "object-group":
-        return AddressSpec("object-group", name=draw(st.sampled_from(groups)))
-    ifname = draw(st.sampled_from(nameifs) if nameifs else names())
+        return AddressSpec("object-group", name=draw(st.sampled_from(tuple(groups))))
+    ifname = draw(st.sampled_from(tuple(nameifs)) if nameifs else names())
     return AddressSpec("interface", name=ifname)
 
 
+@functools.cache
 @st.composite
-def port_specs(draw: Draw[object]) -> PortSpec:
-    op = draw(st.sampled_from(["eq", "neq", "lt", "gt", "range"]))
+def port_specs(draw: st.DrawFn) -> PortSpec:
+    op = draw(st.sampled_from(("eq", "neq", "lt", "gt", "range")))
     # numbers, including those the ASA prints by name (80 -> www, 500 -> isakmp)
-    port = st.one_of(st.integers(0, 65535), st.sampled_from([0, 22, 53, 80, 443, 500, 514, 65535]))
+    port = st.one_of(
+        st.integers(0, 65535),
+        st.sampled_from((0, 22, 53, 80, 443, 500, 514, 65535)),
+    )
     low = draw(port)
     if op != "range":
         return PortSpec(op, low)
@@ -340,7 +379,7 @@ _LOG_LEVELS = [
 
 @st.composite
 def extended_aces(
-    draw: Draw[object], objects: list[str], groups: list[str], nameifs: list[str]
+    draw: st.DrawFn, objects: list[str], groups: list[str], nameifs: list[str]
 ) -> Ace:
     protocol = draw(protocols)
     source = draw(address_specs(objects, groups, nameifs))
@@ -349,20 +388,20 @@ def extended_aces(
     icmp_type: str | None = None
     icmp_code: int | None = None
     if protocol in ports.PORT_PROTOCOLS:  # ports only for tcp and udp
-        source_port = draw(st.none() | port_specs())
-        destination_port = draw(st.none() | port_specs())
+        source_port = draw(maybe(port_specs()))
+        destination_port = draw(maybe(port_specs()))
     if protocol in ("icmp", "icmp6"):  # ICMP types only for icmp
-        icmp_type = draw(st.none() | _ICMP_TYPES)
+        icmp_type = draw(maybe(_ICMP_TYPES))
         if icmp_type is not None:
-            icmp_code = draw(st.none() | st.integers(0, 255))
+            icmp_code = draw(maybe(st.integers(0, 255)))
     log = draw(st.booleans())
     level: str | None = None
     interval: int | None = None
     if log:  # informational and 300 s are the defaults and are not kept
-        level = draw(st.none() | st.sampled_from(_LOG_LEVELS))
-        interval = draw(st.none() | st.integers(1, 600).filter(lambda n: n != 300))
+        level = draw(maybe(st.sampled_from(_LOG_LEVELS)))
+        interval = draw(maybe(st.integers(1, 600).filter(lambda n: n != 300)))
     return Ace(
-        draw(st.sampled_from(["permit", "deny"])),
+        draw(st.sampled_from(("permit", "deny"))),
         protocol,
         source,
         destination,
@@ -374,13 +413,14 @@ def extended_aces(
         icmp_code,
         level,
         interval,
-        draw(st.none() | names()),
+        draw(maybe(names())),
     )
 
 
+@functools.cache
 @st.composite
-def standard_aces(draw: Draw[object]) -> Ace:
-    kind = draw(st.sampled_from(["any", "any4", "host", "subnet"]))
+def standard_aces(draw: st.DrawFn) -> Ace:
+    kind = draw(st.sampled_from(("any", "any4", "host", "subnet")))
     if kind == "host":
         source = AddressSpec("host", draw(ipv4()))
     elif kind == "subnet":
@@ -388,7 +428,11 @@ def standard_aces(draw: Draw[object]) -> Ace:
         source = AddressSpec("subnet", address, mask)
     else:
         source = AddressSpec(kind)
-    return Ace(draw(st.sampled_from(["permit", "deny"])), "ip", source)
+    return Ace(
+        draw(st.sampled_from(("permit", "deny"))),
+        "ip",
+        source,
+    )
 
 
 remarks = st.builds(Remark, line_text(100))
@@ -396,11 +440,11 @@ remarks = st.builds(Remark, line_text(100))
 
 @st.composite
 def access_lists(
-    draw: Draw[object], names_: list[str], objects: list[str], groups: list[str], nameifs: list[str]
+    draw: st.DrawFn, names_: list[str], objects: list[str], groups: list[str], nameifs: list[str]
 ) -> dict[str, AccessList]:
     out: dict[str, AccessList] = {}
     for name in names_:
-        kind = draw(st.sampled_from(["extended", "extended", "standard"]))
+        kind = draw(st.sampled_from(("extended", "extended", "standard")))
         ace = standard_aces() if kind == "standard" else extended_aces(objects, groups, nameifs)
         aces = draw(st.lists(ace, min_size=1 if kind == "standard" else 0, max_size=4, unique=True))
         entries: list[Ace | Remark] = list(aces)
@@ -412,10 +456,15 @@ def access_lists(
 
 
 @st.composite
-def access_groups(draw: Draw[object], acls: list[str], nameifs: list[str]) -> list[AccessGroup]:
-    acl = st.sampled_from(acls) if acls else names()
-    ifname = st.sampled_from(nameifs) if nameifs else names()
-    group = st.builds(AccessGroup, acl, st.sampled_from(["in", "out"]), ifname)
+def access_groups(draw: st.DrawFn, acls: list[str], nameifs: list[str]) -> list[AccessGroup]:
+    acl = st.sampled_from(tuple(acls)) if acls else names()
+    ifname = st.sampled_from(tuple(nameifs)) if nameifs else names()
+    group = st.builds(
+        AccessGroup,
+        acl,
+        st.sampled_from(("in", "out")),
+        ifname,
+    )
     # one binding per interface and direction
     return draw(unique_by(group, lambda g: (g.interface, g.direction), max_size=3))
 
@@ -424,8 +473,8 @@ def access_groups(draw: Draw[object], acls: list[str], nameifs: list[str]) -> li
 
 aaa = st.dictionaries(
     st.tuples(
-        st.sampled_from(["authentication", "authorization"]),
-        st.sampled_from(["http", "ssh", "telnet", "serial", "enable"]),
+        st.sampled_from(("authentication", "authorization")),
+        st.sampled_from(("http", "ssh", "telnet", "serial", "enable")),
     ),
     names(),
     max_size=3,
@@ -435,9 +484,9 @@ aaa = st.dictionaries(
 
 
 @st.composite
-def isakmp_settings(draw: Draw[object], nameifs: list[str]) -> IsakmpSettings:
-    ifname = st.sampled_from(nameifs) if nameifs else names()
-    identity = draw(st.sampled_from(["address", "hostname", "key-id", "auto"]))
+def isakmp_settings(draw: st.DrawFn, nameifs: list[str]) -> IsakmpSettings:
+    ifname = st.sampled_from(tuple(nameifs)) if nameifs else names()
+    identity = draw(st.sampled_from(("address", "hostname", "key-id", "auto")))
     nat_traversal = draw(st.booleans())
     over_tcp = draw(st.booleans())
     fragmentation = draw(st.booleans())
@@ -450,9 +499,9 @@ def isakmp_settings(draw: Draw[object], nameifs: list[str]) -> IsakmpSettings:
         ikev2_notify_invalid_selectors=draw(st.booleans()),
         ikev2_fragmentation=fragmentation,
         # ``no crypto ikev2 fragmentation`` resets the MTU and the method
-        ikev2_fragmentation_mtu=draw(st.none() | st.integers(68, 1500)) if fragmentation else None,
+        ikev2_fragmentation_mtu=draw(maybe(st.integers(68, 1500))) if fragmentation else None,
         ikev2_fragmentation_method=(
-            draw(st.sampled_from(["ietf", "cisco"])) if fragmentation else "ietf"
+            draw(st.sampled_from(("ietf", "cisco"))) if fragmentation else "ietf"
         ),
         nat_traversal=nat_traversal,
         # ``no crypto isakmp nat-traversal`` resets the keepalive
@@ -469,7 +518,10 @@ def isakmp_settings(draw: Draw[object], nameifs: list[str]) -> IsakmpSettings:
     )
 
 
-lifetimes = st.one_of(st.integers(120, 2147483647), st.sampled_from([120, 86400, 2147483647]))
+lifetimes = st.one_of(
+    st.integers(120, 2147483647),
+    st.sampled_from((120, 86400, 2147483647)),
+)
 
 ikev1_policies = st.builds(
     Ikev1Policy,
@@ -482,8 +534,9 @@ ikev1_policies = st.builds(
 )
 
 
+@functools.cache
 @st.composite
-def ikev2_policies(draw: Draw[object]) -> Ikev2Policy:
+def ikev2_policies(draw: st.DrawFn) -> Ikev2Policy:
     encryption = draw(ordered_subset(kw.IKEV2_ENCRYPTION))
     integrity = draw(ordered_subset(kw.IKEV2_INTEGRITY))
     if integrity == ["null"] and not set(encryption) <= kw.IKEV2_AEAD:
@@ -498,6 +551,10 @@ def ikev2_policies(draw: Draw[object]) -> Ikev2Policy:
     )
 
 
+def _priority(policy: Ikev1Policy | Ikev2Policy) -> int:
+    return policy.priority
+
+
 def _by_priority(policies: list[T], key: Callable[[T], int]) -> dict[int, T]:
     """At most 20 policies, kept sorted by priority as the commands keep them."""
     return dict(sorted((key(p), p) for p in policies))
@@ -506,8 +563,9 @@ def _by_priority(policies: list[T], key: Callable[[T], int]) -> dict[int, T]:
 # --------------------------------------------------------------------------- ipsec
 
 
+@functools.cache
 @st.composite
-def transform_sets(draw: Draw[object]) -> TransformSet:
+def transform_sets(draw: st.DrawFn) -> TransformSet:
     encryption = draw(st.sampled_from(kw.ESP_V1_ENCRYPTION))
     integrity_choices: list[str | None] = [None, *kw.ESP_V1_INTEGRITY]
     if encryption == "esp-null":  # esp-null needs a real authentication
@@ -516,12 +574,13 @@ def transform_sets(draw: Draw[object]) -> TransformSet:
         draw(names()),
         encryption,
         draw(st.sampled_from(integrity_choices)),
-        draw(st.sampled_from(["tunnel", "transport"])),
+        draw(st.sampled_from(("tunnel", "transport"))),
     )
 
 
+@functools.cache
 @st.composite
-def ipsec_proposals(draw: Draw[object]) -> IpsecProposal:
+def ipsec_proposals(draw: st.DrawFn) -> IpsecProposal:
     name = draw(names())
     encryption = draw(ordered_subset(kw.ESP_V2_ENCRYPTION, min_size=0))
     integrity = draw(ordered_subset(kw.ESP_V2_INTEGRITY, min_size=0))
@@ -534,8 +593,8 @@ def ipsec_proposals(draw: Draw[object]) -> IpsecProposal:
 
 
 @st.composite
-def ipsec_settings(draw: Draw[object], nameifs: list[str]) -> IpsecSettings:
-    ifname = st.sampled_from(nameifs) if nameifs else names()
+def ipsec_settings(draw: st.DrawFn, nameifs: list[str]) -> IpsecSettings:
+    ifname = st.sampled_from(tuple(nameifs)) if nameifs else names()
     sets = draw(unique_by(transform_sets(), lambda t: t.name, max_size=3))
     proposals = draw(unique_by(ipsec_proposals(), lambda p: p.name, max_size=3))
     return IpsecSettings(
@@ -543,11 +602,13 @@ def ipsec_settings(draw: Draw[object], nameifs: list[str]) -> IpsecSettings:
         proposals={p.name: p for p in proposals},
         lifetime_seconds=draw(st.integers(120, 2147483647)),
         lifetime_kilobytes=draw(st.integers(10, 2147483647)),
-        pmtu_aging_minutes=draw(st.none() | st.integers(10, 30)),
-        fragmentation=draw(st.sampled_from(["before-encryption", "after-encryption"])),
+        pmtu_aging_minutes=draw(maybe(st.integers(10, 30))),
+        fragmentation=draw(st.sampled_from(("before-encryption", "after-encryption"))),
         fragmentation_interfaces=draw(
             st.dictionaries(
-                ifname, st.sampled_from(["before-encryption", "after-encryption"]), max_size=2
+                ifname,
+                st.sampled_from(("before-encryption", "after-encryption")),
+                max_size=2,
             )
         ),
         inner_routing_lookup=draw(st.booleans()),
@@ -575,13 +636,22 @@ peers = st.one_of(
 )
 
 
+_TFC_ON = st.booleans()
+_TFC = st.builds(
+    TfcPackets,
+    st.just("auto") | st.integers(1, 16),
+    st.just("auto") | st.integers(64, 1024),
+    st.just("auto") | st.integers(10, 60),
+)
+
+
 @st.composite
 def crypto_map_entries(
-    draw: Draw[object], seq: int, acls: list[str], sets: list[str], proposals: list[str]
+    draw: st.DrawFn, seq: int, acls: list[str], sets: list[str], proposals: list[str]
 ) -> CryptoMapEntry:
     def refs(known: list[str], limit: int) -> list[str]:
-        name = st.sampled_from(known) | names() if known else names()
-        return draw(st.lists(name, max_size=min(limit, 3), unique=True))
+        name = known_or_new(tuple(known))
+        return draw(st.lists(name, max_size=limit, unique=True))
 
     ikev1 = refs(sets, crypto_map_cmds.MAX_TRANSFORM_SETS)
     ikev2 = refs(proposals, crypto_map_cmds.MAX_PROPOSALS)
@@ -589,26 +659,22 @@ def crypto_map_entries(
     refused = kw.PFS_GROUPS_REFUSED_WITH_IKEV1 if ikev1 else ()
     pfs_choices = [g for g in kw.PFS_GROUPS if g not in refused]
     tfc = None
-    if ikev2 and draw(st.booleans()):  # tfc-packets needs an IKEv2 proposal
-        tfc = TfcPackets(
-            draw(st.sampled_from(["auto"]) | st.integers(1, 16)),
-            draw(st.sampled_from(["auto"]) | st.integers(64, 1024)),
-            draw(st.sampled_from(["auto"]) | st.integers(10, 60)),
-        )
-    acl = st.sampled_from(acls) | names() if acls else names()
+    if ikev2 and draw(_TFC_ON) is True:  # tfc-packets needs an IKEv2 proposal
+        tfc = draw(_TFC)
+    acl = known_or_new(tuple(acls))
     return CryptoMapEntry(
         seq,
-        match_address=draw(st.none() | acl),
-        peers=draw(st.lists(peers, max_size=3, unique=True)),
+        match_address=draw(maybe(acl)),
+        peers=draw(st.lists(peers, max_size=crypto_map_cmds.MAX_PEERS, unique=True)),
         ikev1_transform_sets=ikev1,
         ikev2_proposals=ikev2,
-        pfs_group=draw(st.none() | st.sampled_from(pfs_choices)),
-        lifetime_seconds=draw(st.none() | st.integers(120, 2147483647)),
-        lifetime_kilobytes=draw(st.none() | st.integers(10, 2147483647) | st.just("unlimited")),
-        reverse_route=draw(st.sampled_from([None, "static", "dynamic"])),
+        pfs_group=draw(maybe(st.sampled_from(tuple(pfs_choices)))),
+        lifetime_seconds=draw(maybe(st.integers(120, 2147483647))),
+        lifetime_kilobytes=draw(maybe(st.integers(10, 2147483647) | st.just("unlimited"))),
+        reverse_route=draw(st.sampled_from((None, "static", "dynamic"))),
         ikev2_mode=draw(st.sampled_from(crypto_map_cmds.IKEV2_MODES)),
         validate_icmp_errors=draw(st.booleans()),
-        df_bit=draw(st.sampled_from([None, *crypto_map_cmds.DF_BIT])),
+        df_bit=draw(st.sampled_from((None, *crypto_map_cmds.DF_BIT))),
         tfc_packets=tfc,
         nat_t_disable=draw(st.booleans()),
     )
@@ -616,7 +682,7 @@ def crypto_map_entries(
 
 @st.composite
 def crypto_map_sets(
-    draw: Draw[object],
+    draw: st.DrawFn,
     map_names: list[str],
     acls: list[str],
     sets: list[str],
@@ -632,7 +698,7 @@ def crypto_map_sets(
         for seq in seqs:
             if dynamic_names is not None and draw(st.integers(0, 3)) == 0:
                 # ``ipsec-isakmp dynamic NAME``: not a static map's name
-                target = st.sampled_from(dynamic_names) if dynamic_names else st.nothing()
+                target = st.sampled_from(tuple(dynamic_names)) if dynamic_names else st.nothing()
                 target = target | names().filter(lambda n: n not in map_names)
                 entries[seq] = CryptoMapEntry(seq, dynamic_map=draw(target))
             else:
@@ -644,33 +710,40 @@ def crypto_map_sets(
 # --------------------------------------------------------------------------- pki
 
 _URLS = st.tuples(
-    st.sampled_from(["http://", "https://", "HTTP://"]),
+    st.sampled_from(("http://", "https://", "HTTP://")),
     st.text(st.sampled_from(string.ascii_letters + string.digits + "./:-"), max_size=20),
 ).map("".join)
 
 
 @st.composite
-def trustpoints(draw: Draw[object], name: str) -> Trustpoint:
-    enrollment = draw(st.sampled_from([None, "terminal", "self", "url"]))
-    methods = draw(st.lists(st.sampled_from(["crl", "ocsp"]), unique=True, max_size=2))
+def trustpoints(draw: st.DrawFn, name: str) -> Trustpoint:
+    enrollment = draw(st.sampled_from((None, "terminal", "self", "url")))
+    methods = draw(
+        st.lists(
+            st.sampled_from(("crl", "ocsp")),
+            unique=True,
+            max_size=2,
+        )
+    )
     if draw(st.booleans()):
         methods.append("none")  # ``none`` only last
     return Trustpoint(
         name,
         enrollment=enrollment,
         enrollment_url=draw(_URLS) if enrollment == "url" else None,
-        keypair=draw(st.none() | names()),
-        subject_name=draw(st.none() | line_text(40)),
-        fqdn=draw(st.none() | names()),
+        keypair=draw(maybe(names())),
+        subject_name=draw(maybe(line_text(40))),
+        fqdn=draw(maybe(names())),
         revocation_check=methods,
     )
 
 
+@functools.cache
 @st.composite
-def certificate_matches(draw: Draw[object]) -> CertificateMatch:
+def certificate_matches(draw: st.DrawFn) -> CertificateMatch:
     rule = CertificateMatch(
         draw(st.sampled_from(pki_cmds.MATCH_FIELDS)),
-        draw(st.none() | st.sampled_from(pki_cmds.DN_ATTRIBUTES)),
+        draw(maybe(st.sampled_from(pki_cmds.DN_ATTRIBUTES))),
         draw(st.sampled_from(pki_cmds.MATCH_OPERATORS)),
         draw(line_text(40)),
     )
@@ -679,7 +752,7 @@ def certificate_matches(draw: Draw[object]) -> CertificateMatch:
 
 @st.composite
 def certificate_maps(
-    draw: Draw[object], map_names: list[str]
+    draw: st.DrawFn, map_names: list[str]
 ) -> dict[str, dict[int, list[CertificateMatch]]]:
     out: dict[str, dict[int, list[CertificateMatch]]] = {}
     for name in map_names:
@@ -695,18 +768,21 @@ def certificate_maps(
 # --------------------------------------------------------------------------- tunnel groups
 
 
+@functools.cache
 def _hex_secrets() -> st.SearchStrategy[Secret]:
     return st.binary(min_size=1, max_size=16).map(lambda b: Secret(b.hex(), "hex"))
 
 
+@functools.cache
 def _plain_secrets() -> st.SearchStrategy[Secret]:
     chars = string.ascii_letters + string.digits + string.punctuation
     return st.one_of(
         st.text(st.sampled_from(chars), min_size=1, max_size=tunnel_group_cmds.MAX_KEY),
-        st.sampled_from(["0", "8", "hex", "he", "certificate", "0x12"]),
+        st.sampled_from(("0", "8", "hex", "he", "certificate", "0x12")),
     ).map(Secret)
 
 
+@functools.cache
 def _encrypted_secrets() -> st.SearchStrategy[Secret]:
     chars = string.ascii_letters + string.digits + "+/="
     return st.text(st.sampled_from(chars), min_size=1, max_size=40).map(lambda v: Secret(v, "8"))
@@ -716,9 +792,9 @@ ikev2_secrets = st.one_of(_plain_secrets(), _hex_secrets(), _encrypted_secrets()
 
 
 @st.composite
-def ipsec_attributes(draw: Draw[object], trustpoint_names: list[str]) -> IpsecAttributes:
-    trustpoint = st.sampled_from(trustpoint_names) | names() if trustpoint_names else names()
-    local = draw(st.sampled_from(["none", "psk", "certificate"]))  # one local method
+def ipsec_attributes(draw: st.DrawFn, trustpoint_names: list[str]) -> IpsecAttributes:
+    trustpoint = known_or_new(tuple(trustpoint_names))
+    local = draw(st.sampled_from(("none", "psk", "certificate")))  # one local method
     keepalive = draw(
         st.one_of(
             st.just(Keepalive()),
@@ -727,19 +803,27 @@ def ipsec_attributes(draw: Draw[object], trustpoint_names: list[str]) -> IpsecAt
         )
     )
     return IpsecAttributes(
-        ikev1_pre_shared_key=draw(st.none() | _plain_secrets()),  # IKEv1 keys are plain
-        ikev1_trust_point=draw(st.none() | trustpoint),
+        ikev1_pre_shared_key=draw(maybe(_plain_secrets())),  # IKEv1 keys are plain
+        ikev1_trust_point=draw(maybe(trustpoint)),
         ikev2_local_pre_shared_key=draw(ikev2_secrets) if local == "psk" else None,
         ikev2_local_certificate=draw(trustpoint) if local == "certificate" else None,
-        ikev2_remote_pre_shared_key=draw(st.none() | ikev2_secrets),
+        ikev2_remote_pre_shared_key=draw(maybe(ikev2_secrets)),
         ikev2_remote_certificate=draw(st.booleans()),
         peer_id_validate=draw(st.sampled_from(tunnel_group_cmds.PEER_ID_VALIDATE)),
         keepalive=keepalive,
     )
 
 
+def _canonical_ip(name: str) -> bool:
+    """A name that is an IP address is kept in its canonical spelling."""
+    try:
+        return str(ipaddress.ip_address(name)) == name
+    except ValueError:
+        return True
+
+
 tunnel_group_names = st.one_of(
-    names(),
+    names().filter(_canonical_ip),
     ipv4(),
     st.integers(0, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))),
     st.sampled_from(sorted(tunnel_group_cmds.BUILTIN_GROUPS)),
@@ -747,7 +831,7 @@ tunnel_group_names = st.one_of(
 
 
 @st.composite
-def tunnel_groups(draw: Draw[object], trustpoint_names: list[str]) -> dict[str, TunnelGroup]:
+def tunnel_groups(draw: st.DrawFn, trustpoint_names: list[str]) -> dict[str, TunnelGroup]:
     group_names = draw(st.lists(tunnel_group_names, max_size=3, unique=True))
     out: dict[str, TunnelGroup] = {}
     for name in group_names:
@@ -756,7 +840,7 @@ def tunnel_groups(draw: Draw[object], trustpoint_names: list[str]) -> dict[str, 
         out[name] = TunnelGroup(
             name,
             kind,
-            default_group_policy=draw(st.none() | names()),
+            default_group_policy=draw(maybe(names())),
             ipsec=draw(ipsec_attributes(trustpoint_names)),
         )
     return out
@@ -764,20 +848,20 @@ def tunnel_groups(draw: Draw[object], trustpoint_names: list[str]) -> dict[str, 
 
 @st.composite
 def tunnel_group_maps(
-    draw: Draw[object], groups: list[str], cert_maps: dict[str, dict[int, list[CertificateMatch]]]
+    draw: st.DrawFn, groups: list[str], cert_maps: dict[str, dict[int, list[CertificateMatch]]]
 ) -> TunnelGroupMap:
     # configured groups and the built-in ones exist
     known = sorted({*groups, *tunnel_group_cmds.BUILTIN_GROUPS})
     enabled = draw(ordered_subset(tunnel_group_cmds.MAP_POLICIES, min_size=0))
-    default_group = draw(st.none() | st.sampled_from(known))
-    index = draw(st.none() | st.integers(1, 65535)) if default_group is not None else None
+    default_group = draw(maybe(st.sampled_from(tuple(known))))
+    index = draw(maybe(st.integers(1, 65535))) if default_group is not None else None
     map_keys = [(name, seq) for name, entries in cert_maps.items() for seq in entries]
     key = (
-        st.sampled_from(map_keys) | st.tuples(names(), st.integers(1, 65535))
+        st.sampled_from(tuple(map_keys)) | st.tuples(names(), st.integers(1, 65535))
         if map_keys
         else (st.tuples(names(), st.integers(1, 65535)))
     )
-    rules = draw(st.dictionaries(key, st.sampled_from(known), max_size=3))
+    rules = draw(st.dictionaries(key, st.sampled_from(tuple(known)), max_size=3))
     return TunnelGroupMap(enabled, default_group, index, rules)
 
 
@@ -785,7 +869,7 @@ def tunnel_group_maps(
 
 
 @st.composite
-def running_configs(draw: Draw[object]) -> RunningConfig:
+def running_configs(draw: st.DrawFn) -> RunningConfig:
     """A valid, canonical configuration touching every family (each may be empty)."""
     nameifs = draw(st.lists(names(max_size=10), max_size=3, unique=True))
 
@@ -803,8 +887,9 @@ def running_configs(draw: Draw[object]) -> RunningConfig:
     )
 
     isakmp = draw(isakmp_settings(nameifs))
-    v1 = draw(st.lists(ikev1_policies, max_size=3, unique_by=lambda p: p.priority))
-    v2 = draw(st.lists(ikev2_policies(), max_size=3, unique_by=lambda p: p.priority))
+    # up to the limit of 20 policies per version
+    v1 = draw(st.lists(ikev1_policies, max_size=isakmp_cmds.MAX_POLICIES, unique_by=_priority))
+    v2 = draw(st.lists(ikev2_policies(), max_size=isakmp_cmds.MAX_POLICIES, unique_by=_priority))
     ipsec = draw(ipsec_settings(nameifs))
 
     # static and dynamic map names are disjoint
@@ -821,8 +906,8 @@ def running_configs(draw: Draw[object]) -> RunningConfig:
     )
     bindings: dict[str, str] = {}
     if static_names:
-        ifname = st.sampled_from(nameifs) | names() if nameifs else names()
-        bindings = draw(st.dictionaries(ifname, st.sampled_from(static_names), max_size=2))
+        ifname = known_or_new(tuple(nameifs))
+        bindings = draw(st.dictionaries(ifname, st.sampled_from(tuple(static_names)), max_size=2))
 
     trustpoint_names = draw(st.lists(names(), max_size=2, unique=True))
     cert_maps = draw(certificate_maps(draw(st.lists(names(), max_size=2, unique=True))))
@@ -830,7 +915,7 @@ def running_configs(draw: Draw[object]) -> RunningConfig:
 
     return RunningConfig(
         hostname=draw(hostnames),
-        domain_name=draw(st.none() | domain_names),
+        domain_name=draw(maybe(domain_names)),
         interfaces=draw(interfaces(nameifs)),
         routes=draw(routes(nameifs)),
         network_objects=objects,

@@ -57,12 +57,14 @@ class ConfigSession:
         result = table[self.mode].match(text)
         mode = self.mode
         if not isinstance(result, Match) and self.mode is not CONFIG:
-            # The line is no command of the sub-mode: it belongs to global configuration
-            # mode (which leaves the sub-mode), as on the ASA. That includes global ``no …``
-            # lines, whose first word the sub-mode knows too.
-            parent = table[CONFIG].match(text)
-            if isinstance(parent, Match) or (result.column == 0 and parent.column > 0):
-                result, mode = parent, CONFIG
+            # When the command word (after an optional ``no``) is no command of the sub-mode,
+            # the line belongs to global configuration mode, which leaves the sub-mode, as on
+            # the ASA. A sub-mode command with a bad value stays a sub-mode error: ``host
+            # 300.0.0.1`` in an object is never taken as ``hostname``.
+            if result.column <= _command_word_column(text):
+                parent = table[CONFIG].match(text)
+                if isinstance(parent, Match) or parent.column > result.column:
+                    result, mode = parent, CONFIG
         if not isinstance(result, Match):
             return LineResult(False, (_failure(mask_secrets(text), result),))
         shown = _masked(text, result)
@@ -84,6 +86,14 @@ class ConfigSession:
             self.mode, self.key = ctx.next_mode
         diags = tuple(Diagnostic(sev, msg, line=shown) for sev, msg in ctx.messages)
         return LineResult(True, diags)
+
+
+def _command_word_column(text: str) -> int:
+    """Where the command word starts: the first word, or the second after ``no``."""
+    words = text.split()
+    if len(words) > 1 and words[0].lower() == "no":
+        return text.index(words[1], len(words[0]))
+    return 0
 
 
 SECRET_CAPTURE = "secret"  # grammars name every key capture ``$secret``

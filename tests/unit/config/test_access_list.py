@@ -696,3 +696,14 @@ def test_ace_lines_load_fast() -> None:
         session.execute(line)
     elapsed = time.perf_counter() - start
     assert elapsed < 1.0, f"{elapsed / len(lines) * 1e6:.1f} µs per ACE line"
+
+
+def test_a_standard_acl_left_with_only_remarks_reads_back_the_same() -> None:
+    # Without ACEs a list has no type; it reads back as extended, so it must be one.
+    config = load("access-list S remark only words\naccess-list S standard permit any4\n")
+    assert config.access_lists["S"].kind == "standard"
+    assert run(config, "no access-list S standard permit any4") == []
+    assert config.access_lists["S"] == AccessList("S", "extended", [Remark("only words")])
+    assert roundtrip(config) == config
+    assert run(config, "access-list S standard permit host 10.0.0.1") == []
+    assert config.access_lists["S"].kind == "standard"

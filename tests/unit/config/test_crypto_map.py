@@ -816,10 +816,30 @@ def test_several_peers_with_ikev2() -> None:
 
 
 def test_tfc_packets_left_without_proposal() -> None:
+    # Commands no longer leave this state (see below); a model built by hand still warns.
+    cfg = complete_static()
+    entry(cfg, "map", "M", 10).tfc_packets = TfcPackets()
+    assert warnings(cfg) == ["crypto map M 10: set tfc-packets needs an IKEv2 ipsec-proposal"]
+
+
+@pytest.mark.parametrize(
+    "removal",
+    [
+        "no crypto ipsec ikev2 ipsec-proposal P1",
+        "no crypto map M 10 set ikev2 ipsec-proposal",
+        "no crypto map M 10 set ikev2 ipsec-proposal P1",
+    ],
+)
+def test_tfc_packets_go_with_the_last_proposal_so_the_config_reloads(removal: str) -> None:
+    # ``set tfc-packets`` is refused on an entry without a proposal, so a saved
+    # configuration keeping it would not load back.
     cfg = complete_static()
     run(cfg, "crypto map M 10 set ikev2 ipsec-proposal P1", "crypto map M 10 set tfc-packets")
-    run(cfg, "no crypto ipsec ikev2 ipsec-proposal P1")
-    assert warnings(cfg) == ["crypto map M 10: set tfc-packets needs an IKEv2 ipsec-proposal"]
+    messages = [d.message for d in run(cfg, removal)]
+    assert "crypto map M 10: set tfc-packets removed: it needs an IKEv2 ipsec-proposal" in messages
+    assert entry(cfg, "map", "M", 10).tfc_packets is None
+    assert warnings(cfg) == []
+    assert roundtrip(cfg) == cfg
 
 
 def test_map_bound_to_an_unknown_interface() -> None:

@@ -148,3 +148,11 @@ def test_strict_load_of_the_whole_configuration_is_refused_with_every_line() -> 
     top_level_skipped = {n for n in lenient.skipped_lines if not lines[n - 1][:1].isspace()}
     # every line lenient mode skipped on its own is an error in strict mode, and no other
     assert top_level_skipped <= error_lines <= set(lenient.skipped_lines)
+
+
+def test_a_sub_mode_command_with_a_bad_value_is_not_taken_for_a_global_command() -> None:
+    # 'host' is a command of the object sub-mode and also a prefix of 'hostname'
+    result = load_result("object network WEB\n host 300.0.0.1\n")
+    (error,) = result.errors
+    assert error.line_no == 2 and error.message.startswith("% Invalid input")
+    assert error.column == len("host ")

@@ -277,3 +277,30 @@ def test_a_global_command_leaves_the_sub_mode() -> None:
         """
     )
     assert list(cfg.access_lists) == ["A"]
+
+
+def test_a_group_nesting_a_later_group_is_shown_after_it_and_reloads() -> None:
+    # Both groups defined, then the later one nested in the earlier one: the saved text
+    # must define the nested group before its ``group-object`` line.
+    config = RunningConfig()
+    assert not [
+        d
+        for d in run(
+            config,
+            "object-group network OUTER",
+            "object-group network INNER",
+            "network-object host 10.0.0.1",
+            "object-group network OUTER",
+            "group-object INNER",
+            "network-object host 10.0.0.2",
+        )
+        if d.is_error
+    ]
+    assert show(config, "object-group") == (
+        "object-group network INNER\n"
+        " network-object host 10.0.0.1\n"
+        "object-group network OUTER\n"
+        " group-object INNER\n"
+        " network-object host 10.0.0.2\n"
+    )
+    assert roundtrip(config) == config

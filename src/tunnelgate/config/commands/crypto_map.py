@@ -271,9 +271,7 @@ def no_set_proposals(ctx: CommandContext, args: Args, entry: CryptoMapEntry) -> 
     remove = set(args.get("names", entry.ikev2_proposals))
     entry.ikev2_proposals = [p for p in entry.ikev2_proposals if p not in remove]
     if consequences.drop_tfc_without_proposals(entry):
-        ctx.warn(
-            f"{_label(args['kind'], args['name'], entry.seq)}: {consequences.TFC_REMOVED}"
-        )
+        ctx.warn(f"{_label(args['kind'], args['name'], entry.seq)}: {consequences.TFC_REMOVED}")
 
 
 # --------------------------------------------------------------------------- pfs
