@@ -56,15 +56,18 @@ class ConfigSession:
         table = grammars()
         result = table[self.mode].match(text)
         mode = self.mode
-        if not isinstance(result, Match) and self.mode is not CONFIG:
-            # When the command word (after an optional ``no``) is no command of the sub-mode,
-            # the line belongs to global configuration mode, which leaves the sub-mode, as on
-            # the ASA. A sub-mode command with a bad value stays a sub-mode error: ``host
-            # 300.0.0.1`` in an object is never taken as ``hostname``.
-            if result.column <= _command_word_column(text):
-                parent = table[CONFIG].match(text)
-                if isinstance(parent, Match) or parent.column > result.column:
-                    result, mode = parent, CONFIG
+        # When the command word (after an optional ``no``) is no command of the sub-mode,
+        # the line belongs to global configuration mode, which leaves the sub-mode, as on
+        # the ASA. A sub-mode command with a bad value stays a sub-mode error: ``host
+        # 300.0.0.1`` in an object is never taken as ``hostname``.
+        if (
+            not isinstance(result, Match)
+            and self.mode is not CONFIG
+            and result.column <= _command_word_column(text)
+        ):
+            parent = table[CONFIG].match(text)
+            if isinstance(parent, Match) or parent.column > result.column:
+                result, mode = parent, CONFIG
         if not isinstance(result, Match):
             return LineResult(False, (_failure(mask_secrets(text), result),))
         shown = _masked(text, result)
