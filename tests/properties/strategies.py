@@ -601,7 +601,7 @@ def ipsec_settings(draw: st.DrawFn, nameifs: list[str]) -> IpsecSettings:
         transform_sets={t.name: t for t in sets},
         proposals={p.name: p for p in proposals},
         lifetime_seconds=draw(st.integers(120, 2147483647)),
-        lifetime_kilobytes=draw(st.integers(10, 2147483647)),
+        lifetime_kilobytes=draw(st.integers(10, 2147483647) | st.just("unlimited")),
         pmtu_aging_minutes=draw(maybe(st.integers(10, 30))),
         fragmentation=draw(st.sampled_from(("before-encryption", "after-encryption"))),
         fragmentation_interfaces=draw(
@@ -932,6 +932,7 @@ def running_configs(draw: st.DrawFn) -> RunningConfig:
         dynamic_maps=dynamic_maps,
         crypto_map_interfaces=bindings,
         trustpoints={n: draw(trustpoints(n)) for n in trustpoint_names},
+        trustpool_policy=draw(st.booleans()),
         certificate_maps=cert_maps,
         tunnel_groups=groups_,
         tunnel_group_map=draw(tunnel_group_maps(list(groups_), cert_maps)),

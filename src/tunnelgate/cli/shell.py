@@ -94,6 +94,15 @@ def _write_memory(shell: Shell, args: Any) -> ShellOutput:
     return ShellOutput(out, effects=(SaveConfig(text),))
 
 
+def _mypubkey(shell: Shell, args: Any) -> ShellOutput:
+    if shell.keystore is None:
+        return _refuse("", "no key store is attached to this session")
+    from tunnelgate.pki.keystore import KeyKind
+
+    kind = KeyKind.RSA if args["kind"] == "rsa" else KeyKind.ECDSA
+    return ShellOutput(shell.keystore.describe_public_keys(kind))
+
+
 def _pager(shell: Shell, args: Any) -> ShellOutput:
     shell.pager_lines = args["lines"]
     return ShellOutput()
@@ -109,6 +118,7 @@ _EXEC_ROWS: tuple[tuple[str, ExecAction], ...] = (
     ("show all crypto map", _show_all_crypto_map),
     ("write memory", _write_memory),
     ("copy running-config startup-config", _write_memory),
+    ("show crypto key mypubkey {rsa|ecdsa}$kind", _mypubkey),
     ("terminal pager [lines] <0-2147483647>$lines", _pager),
 )
 

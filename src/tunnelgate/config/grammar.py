@@ -222,9 +222,16 @@ def _set_capture(item: _Item, name: str) -> None:
     if isinstance(item, _Token):
         item.capture = name
     elif isinstance(item, _Alt):
+        # A one-token option (keyword or value) gives its value; in a longer option the
+        # keywords name the choice.
         for option in item.options:
+            single = len(option.items) == 1
             for sub in option.items:
-                if isinstance(sub, _Token) and sub.keyword is not None and sub.capture is None:
+                if (
+                    isinstance(sub, _Token)
+                    and sub.capture is None
+                    and (single or sub.keyword is not None)
+                ):
                     sub.capture = name
     elif isinstance(item, _Opt):
         for sub in item.body.items:

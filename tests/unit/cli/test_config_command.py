@@ -83,3 +83,30 @@ def test_show_of_an_invalid_file_prints_errors_and_exits_1(
     path = _write(tmp_path, "bogus\n")
     assert main(["config", "show", str(path)]) == 1
     assert "Invalid input" in capsys.readouterr().out
+
+
+def test_crypto_key_generate_writes_a_root_only_key_store_beside_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, "hostname hq\n")
+    code = main(
+        [
+            "config",
+            "show",
+            str(path),
+            "-c",
+            "configure terminal",
+            "-c",
+            "crypto key generate ecdsa label SITE elliptic-curve 256 noconfirm",
+        ]
+    )
+    assert code == 0
+    store = tmp_path / "startup.keys"
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+    assert "PRIVATE KEY" in store.read_text()
+    capsys.readouterr()
+    # a later run reads the same store; the private key never reaches the output
+    assert main(["config", "show", str(path), "-c", "show crypto key mypubkey ecdsa"]) == 0
+    out = capsys.readouterr().out
+    assert "Key name: SITE" in out and "PRIVATE" not in out
+    assert path.read_text() == "hostname hq\n"  # keys are not configuration

@@ -128,3 +128,10 @@ def test_conflicting_grammars_are_a_programming_error() -> None:
 def test_malformed_grammar_strings(bad: str) -> None:
     with pytest.raises(GrammarError):
         ModeGrammar("x").add(CommandSpec(bad, _noop))
+
+
+def test_an_alternative_capture_takes_a_value_option_too() -> None:
+    g = ModeGrammar("x")
+    g.add(CommandSpec("life kilobytes {<10-99>|unlimited}$kb", _noop))
+    assert _match(g, "life kilobytes 42").args["kb"] == 42
+    assert _match(g, "life kilobytes unl").args["kb"] == "unlimited"

@@ -651,3 +651,16 @@ def test_clear_configure_an_unknown_transform_set_or_proposal_is_refused() -> No
     assert refused(RunningConfig(), "clear configure crypto ipsec ikev2 ipsec-proposal X") == (
         "ipsec-proposal X does not exist"
     )
+
+
+def test_global_lifetime_kilobytes_number_or_unlimited() -> None:
+    cfg = load("crypto ipsec security-association lifetime kilobytes 100000\n")
+    assert cfg.ipsec.lifetime_kilobytes == 100000
+    assert run(cfg, "crypto ipsec security-association lifetime kilobytes unlimited") == []
+    assert cfg.ipsec.lifetime_kilobytes == "unlimited"
+    assert show(cfg, "crypto", "ipsec") == (
+        "crypto ipsec security-association lifetime kilobytes unlimited\n"
+    )
+    assert roundtrip(cfg) == cfg
+    assert run(cfg, "no crypto ipsec security-association lifetime kilobytes") == []
+    assert cfg.ipsec.lifetime_kilobytes == 4608000

@@ -280,3 +280,13 @@ def test_clear_configure_crypto_ca_certificate_map_all_or_one() -> None:
     ]
     assert run(cfg, "clear configure crypto ca certificate map") == []
     assert cfg.certificate_maps == {}
+
+
+def test_trustpool_policy_line_of_every_asa_9x_is_kept() -> None:
+    from tests.helpers import load, roundtrip, run, show
+
+    cfg = load("crypto ca trustpool policy\n")
+    assert show(cfg, "crypto", "ca") == "crypto ca trustpool policy\n"
+    assert roundtrip(cfg) == cfg
+    run(cfg, "no crypto ca trustpool policy")
+    assert not cfg.trustpool_policy

@@ -172,6 +172,7 @@ def clear_crypto(ctx: CommandContext, args: Args) -> None:
     config.dynamic_maps.clear()
     config.crypto_map_interfaces.clear()
     config.trustpoints.clear()
+    config.trustpool_policy = False
     config.certificate_maps.clear()
 
 

@@ -179,7 +179,8 @@ _SA = "crypto ipsec security-association"
 @COMMANDS.command(
     CONFIG,
     f"{_SA} lifetime "
-    f"{{seconds {LIFETIME_SECONDS}$seconds|kilobytes {LIFETIME_KILOBYTES}$kilobytes}}",
+    f"{{seconds {LIFETIME_SECONDS}$seconds"
+    f"|kilobytes {{{LIFETIME_KILOBYTES}|unlimited}}$kilobytes}}",
     help="Set the global IPsec SA lifetimes",
     security_association="Configure the global IPsec SA parameters",
     lifetime="Set the SA lifetime",
@@ -195,7 +196,8 @@ def sa_lifetime(ctx: CommandContext, args: Args) -> None:
 
 @COMMANDS.command(
     CONFIG,
-    f"no {_SA} lifetime [{{seconds [{LIFETIME_SECONDS}]|kilobytes [{LIFETIME_KILOBYTES}]}}$what]",
+    f"no {_SA} lifetime "
+    f"[{{seconds [{LIFETIME_SECONDS}]|kilobytes [{{{LIFETIME_KILOBYTES}|unlimited}}]}}$what]",
 )
 def no_sa_lifetime(ctx: CommandContext, args: Args) -> None:
     what = args.get("what")

@@ -254,9 +254,22 @@ def _trustpoint_block(tp: Trustpoint) -> Block:
     return Block.of(f"crypto ca trustpoint {tp.name}", *lines)
 
 
+@COMMANDS.command(CONFIG, "crypto ca trustpool policy", help="Trusted CA pool policy")
+def trustpool_policy(ctx: CommandContext, args: Args) -> None:
+    """Accepted and kept (every ASA 9.x prints it); its settings belong to the PKI layer."""
+    ctx.config.trustpool_policy = True
+
+
+@COMMANDS.command(CONFIG, "no crypto ca trustpool policy")
+def no_trustpool_policy(ctx: CommandContext, args: Args) -> None:
+    ctx.config.trustpool_policy = False
+
+
 def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
     """Trustpoints, then certificate map entries in sequence order."""
     blocks = [_trustpoint_block(tp) for tp in config.trustpoints.values()]
+    if config.trustpool_policy:
+        blocks.append(Block.of("crypto ca trustpool policy"))
     for name, entries in config.certificate_maps.items():
         for seq, rules in entries.items():
             blocks.append(

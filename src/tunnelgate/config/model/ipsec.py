@@ -31,7 +31,7 @@ class IpsecSettings:
     transform_sets: dict[str, TransformSet] = field(default_factory=dict)
     proposals: dict[str, IpsecProposal] = field(default_factory=dict)
     lifetime_seconds: int = 28800
-    lifetime_kilobytes: int = 4608000
+    lifetime_kilobytes: int | str = 4608000  # or "unlimited"
     pmtu_aging_minutes: int | None = None  # None: infinite
     fragmentation: str = "before-encryption"  # default for interfaces not listed
     fragmentation_interfaces: dict[str, str] = field(default_factory=dict)

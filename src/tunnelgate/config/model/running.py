@@ -41,6 +41,7 @@ class RunningConfig:
     dynamic_maps: dict[str, dict[int, CryptoMapEntry]] = field(default_factory=dict)
     crypto_map_interfaces: dict[str, str] = field(default_factory=dict)  # nameif -> map
     trustpoints: dict[str, Trustpoint] = field(default_factory=dict)
+    trustpool_policy: bool = False  # ``crypto ca trustpool policy`` was given
     certificate_maps: dict[str, dict[int, list[CertificateMatch]]] = field(default_factory=dict)
     tunnel_groups: dict[str, TunnelGroup] = field(default_factory=dict)
     tunnel_group_map: TunnelGroupMap = field(default_factory=TunnelGroupMap)
