@@ -50,3 +50,17 @@ def roundtrip(config: RunningConfig) -> RunningConfig:
 def asa(text: str) -> str:
     """Expected ASA output written with a visible ``␠`` where the ASA prints a trailing space."""
     return text.replace("␠", " ")
+
+
+def refused(config: RunningConfig, *lines: str) -> str:
+    """Run ``lines`` in one session; the last must be refused with one error and change
+    nothing. Returns the error message."""
+    session = ConfigSession(config)
+    for line in lines[:-1]:
+        session.execute(line)
+    before = config.clone()
+    result = session.execute(lines[-1])
+    assert config == before, "a refused command changed the configuration"
+    assert not result.applied and len(result.diagnostics) == 1, result
+    assert result.diagnostics[0].is_error
+    return result.diagnostics[0].message

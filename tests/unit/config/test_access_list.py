@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.helpers import errors, load, load_result, roundtrip, run, show
+from tests.helpers import errors, load, load_result, refused, roundtrip, run, show
 from tunnelgate.config.commands import grammars
 from tunnelgate.config.diagnostics import INVALID_INPUT, Severity
 from tunnelgate.config.model import (
@@ -27,15 +27,6 @@ interface GigabitEthernet0/0
 interface GigabitEthernet0/1
  nameif inside
 """
-
-
-def refused(config: RunningConfig, line: str) -> str:
-    """``line`` must be refused with one error and leave ``config`` unchanged."""
-    before = config.clone()
-    diags = run(config, line)
-    assert config == before, "a refused command changed the configuration"
-    assert len(diags) == 1 and diags[0].is_error, diags
-    return diags[0].message
 
 
 def caret(config: RunningConfig, line: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import asa, load, load_result, roundtrip, run, show
+from tests.helpers import asa, load, load_result, refused, roundtrip, run, show
 from tunnelgate.config.checks import run_checks
 from tunnelgate.config.diagnostics import INVALID_INPUT, Severity
 from tunnelgate.config.model import (
@@ -16,7 +16,6 @@ from tunnelgate.config.model import (
     RunningConfig,
     TfcPackets,
 )
-from tunnelgate.config.session import ConfigSession
 
 KINDS = ["map", "dynamic-map"]
 
@@ -30,16 +29,6 @@ crypto ipsec ikev2 ipsec-proposal P2
  protocol esp encryption aes-gcm-256
  protocol esp integrity null
 """
-
-
-def refused(config: RunningConfig, line: str) -> str:
-    """``line`` must be refused and change nothing; returns its message."""
-    before = config.clone()
-    result = ConfigSession(config).execute(line)
-    assert config == before, "a refused command changed the configuration"
-    assert not result.applied and len(result.diagnostics) == 1, result
-    assert result.diagnostics[0].is_error
-    return result.diagnostics[0].message
 
 
 def entry(config: RunningConfig, kind: str, name: str, seq: int) -> CryptoMapEntry:

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import load, load_result, roundtrip, run, show
+from tests.helpers import load, load_result, refused, roundtrip, run, show
 from tunnelgate.config.diagnostics import INVALID_INPUT
 from tunnelgate.config.model import GroupMember, NetworkObject, NetworkObjectGroup, RunningConfig
 from tunnelgate.config.modes import NETWORK_OBJECT, NETWORK_OBJECT_GROUP
 from tunnelgate.config.session import ConfigSession
-
-
-def refused(config: RunningConfig, *lines: str) -> str:
-    """Run ``lines`` in one session; the last must be refused and change nothing."""
-    session = ConfigSession(config)
-    for line in lines[:-1]:
-        session.execute(line)
-    before = config.clone()
-    result = session.execute(lines[-1])
-    assert config == before, "a refused command changed the configuration"
-    assert not result.applied and len(result.diagnostics) == 1, result
-    assert result.diagnostics[0].is_error
-    return result.diagnostics[0].message
-
 
 # --------------------------------------------------------------------------- objects
 

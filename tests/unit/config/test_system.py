@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import load, load_result, roundtrip, run, show
+from tests.helpers import load, load_result, refused, roundtrip, run, show
 from tunnelgate.config.diagnostics import INVALID_INPUT
 from tunnelgate.config.model import Route, RunningConfig
-
-
-def refused(config: RunningConfig, line: str) -> str:
-    """``line`` must be refused with one error and leave ``config`` unchanged."""
-    before = config.clone()
-    diags = run(config, line)
-    assert config == before, "a refused command changed the configuration"
-    assert len(diags) == 1 and diags[0].is_error, diags
-    return diags[0].message
-
 
 # --------------------------------------------------------------------------- identity
 
