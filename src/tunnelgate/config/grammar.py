@@ -59,16 +59,14 @@ class ValueType:
     specificity: int  # higher is tried first when several placeholders fit
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def _ipv4(token: str) -> str:
     """A dotted-quad IPv4 address or mask (no leading zeros, as the ASA prints them)."""
-    parts = token.split(".")
-    if len(parts) != 4:
+    if _IPV4.fullmatch(token) is None:
         raise ValueError(token)
-    for part in parts:
-        if not (part.isascii() and part.isdigit()) or len(part) > 3 or int(part) > 255:
-            raise ValueError(token)
-        if len(part) > 1 and part[0] == "0":
-            raise ValueError(token)
     return token
 
 
@@ -383,19 +381,18 @@ class CommandSpec:
 class Args:
     """Values captured while matching one line, with the token index of each."""
 
-    __slots__ = ("_positions", "_values", "line", "spans")
+    __slots__ = ("_positions", "_spans", "_values", "line")
 
     def __init__(
         self,
         values: dict[str, Any],
         positions: dict[str, int],
         line: str,
-        spans: list[tuple[int, int]],
     ) -> None:
         self._values = values
         self._positions = positions
         self.line = line
-        self.spans = spans
+        self._spans: list[tuple[int, int]] | None = None  # computed for carets only
 
     def __contains__(self, name: str) -> bool:
         return name in self._values
@@ -409,9 +406,11 @@ class Args:
     def column(self, name: str) -> int:
         """Character offset of the (first) token that gave ``name``, for carets."""
         index = self._positions.get(name)
-        if index is None or index >= len(self.spans):
+        if self._spans is None:
+            self._spans = tokenize(self.line)[1]
+        if index is None or index >= len(self._spans):
             return 0
-        return self.spans[index][0]
+        return self._spans[index][0]
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self._values)
@@ -531,15 +530,16 @@ class ModeGrammar:
         """Match one line (already stripped of a leading ``no`` if the caller wants)."""
         if not self._compiled:
             self._compile()
-        tokens, spans = tokenize(line)
+        tokens = line.split()
         if not tokens:
             return Incomplete(0)
         fail = _Failure()
-        found = self._dfs(self._root, tokens, 0, None, fail, line, spans)
+        found = self._dfs(self._root, tokens, 0, None, fail, line)
         if found is not None:
             spec, chain = found
-            return Match(spec, _materialize(chain, line, spans))
+            return Match(spec, _materialize(chain, line))
         reached, kind, detail = fail.pos, fail.kind, fail.detail
+        spans = tokenize(line)[1]
         column = spans[reached][0] if reached < len(spans) else len(line.rstrip())
         if kind == 2:
             return Ambiguous(column, detail)
@@ -555,7 +555,6 @@ class ModeGrammar:
         chain: _Chain | None,
         fail: _Failure,
         line: str,
-        spans: list[tuple[int, int]],
     ) -> tuple[CommandSpec, _Chain | None] | None:
         if pos == len(tokens):
             if node.accepts is not None:
@@ -583,13 +582,13 @@ class ModeGrammar:
         for nxt in candidates:
             value = nxt.keyword
             found = self._dfs(
-                nxt, tokens, pos + 1, _push(chain, nxt, value, pos), fail, line, spans
+                nxt, tokens, pos + 1, _push(chain, nxt, value, pos), fail, line
             )
             if found is not None:
                 return found
         for nxt in index.values:
             if nxt.value_type is VALUE_TYPES["LINE"]:
-                rest = line[spans[pos][0] :].rstrip()
+                rest = line[tokenize(line)[1][pos][0] :].rstrip()
                 if nxt.accepts is not None:
                     return nxt.accepts, _push(chain, nxt, rest, pos)
                 continue
@@ -604,7 +603,7 @@ class ModeGrammar:
             except ValueError:
                 continue
             found = self._dfs(
-                nxt, tokens, pos + 1, _push(chain, nxt, value, pos), fail, line, spans
+                nxt, tokens, pos + 1, _push(chain, nxt, value, pos), fail, line
             )
             if found is not None:
                 return found
@@ -705,7 +704,7 @@ def _push(chain: _Chain | None, node: _Node, value: Any, pos: int) -> _Chain | N
     return (node.capture, value, pos, node.multi, chain)
 
 
-def _materialize(chain: _Chain | None, line: str, spans: list[tuple[int, int]]) -> Args:
+def _materialize(chain: _Chain | None, line: str) -> Args:
     values: dict[str, Any] = {}
     positions: dict[str, int] = {}
     items = []
@@ -719,4 +718,4 @@ def _materialize(chain: _Chain | None, line: str, spans: list[tuple[int, int]]) 
         else:
             values[name] = value
             positions[name] = pos
-    return Args(values, positions, line, spans)
+    return Args(values, positions, line)
