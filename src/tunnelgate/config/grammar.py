@@ -581,9 +581,7 @@ class ModeGrammar:
             candidates = partial
         for nxt in candidates:
             value = nxt.keyword
-            found = self._dfs(
-                nxt, tokens, pos + 1, _push(chain, nxt, value, pos), fail, line
-            )
+            found = self._dfs(nxt, tokens, pos + 1, _push(chain, nxt, value, pos), fail, line)
             if found is not None:
                 return found
         for nxt in index.values:
@@ -602,9 +600,7 @@ class ModeGrammar:
                 continue
             except ValueError:
                 continue
-            found = self._dfs(
-                nxt, tokens, pos + 1, _push(chain, nxt, value, pos), fail, line
-            )
+            found = self._dfs(nxt, tokens, pos + 1, _push(chain, nxt, value, pos), fail, line)
             if found is not None:
                 return found
         return None

@@ -20,36 +20,13 @@ from tunnelgate.config.model import (
 )
 from tunnelgate.config.modes import CONFIG, NETWORK_OBJECT, NETWORK_OBJECT_GROUP
 from tunnelgate.config.render_types import Block, RenderOptions
+from tunnelgate.policy.address import ipv4_int, ipv4_text
 
 COMMANDS = CommandTable()
 MAX_OBJECT_NAME = 64
 MAX_DESCRIPTION = 200
 
 # --------------------------------------------------------------------------- addresses
-
-_OCTETS: dict[str, int] = {str(i): i for i in range(256)}  # no leading zeros, 0-255
-
-
-def ipv4_int(token: str) -> int:
-    """``A.B.C.D`` as a 32-bit integer; ValueError when it is not a dotted quad."""
-    parts = token.split(".")
-    if len(parts) != 4:
-        raise ValueError(token)
-    try:
-        octets = _OCTETS
-        return (
-            (octets[parts[0]] << 24)
-            | (octets[parts[1]] << 16)
-            | (octets[parts[2]] << 8)
-            | octets[parts[3]]
-        )
-    except KeyError:
-        raise ValueError(token) from None
-
-
-def ipv4_text(value: int) -> str:
-    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
-
 
 # Every contiguous mask, as text, with its prefix length.
 MASK_PREFIX: dict[str, int] = {
