@@ -25,7 +25,7 @@ from tunnelgate.config.commands import crypto_map as crypto_map_cmds
 from tunnelgate.config.commands import isakmp as isakmp_cmds
 from tunnelgate.config.commands import pki as pki_cmds
 from tunnelgate.config.commands import tunnel_group as tunnel_group_cmds
-from tunnelgate.config.commands.objects import MASK_PREFIX, ipv4_text
+from tunnelgate.config.commands.objects import MASK_PREFIX
 from tunnelgate.config.model import (
     AccessGroup,
     AccessList,
@@ -55,6 +55,7 @@ from tunnelgate.config.model import (
     TunnelGroup,
     TunnelGroupMap,
 )
+from tunnelgate.policy.address import ipv4_text
 
 T = TypeVar("T")
 

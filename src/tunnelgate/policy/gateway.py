@@ -60,9 +60,12 @@ class GatewayPolicy:
         connected networks, then the lowest distance."""
         candidates: list[tuple[int, int, str, int | None]] = []
         for iface in self.interfaces.values():
-            if iface.address is not None and iface.mask is not None:
-                if destination & iface.mask == iface.address & iface.mask:
-                    candidates.append((iface.mask.bit_count(), 0, iface.nameif, None))
+            if (
+                iface.address is not None
+                and iface.mask is not None
+                and destination & iface.mask == iface.address & iface.mask
+            ):
+                candidates.append((iface.mask.bit_count(), 0, iface.nameif, None))
         for route in self.routes:
             if destination & route.mask == route.network & route.mask:
                 candidates.append(

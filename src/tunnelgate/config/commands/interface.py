@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from tunnelgate.config.commands.objects import MASK_PREFIX, ipv4_int, mask_error
+from tunnelgate.config.commands.objects import MASK_PREFIX, mask_error
 from tunnelgate.config.commands.table import CommandTable
 from tunnelgate.config.context import CommandContext, CommandError
 from tunnelgate.config.grammar import Args
 from tunnelgate.config.model import Interface, RunningConfig
 from tunnelgate.config.modes import CONFIG, INTERFACE
 from tunnelgate.config.render_types import Block, RenderOptions
+from tunnelgate.policy.address import ipv4_int
 
 COMMANDS = CommandTable()
 MAX_NAMEIF = 48
