@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from tunnelgate import __version__
-from tunnelgate.cli import config_command
+from tunnelgate.cli import config_command, tools_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tunnelgate {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     config_command.add_parser(sub)
+    tools_command.add_parsers(sub)
     return parser
 
 
@@ -26,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.config_command == "check":
             return config_command.run_check(args)
         return config_command.run_show(args)
+    if args.command == "packet-tracer":
+        return tools_command.run_packet_tracer(args)
+    if args.command == "analyze":
+        return tools_command.run_analyze(args)
     return 2  # pragma: no cover - argparse requires a command
 
 

@@ -678,6 +678,7 @@ def crypto_map_entries(
         df_bit=draw(st.sampled_from((None, *crypto_map_cmds.DF_BIT))),
         tfc_packets=tfc,
         nat_t_disable=draw(st.booleans()),
+        ikev1_phase1_mode=draw(st.sampled_from(("main", "aggressive"))),
     )
 
 

@@ -196,6 +196,7 @@ def _map_entry(
         lifetime_kilobytes=None if kilobytes == "unlimited" else int(kilobytes),
         ikev2_mode=entry.ikev2_mode,
         reverse_route=entry.reverse_route,
+        ikev1_phase1_mode=entry.ikev1_phase1_mode,
         incomplete=incomplete,
     )
 

@@ -17,7 +17,7 @@ class Rule:
     selectors: tuple[Selector, ...]
     acl: str
     line: int  # the ASA line number (remarks count as lines)
-    text: str  # the ACE as ``show running-config`` prints it
+    text: str  # the ACE after ``access-list NAME`` (``extended permit ip …``)
 
     def matches(self, flow: Flow) -> bool:
         return any(s.matches(flow) for s in self.selectors)

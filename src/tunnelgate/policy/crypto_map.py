@@ -46,6 +46,7 @@ class MapEntry:
     lifetime_kilobytes: int | None = 4608000  # None: unlimited
     ikev2_mode: str = "tunnel"  # tunnel | transport | transport-require
     reverse_route: str | None = None
+    ikev1_phase1_mode: str = "main"  # main | aggressive
     incomplete: str | None = None  # why a static entry is incomplete; it drops what reaches it
 
     @property

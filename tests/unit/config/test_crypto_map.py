@@ -958,6 +958,7 @@ crypto map M interface outside
     assert show(cfg, "crypto", "map", all=True) == (
         "crypto map M 10 match address A\n"
         "crypto map M 10 set peer 10.0.0.1 \n"
+        "crypto map M 10 set ikev1 phase1-mode main\n"
         "crypto map M 10 set ikev2 ipsec-proposal P1\n"
         "crypto map M 10 set ikev2 mode tunnel\n"
         "crypto map M 10 set tfc-packets burst auto payload-size auto timeout auto\n"
@@ -965,6 +966,7 @@ crypto map M interface outside
         "crypto map M interface outside\n"
     )
     assert show(cfg, "crypto", "dynamic-map", all=True) == (
+        "crypto dynamic-map D 10 set ikev1 phase1-mode main\n"
         "crypto dynamic-map D 10 set ikev2 ipsec-proposal P1\n"
         "crypto dynamic-map D 10 set ikev2 mode tunnel\n"
         "no crypto dynamic-map D 10 set tfc-packets\n"
@@ -982,3 +984,16 @@ def test_an_entry_with_only_defaults_survives_a_round_trip() -> None:
 
 def test_no_crypto_map_lines_in_a_factory_configuration() -> None:
     assert show(RunningConfig(), "crypto", "map", all=True) == ""
+
+
+def test_ikev1_phase1_mode() -> None:
+    cfg = load("crypto map M 10 set ikev1 phase1-mode aggressive\n")
+    assert cfg.crypto_maps["M"][10].ikev1_phase1_mode == "aggressive"
+    assert show(cfg, "crypto", "map") == "crypto map M 10 set ikev1 phase1-mode aggressive\n"
+    assert "crypto map M 10 set ikev1 phase1-mode aggressive" in show(
+        cfg, "crypto", "map", all=True
+    )
+    assert roundtrip(cfg) == cfg
+    assert run(cfg, "no crypto map M 10 set ikev1 phase1-mode") == []
+    assert cfg.crypto_maps["M"][10].ikev1_phase1_mode == "main"
+    assert "set ikev1 phase1-mode main" in show(cfg, "crypto", "map", all=True)

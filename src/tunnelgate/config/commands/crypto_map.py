@@ -379,6 +379,20 @@ def no_set_validate_icmp_errors(ctx: CommandContext, args: Args, entry: CryptoMa
     entry.validate_icmp_errors = False
 
 
+@_entry_command(
+    "set ikev1 phase1-mode {main|aggressive}$mode",
+    "Phase 1 mode for IKEv1 tunnels this entry initiates",
+    phase1_mode="main (default) or aggressive",
+)
+def set_phase1_mode(ctx: CommandContext, args: Args, target: _Target) -> None:
+    target.commit().ikev1_phase1_mode = args["mode"]
+
+
+@_no_entry_command("set ikev1 phase1-mode [{main|aggressive}]")
+def no_set_phase1_mode(ctx: CommandContext, args: Args, entry: CryptoMapEntry) -> None:
+    entry.ikev1_phase1_mode = "main"
+
+
 @_entry_command("set nat-t-disable", nat_t_disable="Disable NAT-T for this entry")
 def set_nat_t_disable(ctx: CommandContext, args: Args, target: _Target) -> None:
     target.commit().nat_t_disable = True
@@ -570,6 +584,8 @@ def _entry_lines(kind: str, name: str, e: CryptoMapEntry, options: RenderOptions
         )
     if e.peers:
         lines.append(f"set peer {' '.join(e.peers)} ")  # a real ASA ends this line with a space
+    if e.ikev1_phase1_mode != "main" or options.all:
+        lines.append(f"set ikev1 phase1-mode {e.ikev1_phase1_mode}")
     if e.ikev1_transform_sets:
         lines.append(f"set ikev1 transform-set {' '.join(e.ikev1_transform_sets)}")
     if e.ikev2_proposals:

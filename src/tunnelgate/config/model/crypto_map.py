@@ -32,4 +32,5 @@ class CryptoMapEntry:
     df_bit: str | None = None  # clear-df | copy-df | set-df; None: not configured
     tfc_packets: TfcPackets | None = None
     nat_t_disable: bool = False
+    ikev1_phase1_mode: str = "main"  # main | aggressive (IKEv1 tunnels this entry initiates)
     dynamic_map: str | None = None  # ``ipsec-isakmp dynamic NAME`` (static maps only)

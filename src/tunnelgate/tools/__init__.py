@@ -1,0 +1,1 @@
+"""Offline tools over compiled configurations: packet-tracer and the peer analyzer."""
