@@ -1,0 +1,1 @@
+"""IKE: the key-exchange protocols (``v2``: RFC 7296)."""

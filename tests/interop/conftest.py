@@ -1,0 +1,100 @@
+"""Fixtures of the interop tests: namespaces and strongSwan charons, always torn down.
+
+Tests marked ``@pytest.mark.interop`` need root and strongSwan (``scripts/bootstrap`` installs it
+as root). Without them they skip, except in CI (``CI=true``), where a missing prerequisite fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Generator, Iterator
+
+import pytest
+
+from tests.interop.harness import (
+    Charon,
+    CharonSettings,
+    Namespace,
+    Netns,
+    charon_installed,
+    leftover_namespaces,
+)
+
+CHARONS_KEY = pytest.StashKey[list[Charon]]()
+LOG_TAIL_LINES = 150
+
+
+def interop_unavailable() -> str | None:
+    """Why interop tests cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "interop tests need root (network namespaces, TUN devices)"
+    if shutil.which("ip") is None:
+        return "iproute2 ('ip') is not installed"
+    if not charon_installed():
+        return "strongSwan charon/swanctl not installed (run scripts/bootstrap as root)"
+    return None
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("interop") is None:
+        return
+    problem = interop_unavailable()
+    if problem is None:
+        return
+    if in_ci():
+        pytest.fail(f"interop prerequisites missing in CI: {problem}", pytrace=False)
+    pytest.skip(problem)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """On a failure, attach the tail of every charon's log to the report."""
+    report = yield
+    if report.failed:
+        for charon in item.stash.get(CHARONS_KEY, []):
+            lines = charon.log().splitlines()[-LOG_TAIL_LINES:]
+            report.sections.append((f"charon {charon.name} log (tail)", "\n".join(lines)))
+    return report
+
+
+@pytest.fixture
+def netns() -> Iterator[Netns]:
+    """A fresh set of namespaces; deleted (with every process in them) after the test."""
+    with Netns() as lab:
+        yield lab
+    assert not leftover_namespaces(lab.prefix), "namespaces left behind"
+
+
+StartCharon = Callable[..., Charon]
+
+
+@pytest.fixture
+def start_charon(request: pytest.FixtureRequest) -> Iterator[StartCharon]:
+    """``start_charon(ns, swanctl_conf, name=..., settings=...)``: a started, loaded charon."""
+    started: list[Charon] = []
+    request.node.stash[CHARONS_KEY] = started
+
+    def start(
+        ns: Namespace,
+        swanctl_conf: str,
+        *,
+        name: str | None = None,
+        settings: CharonSettings | None = None,
+        load: bool = True,
+    ) -> Charon:
+        charon = Charon(ns, swanctl_conf, name=name, settings=settings)
+        started.append(charon)
+        return charon.start(load=load)
+
+    yield start
+    for charon in reversed(started):
+        charon.stop()
+    for charon in started:
+        assert not charon.running(), f"charon {charon.name} still running"
