@@ -1,0 +1,62 @@
+"""What the IKEv2 engine tells its owner: small frozen past-tense values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tunnelgate.ike.v2.keymat import ChildKeys
+from tunnelgate.policy.selector import Selector
+
+
+@dataclass(frozen=True, slots=True)
+class IkeSaEstablished:
+    spi_i: bytes
+    spi_r: bytes
+    peer: tuple[str, int]
+    initiator: bool
+    algorithms: str  # e.g. "aes-256/sha256/prf sha256/group 14"
+    lifetime_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSaEstablished:
+    """Keys and selectors for the ESP data plane (``local`` = our side of the traffic)."""
+
+    spi_in: bytes  # the SPI we chose: the peer sends with it
+    spi_out: bytes  # the peer's SPI: we send with it
+    encryption: str  # ASA keywords (ESP v2)
+    integrity: str
+    mode: str  # tunnel | transport
+    selector: Selector  # source = our protected side, destination = theirs
+    lifetime_seconds: int
+    lifetime_kilobytes: int | None
+    keys: ChildKeys = field(repr=False)
+    initiator: bool = True
+    map_label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IkeSaFailed:
+    """Negotiation failed: the notify we sent or received and a sentence for the log."""
+
+    peer: tuple[str, int]
+    notify: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSaFailed:
+    peer: tuple[str, int]
+    notify: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerUnreachable:
+    """No answer after every retransmission."""
+
+    peer: tuple[str, int]
+    tries: int
+
+
+Event = IkeSaEstablished | ChildSaEstablished | IkeSaFailed | ChildSaFailed | PeerUnreachable
