@@ -20,9 +20,7 @@ from tunnelgate.ike.v2.message import (
     encode_message,
     encode_plaintext_payloads,
 )
-from tunnelgate.ike.v2.payloads import SkPayload
-
-Payload = object
+from tunnelgate.ike.v2.payloads import Payload, SkPayload
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +41,7 @@ def seal(
 ) -> bytes:
     """The datagram of ``header`` + SK{payloads}."""
     enc, integ = protection.encryption, protection.integrity
-    first, plain = encode_plaintext_payloads(list(payloads))  # type: ignore[arg-type]
+    first, plain = encode_plaintext_payloads(list(payloads))
     block = max(enc.block_bytes, 1)
     pad = (block - (len(plain) + 1) % block) % block
     plaintext = plain + bytes(pad) + bytes([pad])

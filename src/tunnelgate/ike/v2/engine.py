@@ -1,0 +1,780 @@
+"""The IKEv2 engine (RFC 7296) without I/O: IKE_SA_INIT and IKE_AUTH with pre-shared keys.
+
+One ``Ikev2Engine`` serves one local address of a gateway. It is fed datagrams and time
+and emits datagrams, one timer and events (the house surface of ARCHITECTURE.md):
+``receive_datagram(data, addr, now)``, ``datagrams_to_send(now)``, ``get_timer()``,
+``handle_timer(now)``, ``next_event()``, and the command ``initiate(entry, rule, now)``.
+
+Decisions come from ``tunnelgate.policy`` (proposal selection, responder crypto map
+choice, tunnel-group lookup), so the engine, the analyzer and packet-tracer agree.
+Peer input never raises out of ``receive_datagram``: malformed or unexpected datagrams
+are dropped and counted in ``drops``; negotiation failures are answered with the notify
+the RFC asks for and reported as events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from tunnelgate.crypto import dh
+from tunnelgate.crypto.cipher import EncryptionAlgorithm
+from tunnelgate.crypto.errors import CryptoError, UnknownAlgorithm
+from tunnelgate.crypto.integrity import Integrity
+from tunnelgate.crypto.prf import Prf
+from tunnelgate.crypto.registry import (
+    Kind,
+    encryption,
+    integrity_algorithm,
+    prf_algorithm,
+)
+from tunnelgate.ike.v2 import proposals as wire
+from tunnelgate.ike.v2.auth import psk_auth, signed_octets
+from tunnelgate.ike.v2.constants import (
+    AuthMethod,
+    ExchangeType,
+    HeaderFlag,
+    IdType,
+    NotifyType,
+)
+from tunnelgate.ike.v2.encoding import DecodeError
+from tunnelgate.ike.v2.events import (
+    ChildSaEstablished,
+    ChildSaFailed,
+    Event,
+    IkeSaEstablished,
+    IkeSaFailed,
+    PeerUnreachable,
+)
+from tunnelgate.ike.v2.keymat import IkeKeys, derive_child_keys, derive_ike_keys
+from tunnelgate.ike.v2.message import Header, Message, decode_header, decode_message, encode_message
+from tunnelgate.ike.v2.payloads import (
+    AuthPayload,
+    IdiPayload,
+    IdrPayload,
+    KePayload,
+    NoncePayload,
+    NotifyPayload,
+    Payload,
+    SaPayload,
+    TrafficSelector,
+    TsiPayload,
+    TsrPayload,
+)
+from tunnelgate.ike.v2.protection import Protection, seal, unseal
+from tunnelgate.policy.acl import Rule
+from tunnelgate.policy.address import ipv4_text
+from tunnelgate.policy.crypto_map import MapEntry
+from tunnelgate.policy.gateway import GatewayPolicy
+from tunnelgate.policy.ike import PreSharedKey
+from tunnelgate.policy.ike_proposal import (
+    Ikev2Choice,
+    check_ke_group,
+    initial_ke_group,
+    select_ikev2,
+)
+from tunnelgate.policy.ipsec_proposal import select_ipsec_proposal, select_mode
+from tunnelgate.policy.refusal import Refusal
+from tunnelgate.policy.responder import choose_entry
+from tunnelgate.policy.selector import Range, Selector
+from tunnelgate.policy.tunnel_group_lookup import find_tunnel_group
+
+Address = tuple[str, int]
+P = TypeVar("P")
+RandomSource = Callable[[int], bytes]
+NONCE_BYTES = 32
+MAX_HALF_OPEN = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Algorithms:
+    """The implementations behind a chosen IKE proposal."""
+
+    prf: Prf
+    encryption: EncryptionAlgorithm
+    integrity: Integrity
+
+    @classmethod
+    def of(cls, c: Ikev2Choice) -> _Algorithms:
+        return cls(
+            prf_algorithm(Kind.IKEV2_PRF, c.prf),
+            encryption(Kind.IKEV2_ENCRYPTION, c.encryption),
+            integrity_algorithm(Kind.IKEV2_INTEGRITY, c.integrity),
+        )
+
+
+@dataclass(slots=True)
+class IkeSa:
+    """One IKE SA being negotiated or established (the mutable owner of its state)."""
+
+    initiator: bool
+    peer: Address
+    spi_i: bytes
+    spi_r: bytes = bytes(8)
+    state: str = "init"  # init | auth | established | failed
+    nonce_i: bytes = b""
+    nonce_r: bytes = b""
+    group: int = 0
+    private: dh.DhPrivateKey | None = None
+    choice: Ikev2Choice | None = None
+    keys: IkeKeys | None = field(default=None, repr=False)
+    init_request: bytes = b""
+    init_response: bytes = b""
+    cookie: bytes = b""
+    # initiator's child request
+    entry: MapEntry | None = None
+    selector: Selector | None = None
+    child_spi: bytes = b""
+    local_psk: PreSharedKey | None = field(default=None, repr=False)
+    remote_psk: PreSharedKey | None = field(default=None, repr=False)
+    # reliability
+    next_message_id: int = 0
+    last_request: bytes = b""
+    retransmit_at: float | None = None
+    retransmits: int = 0
+    responses: dict[int, bytes] = field(default_factory=dict)  # message id -> cached response
+
+    @property
+    def key(self) -> bytes:
+        return self.spi_i if self.initiator else self.spi_r
+
+
+class Ikev2Engine:
+    """IKEv2 for one local address of a gateway (see the module docstring)."""
+
+    def __init__(
+        self,
+        gateway: GatewayPolicy,
+        interface: str,
+        random: RandomSource,
+        *,
+        retransmit_timeout_s: float = 1.0,
+        retransmit_tries: int = 5,
+        port: int = 500,
+    ) -> None:
+        self.gateway = gateway
+        self.interface = interface
+        iface = gateway.interfaces[interface]
+        if iface.address is None:
+            raise ValueError(f"interface {interface} has no IPv4 address")
+        self.address: Address = (ipv4_text(iface.address), port)
+        self.random = random
+        self.retransmit_timeout_s = retransmit_timeout_s
+        self.retransmit_tries = retransmit_tries
+        self.sas: dict[bytes, IkeSa] = {}  # by our own SPI
+        self._half_open: dict[tuple[bytes, Address], IkeSa] = {}  # responder, by (SPIi, peer)
+        self._outbox: list[tuple[bytes, Address]] = []
+        self._events: deque[Event] = deque()
+        self.drops: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ surface
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        timers = [sa.retransmit_at for sa in self.sas.values() if sa.retransmit_at is not None]
+        return min(timers) if timers else None
+
+    def handle_timer(self, now: float) -> None:
+        for sa in list(self.sas.values()):
+            if sa.retransmit_at is None or sa.retransmit_at > now:
+                continue
+            if sa.retransmits >= self.retransmit_tries:
+                self._events.append(PeerUnreachable(sa.peer, sa.retransmits + 1))
+                self._remove(sa)
+                continue
+            sa.retransmits += 1
+            sa.retransmit_at = now + self.retransmit_timeout_s * (2**sa.retransmits)
+            self._outbox.append((sa.last_request, sa.peer))
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        """Handle one datagram from ``addr``; never raises for anything the peer sends."""
+        try:
+            self._receive(data, addr, now)
+        except (DecodeError, CryptoError, UnknownAlgorithm, ValueError) as exc:
+            self.drops[type(exc).__name__] += 1
+
+    # ------------------------------------------------------------------ initiator
+
+    def initiate(self, entry: MapEntry, rule: Rule, now: float, peer_port: int = 500) -> IkeSa:
+        """Start IKE_SA_INIT towards the entry's first peer for the traffic of ``rule``."""
+        if not entry.peers or not rule.selectors:
+            raise ValueError(f"{entry.label} has no peer or {rule.acl} line {rule.line} no traffic")
+        peer = (entry.peers[0], peer_port)
+        sa = IkeSa(True, peer, self._new_spi(), entry=entry, selector=rule.selectors[0])
+        match = find_tunnel_group(self.gateway, peer_address=peer[0], version=2, auth="psk")
+        if isinstance(match, Refusal):
+            raise ValueError(match.reason)
+        sa.local_psk = match.group.ikev2_local_psk
+        sa.remote_psk = match.group.ikev2_remote_psk
+        sa.group = initial_ke_group(self.gateway.ikev2_policies)
+        sa.nonce_i = self.random(NONCE_BYTES)
+        self.sas[sa.spi_i] = sa
+        self._send_init_request(sa, now)
+        return sa
+
+    def _send_init_request(self, sa: IkeSa, now: float) -> None:
+        group = dh.group(sa.group)
+        sa.private, public = group.generate(self.random)
+        payloads: list[Payload] = []
+        if sa.cookie:
+            payloads.append(NotifyPayload(NotifyType.COOKIE, sa.cookie))
+        payloads += [
+            wire.ike_offer(self.gateway.ikev2_policies),
+            KePayload(sa.group, public),
+            NoncePayload(sa.nonce_i),
+            *self._nat_detection(sa.spi_i, bytes(8), sa.peer),
+        ]
+        header = Header(sa.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, HeaderFlag.INITIATOR, 0)
+        sa.init_request = encode_message(Message(header, tuple(payloads)))
+        sa.next_message_id = 1
+        self._send_request(sa, sa.init_request, now)
+
+    def _on_init_response(self, sa: IkeSa, message: Message, data: bytes, now: float) -> None:
+        cookie = message.find_notify(NotifyType.COOKIE)
+        if cookie is not None and not sa.cookie:
+            sa.cookie = cookie.data
+            self._send_init_request(sa, now)
+            return
+        invalid_ke = message.find_notify(NotifyType.INVALID_KE_PAYLOAD)
+        if invalid_ke is not None and len(invalid_ke.data) == 2:
+            wanted = int.from_bytes(invalid_ke.data, "big")
+            allowed = {g for p in self.gateway.ikev2_policies for g in p.group}
+            if wanted in allowed and wanted != sa.group:
+                sa.group = wanted
+                self._send_init_request(sa, now)
+                return
+        for notify in message.find_all(NotifyPayload):
+            if isinstance(notify.notify_type, NotifyType) and notify.notify_type < 16384:
+                self._fail(sa, notify.notify_type.name, "the peer refused IKE_SA_INIT")
+                return
+        sa_payload, ke, nonce = (
+            message.find(SaPayload),
+            message.find(KePayload),
+            message.find(NoncePayload),
+        )
+        if sa_payload is None or ke is None or nonce is None:
+            raise DecodeError("IKE_SA_INIT response without SA, KE or Nonce")
+        answers = wire.ike_offers_as_policies(sa_payload)
+        choice = select_ikev2(answers, self.gateway.ikev2_policies) if len(answers) == 1 else None
+        if not isinstance(choice, Ikev2Choice) or int(ke.dh_group) != sa.group:
+            self._fail(sa, "NO_PROPOSAL_CHOSEN", "the peer chose a proposal we did not offer")
+            return
+        sa.spi_r = message.header.spi_r
+        sa.nonce_r, sa.choice, sa.init_response = nonce.data, choice, data
+        self._derive(sa, ke.data)
+        sa.state = "auth"
+        self._send_auth_request(sa, now)
+
+    def _send_auth_request(self, sa: IkeSa, now: float) -> None:
+        assert sa.entry is not None and sa.selector is not None and sa.keys is not None
+        sa.child_spi = self._new_child_spi()
+        id_payload = IdiPayload(IdType.ID_IPV4_ADDR, ipaddress.IPv4Address(self.address[0]).packed)
+        algorithms = self._algorithms(sa)
+        octets = signed_octets(
+            algorithms.prf,
+            sa.init_request,
+            sa.nonce_r,
+            sa.keys.sk_pi,
+            IdType.ID_IPV4_ADDR,
+            id_payload.data,
+        )
+        if sa.local_psk is None:
+            self._fail(
+                sa, "AUTHENTICATION_FAILED", f"no IKEv2 local pre-shared key for {sa.peer[0]}"
+            )
+            return
+        auth = AuthPayload(
+            AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE,
+            psk_auth(algorithms.prf, sa.local_psk.value, octets),
+        )
+        payloads: list[Payload] = [id_payload, auth]
+        if sa.entry.ikev2_mode != "tunnel":
+            payloads.append(NotifyPayload(NotifyType.USE_TRANSPORT_MODE))
+        payloads += [
+            wire.esp_offer(sa.entry.proposals, sa.child_spi),
+            TsiPayload((_ts(sa.selector.source, sa.selector.source_ports, sa.selector),)),
+            TsrPayload((_ts(sa.selector.destination, sa.selector.destination_ports, sa.selector),)),
+        ]
+        self._send_encrypted(sa, ExchangeType.IKE_AUTH, payloads, request=True, now=now)
+
+    def _on_auth_response(self, sa: IkeSa, inner: list[Payload], now: float) -> None:
+        assert sa.keys is not None and sa.entry is not None and sa.selector is not None
+        notifies = [p for p in inner if isinstance(p, NotifyPayload)]
+        errors = [n for n in notifies if int(n.notify_type) < 16384]
+        idr, auth = _first(inner, IdrPayload), _first(inner, AuthPayload)
+        if idr is None or auth is None:
+            name = _notify_name(errors[0].notify_type) if errors else "INVALID_SYNTAX"
+            self._fail(sa, name, "the peer refused IKE_AUTH")
+            return
+        algorithms = self._algorithms(sa)
+        octets = signed_octets(
+            algorithms.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, int(idr.id_type), idr.data
+        )
+        expected = (
+            None if sa.remote_psk is None else psk_auth(algorithms.prf, sa.remote_psk.value, octets)
+        )
+        if expected is None or not _equal(expected, auth.data):
+            self._fail(sa, "AUTHENTICATION_FAILED", "the peer's AUTH does not match our remote key")
+            return
+        self._established(sa)
+        if errors:
+            self._events.append(
+                ChildSaFailed(
+                    sa.peer, _notify_name(errors[0].notify_type), "the peer refused the child SA"
+                )
+            )
+            return
+        sa_payload = _first(inner, SaPayload)
+        answers = wire.esp_offers_as_proposals(sa_payload) if sa_payload else []
+        if len(answers) != 1:
+            self._events.append(ChildSaFailed(sa.peer, "NO_PROPOSAL_CHOSEN", "no ESP answer"))
+            return
+        proposal, chosen = answers[0]
+        check = select_ipsec_proposal([chosen], sa.entry.proposals)
+        if isinstance(check, Refusal):
+            self._events.append(ChildSaFailed(sa.peer, check.notify, check.reason))
+            return
+        tsi, tsr = _first(inner, TsiPayload), _first(inner, TsrPayload)
+        selector = _narrowed(sa.selector, tsi, tsr) if tsi and tsr else sa.selector
+        transport = any(n.notify_type == NotifyType.USE_TRANSPORT_MODE for n in notifies)
+        self._child(
+            sa,
+            check.encryption,
+            check.integrity,
+            sa.child_spi,
+            proposal.spi,
+            "transport" if transport else "tunnel",
+            selector,
+            sa.entry,
+        )
+
+    # ------------------------------------------------------------------ responder
+
+    def _on_init_request(self, message: Message, data: bytes, addr: Address, now: float) -> None:
+        key = (message.header.spi_i, addr)
+        existing = self._half_open.get(key)
+        if existing is not None:  # a retransmitted request: answer the same way
+            if existing.init_response:
+                self._outbox.append((existing.init_response, addr))
+            return
+        if len(self._half_open) >= MAX_HALF_OPEN:
+            self.drops["half-open-limit"] += 1
+            return
+        if self.interface not in self.gateway.ikev2_enabled:
+            self.drops["ikev2-not-enabled"] += 1
+            return
+        sa_payload, ke, nonce = (
+            message.find(SaPayload),
+            message.find(KePayload),
+            message.find(NoncePayload),
+        )
+        if sa_payload is None or ke is None or nonce is None:
+            raise DecodeError("IKE_SA_INIT request without SA, KE or Nonce")
+        header = message.header
+        choice = select_ikev2(wire.ike_offers_as_policies(sa_payload), self.gateway.ikev2_policies)
+        if isinstance(choice, Refusal):
+            self._answer_init_error(header, addr, NotifyType.NO_PROPOSAL_CHOSEN, b"")
+            self._events.append(IkeSaFailed(addr, choice.notify, choice.reason))
+            return
+        wrong_group = check_ke_group(choice, int(ke.dh_group))
+        if wrong_group is not None:
+            self._answer_init_error(
+                header, addr, NotifyType.INVALID_KE_PAYLOAD, choice.group.to_bytes(2, "big")
+            )
+            return
+        sa = IkeSa(
+            False,
+            addr,
+            header.spi_i,
+            self._new_spi(),
+            group=choice.group,
+            nonce_i=nonce.data,
+            nonce_r=self.random(NONCE_BYTES),
+            choice=choice,
+            init_request=data,
+        )
+        sa.private, public = dh.group(choice.group).generate(self.random)
+        self._derive(sa, ke.data)
+        payloads: tuple[Payload, ...] = (
+            wire.ike_answer(
+                choice.offer.priority, choice.encryption, choice.integrity, choice.prf, choice.group
+            ),
+            KePayload(choice.group, public),
+            NoncePayload(sa.nonce_r),
+            *self._nat_detection(sa.spi_i, sa.spi_r, addr),
+        )
+        response = Header(sa.spi_i, sa.spi_r, ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0)
+        sa.init_response = encode_message(Message(response, payloads))
+        sa.state, sa.next_message_id = "auth", 1
+        self.sas[sa.spi_r] = sa
+        self._half_open[key] = sa
+        self._outbox.append((sa.init_response, addr))
+
+    def _answer_init_error(
+        self, header: Header, addr: Address, notify: NotifyType, data: bytes
+    ) -> None:
+        response = Header(header.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0)
+        self._outbox.append(
+            (encode_message(Message(response, (NotifyPayload(notify, data),))), addr)
+        )
+
+    def _on_auth_request(self, sa: IkeSa, inner: list[Payload], now: float) -> None:
+        assert sa.keys is not None
+        idi, auth = _first(inner, IdiPayload), _first(inner, AuthPayload)
+        if idi is None or auth is None:
+            raise DecodeError("IKE_AUTH request without IDi or AUTH")
+        ike_id = _identity_text(int(idi.id_type), idi.data)
+        match = find_tunnel_group(
+            self.gateway, peer_address=sa.peer[0], version=2, auth="psk", ike_id=ike_id
+        )
+        algorithms = self._algorithms(sa)
+        if isinstance(match, Refusal) or match.group.ikev2_remote_psk is None:
+            self._refuse_auth(sa, now, "no tunnel group with a key for this peer")
+            return
+        octets = signed_octets(
+            algorithms.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, int(idi.id_type), idi.data
+        )
+        expected = psk_auth(algorithms.prf, match.group.ikev2_remote_psk.value, octets)
+        if not _equal(expected, auth.data) or match.group.ikev2_local_psk is None:
+            self._refuse_auth(
+                sa, now, f"pre-shared key mismatch with tunnel-group {match.group.name}"
+            )
+            return
+        id_payload = IdrPayload(IdType.ID_IPV4_ADDR, ipaddress.IPv4Address(self.address[0]).packed)
+        my_octets = signed_octets(
+            algorithms.prf,
+            sa.init_response,
+            sa.nonce_i,
+            sa.keys.sk_pr,
+            IdType.ID_IPV4_ADDR,
+            id_payload.data,
+        )
+        my_auth = AuthPayload(
+            AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE,
+            psk_auth(algorithms.prf, match.group.ikev2_local_psk.value, my_octets),
+        )
+        self._established(sa)
+        child = self._respond_child(sa, inner)
+        self._send_encrypted(
+            sa,
+            ExchangeType.IKE_AUTH,
+            [id_payload, my_auth, *child],
+            request=False,
+            now=now,
+            message_id=1,
+        )
+        self._half_open.pop((sa.spi_i, sa.peer), None)
+
+    def _respond_child(self, sa: IkeSa, inner: list[Payload]) -> list[Payload]:
+        """The child SA part of our IKE_AUTH answer (or the notify refusing it)."""
+        sa_payload, tsi, tsr = (
+            _first(inner, SaPayload),
+            _first(inner, TsiPayload),
+            _first(inner, TsrPayload),
+        )
+        if sa_payload is None or tsi is None or tsr is None:
+            return [NotifyPayload(NotifyType.NO_PROPOSAL_CHOSEN)]
+        cmap = self.gateway.crypto_maps.get(self.interface)
+        proposal = _selector_from_ts(tsr.selectors[0], tsi.selectors[0])
+        choice = choose_entry(cmap, sa.peer[0], proposal, 2) if cmap else None
+        if choice is None or isinstance(choice, Refusal):
+            reason = choice.reason if choice else f"no crypto map on {self.interface}"
+            self._events.append(ChildSaFailed(sa.peer, "TS_UNACCEPTABLE", reason))
+            return [NotifyPayload(NotifyType.TS_UNACCEPTABLE)]
+        offered = wire.esp_offers_as_proposals(sa_payload)
+        picked = select_ipsec_proposal([p for _, p in offered], choice.entry.proposals)
+        if isinstance(picked, Refusal):
+            self._events.append(ChildSaFailed(sa.peer, picked.notify, picked.reason))
+            return [NotifyPayload(NotifyType.NO_PROPOSAL_CHOSEN)]
+        wire_proposal = next(w for w, p in offered if p == picked.offer)
+        transport = any(
+            isinstance(p, NotifyPayload) and p.notify_type == NotifyType.USE_TRANSPORT_MODE
+            for p in inner
+        )
+        mode = select_mode("transport" if transport else "tunnel", choice.entry.ikev2_mode)
+        if isinstance(mode, Refusal):
+            self._events.append(ChildSaFailed(sa.peer, mode.notify, mode.reason))
+            return [NotifyPayload(NotifyType.NO_PROPOSAL_CHOSEN)]
+        spi = self._new_child_spi()
+        self._child(
+            sa,
+            picked.encryption,
+            picked.integrity,
+            spi,
+            wire_proposal.spi,
+            mode,
+            choice.selector,
+            choice.entry,
+        )
+        out: list[Payload] = []
+        if mode == "transport":
+            out.append(NotifyPayload(NotifyType.USE_TRANSPORT_MODE))
+        sel = choice.selector  # our view: source = ours (TSr), destination = theirs (TSi)
+        out += [
+            wire.esp_answer(wire_proposal.number, spi, picked.encryption, picked.integrity),
+            TsiPayload((_ts(sel.destination, sel.destination_ports, sel),)),
+            TsrPayload((_ts(sel.source, sel.source_ports, sel),)),
+        ]
+        return out
+
+    def _refuse_auth(self, sa: IkeSa, now: float, reason: str) -> None:
+        self._send_encrypted(
+            sa,
+            ExchangeType.IKE_AUTH,
+            [NotifyPayload(NotifyType.AUTHENTICATION_FAILED)],
+            request=False,
+            now=now,
+            message_id=1,
+        )
+        self._events.append(IkeSaFailed(sa.peer, "AUTHENTICATION_FAILED", reason))
+        self._half_open.pop((sa.spi_i, sa.peer), None)
+        sa.state = "failed"
+        self.sas.pop(sa.spi_r, None)
+
+    # ------------------------------------------------------------------ shared
+
+    def _receive(self, data: bytes, addr: Address, now: float) -> None:
+        header = decode_header(data)
+        initiator_flag = bool(header.flags & HeaderFlag.INITIATOR)
+        if header.exchange_type == ExchangeType.IKE_SA_INIT and not header.is_response:
+            if header.spi_r != bytes(8) or header.message_id != 0 or not initiator_flag:
+                raise DecodeError("malformed IKE_SA_INIT request")
+            self._on_init_request(decode_message(data), data, addr, now)
+            return
+        # The I flag marks the original initiator as the sender: then our SPI is SPIr.
+        ours = header.spi_r if initiator_flag else header.spi_i
+        sa = self.sas.get(ours)
+        if sa is None or sa.peer != addr:
+            self.drops["unknown-spi"] += 1
+            return
+        if header.is_response:
+            if header.message_id != sa.next_message_id - 1 or sa.retransmit_at is None:
+                self.drops["unexpected-response"] += 1
+                return
+            message = decode_message(data)
+            sa.retransmit_at = None
+            if header.exchange_type == ExchangeType.IKE_SA_INIT and sa.state == "init":
+                self._on_init_response(sa, message, data, now)
+            elif header.exchange_type == ExchangeType.IKE_AUTH and sa.state == "auth":
+                self._on_auth_response(sa, unseal(data, message, self._protection(sa, False)), now)
+            else:
+                self.drops["unexpected-exchange"] += 1
+            return
+        cached = sa.responses.get(header.message_id)
+        if cached is not None:
+            self._outbox.append((cached, addr))
+            return
+        if (
+            header.exchange_type == ExchangeType.IKE_AUTH
+            and sa.state == "auth"
+            and header.message_id == 1
+        ):
+            message = decode_message(data)
+            self._on_auth_request(sa, unseal(data, message, self._protection(sa, False)), now)
+        else:
+            self.drops["unexpected-request"] += 1
+
+    def _derive(self, sa: IkeSa, peer_public: bytes) -> None:
+        assert sa.private is not None and sa.choice is not None
+        shared = dh.group(sa.group).shared_secret(sa.private, peer_public)
+        algorithms = self._algorithms(sa)
+        sa.keys = derive_ike_keys(
+            algorithms.prf,
+            algorithms.encryption,
+            algorithms.integrity,
+            sa.nonce_i,
+            sa.nonce_r,
+            shared,
+            sa.spi_i,
+            sa.spi_r,
+        )
+        sa.private = None  # the DH secret is not needed any more
+
+    def _algorithms(self, sa: IkeSa) -> _Algorithms:
+        assert sa.choice is not None
+        return _Algorithms.of(sa.choice)
+
+    def _protection(self, sa: IkeSa, outbound: bool) -> Protection:
+        """Keys for messages we send (outbound) or receive, by our role."""
+        assert sa.keys is not None
+        a = self._algorithms(sa)
+        initiator_keys = sa.initiator == outbound
+        k = sa.keys
+        return Protection(
+            a.encryption,
+            a.integrity,
+            k.sk_ei if initiator_keys else k.sk_er,
+            k.sk_ai if initiator_keys else k.sk_ar,
+        )
+
+    def _send_encrypted(
+        self,
+        sa: IkeSa,
+        exchange: ExchangeType,
+        payloads: list[Payload],
+        *,
+        request: bool,
+        now: float,
+        message_id: int | None = None,
+    ) -> None:
+        flags = HeaderFlag.INITIATOR if sa.initiator else HeaderFlag(0)
+        if not request:
+            flags |= HeaderFlag.RESPONSE
+        mid = sa.next_message_id if request else (message_id or 0)
+        header = Header(sa.spi_i, sa.spi_r, exchange, flags, mid)
+        data = seal(header, payloads, self._protection(sa, True), self.random)
+        if request:
+            sa.next_message_id += 1
+            self._send_request(sa, data, now)
+        else:
+            sa.responses[mid] = data
+            self._outbox.append((data, sa.peer))
+
+    def _send_request(self, sa: IkeSa, data: bytes, now: float) -> None:
+        sa.last_request, sa.retransmits = data, 0
+        sa.retransmit_at = now + self.retransmit_timeout_s
+        self._outbox.append((data, sa.peer))
+
+    def _established(self, sa: IkeSa) -> None:
+        assert sa.choice is not None
+        sa.state = "established"
+        c = sa.choice
+        names = f"{c.encryption}/{c.integrity}/prf {c.prf}/group {c.group}"
+        self._events.append(
+            IkeSaEstablished(sa.spi_i, sa.spi_r, sa.peer, sa.initiator, names, c.lifetime_seconds)
+        )
+
+    def _child(
+        self,
+        sa: IkeSa,
+        encr: str,
+        integ: str,
+        spi_in: bytes,
+        spi_out: bytes,
+        mode: str,
+        selector: Selector,
+        entry: MapEntry,
+    ) -> None:
+        assert sa.keys is not None
+        a = self._algorithms(sa)
+        keys = derive_child_keys(
+            a.prf,
+            sa.keys.sk_d,
+            encryption(Kind.ESP_V2_ENCRYPTION, encr),
+            integrity_algorithm(Kind.ESP_V2_INTEGRITY, integ),
+            sa.nonce_i,
+            sa.nonce_r,
+        )
+        self._events.append(
+            ChildSaEstablished(
+                spi_in,
+                spi_out,
+                encr,
+                integ,
+                mode,
+                selector,
+                entry.lifetime_seconds,
+                entry.lifetime_kilobytes,
+                keys,
+                sa.initiator,
+                entry.label,
+            )
+        )
+
+    def _fail(self, sa: IkeSa, notify: str, reason: str) -> None:
+        sa.state = "failed"
+        self._events.append(IkeSaFailed(sa.peer, notify, reason))
+        self._remove(sa)
+
+    def _remove(self, sa: IkeSa) -> None:
+        self.sas.pop(sa.key, None)
+        self._half_open.pop((sa.spi_i, sa.peer), None)
+
+    def _new_spi(self) -> bytes:
+        while True:
+            spi = self.random(8)
+            if spi != bytes(8) and spi not in self.sas:
+                return spi
+
+    def _new_child_spi(self) -> bytes:
+        while True:
+            spi = self.random(4)
+            if int.from_bytes(spi, "big") > 255:  # SPIs 1-255 are reserved (RFC 4303)
+                return spi
+
+    def _nat_detection(self, spi_i: bytes, spi_r: bytes, peer: Address) -> list[NotifyPayload]:
+        def digest(address: Address) -> bytes:
+            ip = ipaddress.ip_address(address[0]).packed
+            return hashlib.sha1(
+                spi_i + spi_r + ip + address[1].to_bytes(2, "big"), usedforsecurity=False
+            ).digest()
+
+        return [
+            NotifyPayload(NotifyType.NAT_DETECTION_SOURCE_IP, digest(self.address)),
+            NotifyPayload(NotifyType.NAT_DETECTION_DESTINATION_IP, digest(peer)),
+        ]
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _first(payloads: Sequence[Payload], cls: type[P]) -> P | None:
+    return next((p for p in payloads if isinstance(p, cls)), None)
+
+
+def _equal(a: bytes, b: bytes) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a, b)
+
+
+def _notify_name(value: object) -> str:
+    return value.name if isinstance(value, NotifyType) else str(value)
+
+
+def _ts(addresses: Range, ports: Range, selector: Selector) -> TrafficSelector:
+    return TrafficSelector(
+        ipaddress.IPv4Address(addresses.low),
+        ipaddress.IPv4Address(addresses.high),
+        selector.protocol,
+        ports.low,
+        ports.high,
+    )
+
+
+def _range(ts: TrafficSelector) -> tuple[Range, Range]:
+    return (Range(int(ts.start_address), int(ts.end_address)), Range(ts.start_port, ts.end_port))
+
+
+def _selector_from_ts(ours: TrafficSelector, theirs: TrafficSelector) -> Selector:
+    """A selector in our view (source = our side) from our TS and the peer's TS."""
+    src, sports = _range(ours)
+    dst, dports = _range(theirs)
+    protocol = ours.ip_protocol or theirs.ip_protocol
+    return Selector(protocol, src, dst, sports, dports)
+
+
+def _narrowed(requested: Selector, tsi: TsiPayload, tsr: TsrPayload) -> Selector:
+    got = _selector_from_ts(tsi.selectors[0], tsr.selectors[0])
+    return requested.intersect(got) or requested
+
+
+def _identity_text(id_type: int, data: bytes) -> str | None:
+    if id_type == IdType.ID_IPV4_ADDR and len(data) == 4:
+        return str(ipaddress.IPv4Address(data))
+    if id_type in (IdType.ID_FQDN, IdType.ID_RFC822_ADDR, IdType.ID_KEY_ID):
+        return data.decode("utf-8", "replace")
+    return None
+
+
+__all__ = ["IkeSa", "Ikev2Engine"]
