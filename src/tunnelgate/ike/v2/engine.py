@@ -87,6 +87,7 @@ Address = tuple[str, int]
 P = TypeVar("P")
 RandomSource = Callable[[int], bytes]
 NONCE_BYTES = 32
+NAT_T_PORT = 4500
 MAX_HALF_OPEN = 1000
 
 
@@ -125,6 +126,7 @@ class IkeSa:
     init_request: bytes = b""
     init_response: bytes = b""
     cookie: bytes = b""
+    nat_detected: bool = False  # NAT-D hashes did not match: IKE moves to UDP 4500
     # initiator's child request
     entry: MapEntry | None = None
     selector: Selector | None = None
@@ -272,6 +274,9 @@ class Ikev2Engine:
         sa.spi_r = message.header.spi_r
         sa.nonce_r, sa.choice, sa.init_response = nonce.data, choice, data
         self._derive(sa, ke.data)
+        sa.nat_detected = self._nat_detected(message, sa.spi_i, sa.spi_r, sa.peer)
+        if sa.nat_detected:  # RFC 7296 §2.23: continue on port 4500
+            sa.peer = (sa.peer[0], NAT_T_PORT)
         sa.state = "auth"
         self._send_auth_request(sa, now)
 
@@ -415,6 +420,7 @@ class Ikev2Engine:
         )
         response = Header(sa.spi_i, sa.spi_r, ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0)
         sa.init_response = encode_message(Message(response, payloads))
+        sa.nat_detected = self._nat_detected(message, sa.spi_i, bytes(8), addr)
         sa.state, sa.next_message_id = "auth", 1
         self.sas[sa.spi_r] = sa
         self._half_open[key] = sa
@@ -554,8 +560,11 @@ class Ikev2Engine:
         # The I flag marks the original initiator as the sender: then our SPI is SPIr.
         ours = header.spi_r if initiator_flag else header.spi_i
         sa = self.sas.get(ours)
-        if sa is None or sa.peer != addr:
+        if sa is None or sa.peer[0] != addr[0]:
             self.drops["unknown-spi"] += 1
+            return
+        if sa.peer != addr and not sa.nat_detected:
+            self.drops["unexpected-port"] += 1
             return
         if header.is_response:
             if header.message_id != sa.next_message_id - 1 or sa.retransmit_at is None:
@@ -711,6 +720,23 @@ class Ikev2Engine:
             spi = self.random(4)
             if int.from_bytes(spi, "big") > 255:  # SPIs 1-255 are reserved (RFC 4303)
                 return spi
+
+    def _nat_detected(self, message: Message, spi_i: bytes, spi_r: bytes, peer: Address) -> bool:
+        """True when the peer's NAT-D hashes (if any) do not match the addresses we see."""
+        expected = {n.notify_type: n.data for n in self._nat_detection(spi_i, spi_r, peer)}
+        sources = [
+            n.data
+            for n in message.find_all(NotifyPayload)
+            if n.notify_type == NotifyType.NAT_DETECTION_SOURCE_IP
+        ]
+        destination = message.find_notify(NotifyType.NAT_DETECTION_DESTINATION_IP)
+        if not sources and destination is None:
+            return False
+        peer_hash = expected[NotifyType.NAT_DETECTION_DESTINATION_IP]  # hash of the peer
+        our_hash = expected[NotifyType.NAT_DETECTION_SOURCE_IP]  # hash of us
+        peer_ok = peer_hash in sources
+        we_ok = destination is not None and _equal(destination.data, our_hash)
+        return not (peer_ok and we_ok)
 
     def _nat_detection(self, spi_i: bytes, spi_r: bytes, peer: Address) -> list[NotifyPayload]:
         def digest(address: Address) -> bytes:

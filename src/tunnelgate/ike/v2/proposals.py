@@ -57,17 +57,21 @@ def ike_offer(policies: Sequence[Ikev2Policy]) -> SaPayload:
     return SaPayload(tuple(ike_proposal(p, n) for n, p in enumerate(policies, start=1)))
 
 
-def _read(kind: Kind, proposal: Proposal, transform_type: TransformType) -> tuple[str, ...] | None:
-    """The keywords of one transform type; None when a transform of it is unknown to us."""
+def _read(kind: Kind, proposal: Proposal, transform_type: TransformType) -> tuple[str, ...]:
+    """The keywords of one transform type, in the peer's order. Transforms we do not
+    implement are skipped (RFC 7296 §3.3.6); an empty result makes the proposal unusable
+    when the type is mandatory."""
     out: list[str] = []
     for t in proposal.transforms:
-        if int(t.transform_type) != transform_type:
-            continue
-        keyword = _keyword(kind, t)
-        if keyword is None:
-            return None
-        out.append(keyword)
+        if int(t.transform_type) == transform_type:
+            keyword = _keyword(kind, t)
+            if keyword is not None:
+                out.append(keyword)
     return tuple(out)
+
+
+def _has(proposal: Proposal, transform_type: TransformType) -> bool:
+    return any(int(t.transform_type) == transform_type for t in proposal.transforms)
 
 
 def ike_offers_as_policies(sa: SaPayload) -> list[Ikev2Policy]:
@@ -81,7 +85,7 @@ def ike_offers_as_policies(sa: SaPayload) -> list[Ikev2Policy]:
         prf = _read(Kind.IKEV2_PRF, p, TransformType.PRF)
         integ = _read(Kind.IKEV2_INTEGRITY, p, TransformType.INTEG)
         groups = _read(Kind.IKEV2_GROUP, p, TransformType.DH)
-        if not enc or not prf or integ is None or not groups:
+        if not enc or not prf or not groups or (_has(p, TransformType.INTEG) and not integ):
             continue
         out.append(
             Ikev2Policy(p.number, enc, integ or ("null",), prf, tuple(int(g) for g in groups), 0)
@@ -127,7 +131,9 @@ def esp_offers_as_proposals(sa: SaPayload) -> list[tuple[Proposal, IpsecProposal
         enc = _read(Kind.ESP_V2_ENCRYPTION, p, TransformType.ENCR)
         integ = _read(Kind.ESP_V2_INTEGRITY, p, TransformType.INTEG)
         esn = [t.transform_id for t in p.transforms if int(t.transform_type) == TransformType.ESN]
-        if not enc or integ is None or (esn and EsnId.NO_ESN not in esn):
+        if not enc or (_has(p, TransformType.INTEG) and not integ):
+            continue
+        if esn and EsnId.NO_ESN not in esn:
             continue
         out.append((p, IpsecProposal(f"peer-{p.number}", enc, integ or ("null",))))
     return out
