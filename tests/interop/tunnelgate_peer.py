@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -71,10 +72,8 @@ async def main(argv: list[str]) -> int:
         runner.command(lambda now: engine.initiate(entry, rule, now))
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), args.seconds)
-    except TimeoutError:
-        pass
     runner.close()
     print(json.dumps({"event": "exit", "drops": dict(engine.drops)}), flush=True)
     return 0
