@@ -57,7 +57,9 @@ tunnel-group 203.0.113.1 ipsec-attributes
 class Peer:
     """tunnelgate running in namespace ``ns``; events read from its stdout."""
 
-    def __init__(self, ns: Namespace, tmp: Path, *, initiate: bool) -> None:
+    def __init__(
+        self, ns: Namespace, tmp: Path, *, initiate: bool, rekey_after: float | None = None
+    ) -> None:
         config = tmp / "tunnelgate.cfg"
         config.write_text(TUNNELGATE_CONFIG)
         argv = [
@@ -70,6 +72,8 @@ class Peer:
         ]
         if initiate:
             argv.append("--initiate")
+        if rekey_after is not None:
+            argv += ["--rekey-after", str(rekey_after)]
         self.proc = subprocess.Popen(
             ns.argv(argv), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -104,6 +108,12 @@ class Peer:
                 )
             self.events.append(json.loads(line))
         return self.events
+
+    def poll(self, timeout: float) -> None:
+        """Read whatever events arrive within ``timeout`` seconds."""
+        line = self._next(timeout)
+        if line not in ("", "<timeout>"):
+            self.events.append(json.loads(line))
 
     def stderr(self) -> str:
         if self.proc.poll() is None:
@@ -177,5 +187,57 @@ def test_tunnelgate_initiates_to_charon(
         events = peer.wait_for({"IkeSaEstablished", "ChildSaEstablished"})
         sa = charon.wait_established("gw", "gw", timeout=WAIT)
         _check(sa, events, tunnelgate_initiated=True)
+    finally:
+        peer.stop()
+
+
+def _wait_child_spis(charon: Any, spi_in: str, spi_out: str) -> Any:
+    """charon's SA once its installed child has the SPIs our new child has (crosswise)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        sa = charon.ike_sa("gw")
+        if sa is not None:
+            installed = sa.installed("gw")
+            if [(c.spi_in, c.spi_out) for c in installed] == [(spi_out, spi_in)]:
+                return sa
+        time.sleep(0.1)
+    raise AssertionError(f"charon never showed child {spi_out}/{spi_in}: {charon.list_sas()}")
+
+
+@pytest.mark.interop
+def test_child_rekey_both_ways_with_charon(
+    netns: Netns, start_charon: StartCharon, tmp_path: Path
+) -> None:
+    """charon rekeys the child (CREATE_CHILD_SA to us), then tunnelgate rekeys it back."""
+    gw_a, gw_b, _ = topology_two_gateways(netns)
+    peer = Peer(gw_b, tmp_path, initiate=False, rekey_after=1.5)
+    try:
+        charon = start_charon(gw_a, _charon_conf(), name="a")
+        charon.initiate("gw", timeout=WAIT)
+        charon.wait_established("gw", "gw", timeout=WAIT)
+        events = peer.wait_for({"IkeSaEstablished", "ChildSaEstablished"})
+        first = next(e for e in events if e["event"] == "ChildSaEstablished")
+        # 1. tunnelgate rekeys (after 1.5 s): a new child replaces the first one
+        peer.wait_for({"ChildSaDeleted"})
+        ours = [e for e in peer.events if e["event"] == "ChildSaEstablished"]
+        assert len(ours) == 2 and ours[1]["rekeyed_spi"] == first["spi_in"]
+        assert ours[1]["initiator"] is True
+        _wait_child_spis(charon, ours[1]["spi_in"], ours[1]["spi_out"])
+        deleted = [e for e in peer.events if e["event"] == "ChildSaDeleted"]
+        assert [d["spi_in"] for d in deleted] == [first["spi_in"]]
+        # 2. charon rekeys: CREATE_CHILD_SA with REKEY_SA to tunnelgate, then deletes the old
+        count = len(peer.events)
+        charon.rekey(child="gw")
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and not any(
+            e["event"] == "ChildSaDeleted" for e in peer.events[count:]
+        ):
+            peer.poll(0.5)
+        theirs = [e for e in peer.events[count:] if e["event"] == "ChildSaEstablished"]
+        assert len(theirs) == 1 and theirs[0]["rekeyed_spi"] == ours[1]["spi_in"]
+        assert theirs[0]["initiator"] is False
+        _wait_child_spis(charon, theirs[0]["spi_in"], theirs[0]["spi_out"])
+        gone = [e for e in peer.events[count:] if e["event"] == "ChildSaDeleted"]
+        assert [d["spi_in"] for d in gone] == [ours[1]["spi_in"]]
     finally:
         peer.stop()

@@ -50,6 +50,12 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--interface", default="outside")
     parser.add_argument("--initiate", action="store_true")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--rekey-after",
+        type=float,
+        default=None,
+        help="rekey the first child SA this many seconds after it is up",
+    )
     args = parser.parse_args(argv)
     result = load_config(args.config.read_text(), source=str(args.config))
     if result.config is None:
@@ -59,8 +65,17 @@ async def main(argv: list[str]) -> int:
     policy = compile_config(result.config)
     engine = Ikev2Engine(policy, args.interface, os.urandom)
 
+    loop = asyncio.get_running_loop()
+    rekeyed: list[bytes] = []
+
     def emit(event: Any) -> None:
         print(json.dumps(event_json(event)), flush=True)
+        if isinstance(event, ChildSaEstablished) and args.rekey_after is not None and not rekeyed:
+            rekeyed.append(event.spi_in)
+            spi = event.spi_in
+            loop.call_later(
+                args.rekey_after, lambda: runner.command(lambda now: engine.rekey_child(spi, now))
+            )
 
     runner = IkeRunner(engine, engine.address[0], emit)
     await runner.start()

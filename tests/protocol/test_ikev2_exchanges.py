@@ -16,14 +16,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import load
-from tests.protocol.network import FakeClock, FakeNetwork, SeededRandom, drop_nth, duplicate_nth
+from tests.protocol.network import (
+    FakeClock,
+    FakeNetwork,
+    SeededRandom,
+    drop_nth,
+    duplicate_nth,
+)
 from tests.unit.tools.test_analyze import BRANCH, HQ, gateway_text
 from tunnelgate.config.compile import compile_config
 from tunnelgate.ike.v2.engine import Ikev2Engine
 from tunnelgate.ike.v2.events import (
+    ChildSaDeleted,
     ChildSaEstablished,
     ChildSaFailed,
     Event,
+    IkeSaDeleted,
     IkeSaEstablished,
     IkeSaFailed,
     PeerUnreachable,
@@ -208,3 +216,112 @@ def test_mutated_and_random_datagrams_never_raise(data: st.DataObject) -> None:
             engine.receive_datagram(bytes(raw[: rng.randrange(len(raw))]), peer, network.clock.now)
             engine.receive_datagram(rng.randbytes(rng.randrange(200)), peer, network.clock.now)
     assert sum(hq.drops.values()) + sum(branch.drops.values()) > 0
+
+
+# --------------------------------------------------------------------------- after IKE_AUTH
+#
+#   rekey (RFC 7296 §1.3.3):
+#   X --- CREATE_CHILD_SA request: SK{N(REKEY_SA) SA Ni [KEi] TSi TSr} ---> Y
+#   X <-- CREATE_CHILD_SA response: SK{SA Nr [KEr] TSi TSr} --------------- Y
+#   X --- INFORMATIONAL request: SK{D(ESP, old SPI of X)} ----------------> Y
+#   X <-- INFORMATIONAL response: SK{D(ESP, old SPI of Y)} ---------------- Y
+
+
+def established(
+    **kw: object,
+) -> tuple[FakeNetwork, Ikev2Engine, Ikev2Engine, list[Event], list[Event]]:
+    network, hq, branch = setup(**kw)  # type: ignore[arg-type]
+    initiate(network, hq)
+    network.run()
+    return network, hq, branch, events(hq), events(branch)
+
+
+def child_of(evs: list[Event]) -> ChildSaEstablished:
+    found = [e for e in evs if isinstance(e, ChildSaEstablished)]
+    assert found, evs
+    return found[-1]
+
+
+def test_child_rekey_by_either_side_replaces_the_child_and_deletes_the_old_one() -> None:
+    for rekeyer in ("hq", "branch"):
+        network, hq, branch, hq_ev, br_ev = established()
+        old_h, old_b = child_of(hq_ev), child_of(br_ev)
+        engine = hq if rekeyer == "hq" else branch
+        old = old_h if rekeyer == "hq" else old_b
+        engine.rekey_child(old.spi_in, network.clock.now)
+        network.run()
+        new_h_ev, new_b_ev = events(hq), events(branch)
+        new_h, new_b = child_of(new_h_ev), child_of(new_b_ev)
+        assert new_h.spi_in == new_b.spi_out and new_h.spi_out == new_b.spi_in
+        assert new_h.spi_in not in (old_h.spi_in,) and new_h.keys == new_b.keys
+        assert new_h.keys != old_h.keys  # fresh nonces: fresh keys
+        assert new_h.rekeyed_spi == old_h.spi_in and new_b.rekeyed_spi == old_b.spi_in
+        assert new_h.initiator is (rekeyer == "hq") and new_b.initiator is (rekeyer == "branch")
+        deleted_h = [e for e in new_h_ev if isinstance(e, ChildSaDeleted)]
+        deleted_b = [e for e in new_b_ev if isinstance(e, ChildSaDeleted)]
+        assert [d.spi_in for d in deleted_h] == [old_h.spi_in]
+        assert [d.spi_in for d in deleted_b] == [old_b.spi_in]
+        sa_h = next(iter(hq.sas.values()))
+        assert list(sa_h.children) == [new_h.spi_in]
+
+
+def test_rekey_with_pfs_uses_a_fresh_key_exchange() -> None:
+    pfs = {"map_extra": "crypto map M 10 set pfs group5\n"}
+    network, hq, branch, hq_ev, br_ev = established(hq=pfs, branch=pfs)
+    hq.rekey_child(child_of(hq_ev).spi_in, network.clock.now)
+    network.run()
+    new_h, new_b = child_of(events(hq)), child_of(events(branch))
+    assert new_h.keys == new_b.keys
+    kes = [s for s in network.log if len(s.data) > 300]  # KE payloads make the rekey large
+    assert len(kes) >= 2
+
+
+def test_rekey_refused_when_the_responder_demands_another_pfs_group() -> None:
+    network, hq, branch, hq_ev, _ = established(
+        hq={"map_extra": "crypto map M 10 set pfs group5\n"},
+        branch={"map_extra": "crypto map M 10 set pfs group2\n"},
+    )
+    hq.rekey_child(child_of(hq_ev).spi_in, network.clock.now)
+    network.run()
+    (failed,) = events(hq)
+    assert isinstance(failed, ChildSaFailed) and failed.notify == "NO_PROPOSAL_CHOSEN"
+    assert isinstance(events(branch)[0], ChildSaFailed)
+
+
+def test_delete_child_and_delete_ike_sa() -> None:
+    network, hq, branch, hq_ev, br_ev = established()
+    hq.delete_child(child_of(hq_ev).spi_in, network.clock.now)
+    network.run()
+    assert [type(e) for e in events(hq)] == [ChildSaDeleted]
+    assert [type(e) for e in events(branch)] == [ChildSaDeleted]
+    branch.delete_ike_sa(next(iter(branch.sas.values())), network.clock.now)
+    network.run()
+    assert [type(e) for e in events(hq)] == [IkeSaDeleted]
+    assert [type(e) for e in events(branch)] == [IkeSaDeleted]
+    assert not hq.sas and not branch.sas
+
+
+def test_liveness_check_answered_and_dead_peer_detected() -> None:
+    network, hq, branch, _, _ = established()
+    sa = next(iter(hq.sas.values()))
+    hq.check_liveness(sa, network.clock.now)
+    network.run()
+    assert events(hq) == [] and sa.state == "established"
+    network.rules.append(lambda i, s, d, data: "dropped")  # the branch goes silent
+    hq.check_liveness(sa, network.clock.now)
+    network.run(max_seconds=600)
+    (gone,) = events(hq)
+    assert isinstance(gone, PeerUnreachable) and not hq.sas
+
+
+def test_replayed_request_after_the_window_is_answered_from_cache_only() -> None:
+    network, hq, branch, hq_ev, _ = established()
+    hq.delete_child(child_of(hq_ev).spi_in, network.clock.now)
+    network.run()
+    request = [s for s in network.log if s.source == HQ_ADDR][-1].data
+    events(branch)
+    before = len(network.log)
+    branch.receive_datagram(request, HQ_ADDR, network.clock.now)
+    network.step()
+    assert events(branch) == []  # not processed twice
+    assert len(network.log) == before + 1  # the cached response was sent again

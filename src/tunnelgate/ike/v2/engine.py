@@ -40,12 +40,15 @@ from tunnelgate.ike.v2.constants import (
     HeaderFlag,
     IdType,
     NotifyType,
+    ProtocolId,
 )
 from tunnelgate.ike.v2.encoding import DecodeError
 from tunnelgate.ike.v2.events import (
+    AnyEvent,
+    ChildSaDeleted,
     ChildSaEstablished,
     ChildSaFailed,
-    Event,
+    IkeSaDeleted,
     IkeSaEstablished,
     IkeSaFailed,
     PeerUnreachable,
@@ -54,6 +57,7 @@ from tunnelgate.ike.v2.keymat import IkeKeys, derive_child_keys, derive_ike_keys
 from tunnelgate.ike.v2.message import Header, Message, decode_header, decode_message, encode_message
 from tunnelgate.ike.v2.payloads import (
     AuthPayload,
+    DeletePayload,
     IdiPayload,
     IdrPayload,
     KePayload,
@@ -77,7 +81,7 @@ from tunnelgate.policy.ike_proposal import (
     initial_ke_group,
     select_ikev2,
 )
-from tunnelgate.policy.ipsec_proposal import select_ipsec_proposal, select_mode
+from tunnelgate.policy.ipsec_proposal import check_pfs, select_ipsec_proposal, select_mode
 from tunnelgate.policy.refusal import Refusal
 from tunnelgate.policy.responder import choose_entry
 from tunnelgate.policy.selector import Range, Selector
@@ -106,6 +110,31 @@ class _Algorithms:
             encryption(Kind.IKEV2_ENCRYPTION, c.encryption),
             integrity_algorithm(Kind.IKEV2_INTEGRITY, c.integrity),
         )
+
+
+@dataclass(slots=True)
+class Child:
+    """An established child SA, by the SPI we receive on."""
+
+    spi_in: bytes
+    spi_out: bytes
+    encryption: str
+    integrity: str
+    mode: str
+    selector: Selector  # source = our side
+    entry: MapEntry
+
+
+@dataclass(slots=True)
+class Pending:
+    """What our outstanding request is for (one at a time: window size 1)."""
+
+    kind: str  # rekey-child | delete-child | liveness | delete-ike
+    child: Child | None = None
+    new_spi: bytes = b""
+    nonce: bytes = b""
+    group: int | None = None
+    private: dh.DhPrivateKey | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -139,6 +168,9 @@ class IkeSa:
     retransmit_at: float | None = None
     retransmits: int = 0
     responses: dict[int, bytes] = field(default_factory=dict)  # message id -> cached response
+    expected_request_id: int = 0  # the next request id the peer may send
+    pending: Pending | None = None
+    children: dict[bytes, Child] = field(default_factory=dict)  # by our inbound SPI
 
     @property
     def key(self) -> bytes:
@@ -170,7 +202,7 @@ class Ikev2Engine:
         self.sas: dict[bytes, IkeSa] = {}  # by our own SPI
         self._half_open: dict[tuple[bytes, Address], IkeSa] = {}  # responder, by (SPIi, peer)
         self._outbox: list[tuple[bytes, Address]] = []
-        self._events: deque[Event] = deque()
+        self._events: deque[AnyEvent] = deque()
         self.drops: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ surface
@@ -179,7 +211,7 @@ class Ikev2Engine:
         out, self._outbox = self._outbox, []
         return out
 
-    def next_event(self) -> Event | None:
+    def next_event(self) -> AnyEvent | None:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
@@ -421,7 +453,7 @@ class Ikev2Engine:
         response = Header(sa.spi_i, sa.spi_r, ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0)
         sa.init_response = encode_message(Message(response, payloads))
         sa.nat_detected = self._nat_detected(message, sa.spi_i, bytes(8), addr)
-        sa.state, sa.next_message_id = "auth", 1
+        sa.state, sa.next_message_id, sa.expected_request_id = "auth", 0, 1
         self.sas[sa.spi_r] = sa
         self._half_open[key] = sa
         self._outbox.append((sa.init_response, addr))
@@ -547,6 +579,273 @@ class Ikev2Engine:
         sa.state = "failed"
         self.sas.pop(sa.spi_r, None)
 
+    # ------------------------------------------------------------------ established SAs
+
+    def find_child(self, spi_in: bytes) -> tuple[IkeSa, Child]:
+        for sa in self.sas.values():
+            if spi_in in sa.children:
+                return sa, sa.children[spi_in]
+        raise KeyError(f"no child SA with inbound SPI {spi_in.hex()}")
+
+    def _request(
+        self,
+        sa: IkeSa,
+        pending: Pending,
+        exchange: ExchangeType,
+        payloads: list[Payload],
+        now: float,
+    ) -> None:
+        if sa.state != "established":
+            raise ValueError("the IKE SA is not established")
+        if sa.pending is not None or sa.retransmit_at is not None:
+            raise ValueError("a request is already outstanding on this IKE SA")
+        sa.pending = pending
+        self._send_encrypted(sa, exchange, payloads, request=True, now=now)
+
+    def rekey_child(self, spi_in: bytes, now: float) -> None:
+        """CREATE_CHILD_SA rekeying the child SA we receive on with ``spi_in`` (§1.3.3)."""
+        sa, child = self.find_child(spi_in)
+        pending = Pending("rekey-child", child, self._new_child_spi(), self.random(NONCE_BYTES))
+        payloads: list[Payload] = [
+            NotifyPayload(NotifyType.REKEY_SA, b"", ProtocolId.ESP, child.spi_in),
+            wire.esp_offer(child.entry.proposals, pending.new_spi, child.entry.pfs_group),
+            NoncePayload(pending.nonce),
+        ]
+        if child.entry.pfs_group is not None:
+            pending.group = child.entry.pfs_group
+            pending.private, public = dh.group(pending.group).generate(self.random)
+            payloads.append(KePayload(pending.group, public))
+        if child.mode == "transport":
+            payloads.insert(0, NotifyPayload(NotifyType.USE_TRANSPORT_MODE))
+        sel = child.selector
+        payloads += [
+            TsiPayload((_ts(sel.source, sel.source_ports, sel),)),
+            TsrPayload((_ts(sel.destination, sel.destination_ports, sel),)),
+        ]
+        self._request(sa, pending, ExchangeType.CREATE_CHILD_SA, payloads, now)
+
+    def delete_child(self, spi_in: bytes, now: float) -> None:
+        """INFORMATIONAL with a Delete of one child SA (§1.4.1)."""
+        sa, child = self.find_child(spi_in)
+        self._request(
+            sa,
+            Pending("delete-child", child),
+            ExchangeType.INFORMATIONAL,
+            [DeletePayload(ProtocolId.ESP, (child.spi_in,))],
+            now,
+        )
+
+    def check_liveness(self, sa: IkeSa, now: float) -> None:
+        """An empty INFORMATIONAL request (dead peer detection); no answer after every
+        retransmission ends the SA with ``PeerUnreachable``."""
+        self._request(sa, Pending("liveness"), ExchangeType.INFORMATIONAL, [], now)
+
+    def delete_ike_sa(self, sa: IkeSa, now: float) -> None:
+        """INFORMATIONAL with a Delete of the IKE SA (and so of all its children)."""
+        self._request(
+            sa,
+            Pending("delete-ike"),
+            ExchangeType.INFORMATIONAL,
+            [DeletePayload(ProtocolId.IKE)],
+            now,
+        )
+
+    def _on_response(
+        self, sa: IkeSa, pending: Pending, exchange: int, inner: list[Payload], now: float
+    ) -> None:
+        errors = [n for n in inner if isinstance(n, NotifyPayload) and int(n.notify_type) < 16384]
+        if pending.kind == "rekey-child" and exchange == ExchangeType.CREATE_CHILD_SA:
+            old = pending.child
+            assert old is not None
+            if errors:
+                name = _notify_name(errors[0].notify_type)
+                self._events.append(ChildSaFailed(sa.peer, name, "the peer refused the rekey"))
+                return
+            answer, nonce = _first(inner, SaPayload), _first(inner, NoncePayload)
+            answers = wire.esp_offers_as_proposals(answer) if answer else []
+            if nonce is None or len(answers) != 1:
+                raise DecodeError("CREATE_CHILD_SA response without SA or Nonce")
+            proposal, chosen = answers[0]
+            picked = select_ipsec_proposal([chosen], old.entry.proposals)
+            if isinstance(picked, Refusal):
+                self._events.append(ChildSaFailed(sa.peer, picked.notify, picked.reason))
+                return
+            shared = b""
+            if pending.private is not None:
+                ke = _first(inner, KePayload)
+                if ke is None or pending.group is None or int(ke.dh_group) != pending.group:
+                    self._events.append(
+                        ChildSaFailed(
+                            sa.peer, "NO_PROPOSAL_CHOSEN", "the peer answered PFS without our group"
+                        )
+                    )
+                    return
+                shared = dh.group(pending.group).shared_secret(pending.private, ke.data)
+            self._child(
+                sa,
+                picked.encryption,
+                picked.integrity,
+                pending.new_spi,
+                proposal.spi,
+                old.mode,
+                old.selector,
+                old.entry,
+                nonces=(pending.nonce, nonce.data),
+                shared_secret=shared,
+                initiator=True,
+                rekeyed=old,
+            )
+            # the rekeyed SA is deleted by the side that rekeyed it (RFC 7296 §2.8)
+            self._request(
+                sa,
+                Pending("delete-child", old),
+                ExchangeType.INFORMATIONAL,
+                [DeletePayload(ProtocolId.ESP, (old.spi_in,))],
+                now,
+            )
+        elif pending.kind == "delete-child" and exchange == ExchangeType.INFORMATIONAL:
+            child = pending.child
+            assert child is not None
+            if sa.children.pop(child.spi_in, None) is not None:
+                self._events.append(ChildSaDeleted(child.spi_in, child.spi_out, "deleted"))
+        elif pending.kind == "delete-ike" and exchange == ExchangeType.INFORMATIONAL:
+            self._ike_deleted(sa, "deleted")
+        elif pending.kind != "liveness":
+            self.drops["unexpected-exchange"] += 1
+
+    def _on_create_child_request(
+        self, sa: IkeSa, inner: list[Payload], mid: int, now: float
+    ) -> None:
+        """Rekey of a child SA (REKEY_SA) or a new child SA, as the responder."""
+        offer, nonce = _first(inner, SaPayload), _first(inner, NoncePayload)
+        tsi, tsr = _first(inner, TsiPayload), _first(inner, TsrPayload)
+        if offer is None or nonce is None or tsi is None or tsr is None:
+            raise DecodeError("CREATE_CHILD_SA request without SA, Nonce, TSi or TSr")
+        if any(int(p.protocol_id) == ProtocolId.IKE for p in offer.proposals):
+            # IKE SA rekeying is not implemented yet: refuse it cleanly
+            self._reply(
+                sa,
+                ExchangeType.CREATE_CHILD_SA,
+                [NotifyPayload(NotifyType.NO_PROPOSAL_CHOSEN)],
+                mid,
+            )
+            return
+        rekey = next(
+            (
+                n
+                for n in inner
+                if isinstance(n, NotifyPayload) and n.notify_type == NotifyType.REKEY_SA
+            ),
+            None,
+        )
+        old = None
+        if rekey is not None:
+            old = next((c for c in sa.children.values() if c.spi_out == rekey.spi), None)
+            if old is None:
+                self._reply(
+                    sa,
+                    ExchangeType.CREATE_CHILD_SA,
+                    [NotifyPayload(NotifyType.CHILD_SA_NOT_FOUND, b"", ProtocolId.ESP, rekey.spi)],
+                    mid,
+                )
+                return
+            entry, selector = old.entry, old.selector
+        else:
+            cmap = self.gateway.crypto_maps.get(self.interface)
+            wanted = _selector_from_ts(tsr.selectors[0], tsi.selectors[0])
+            found = choose_entry(cmap, sa.peer[0], wanted, 2) if cmap else None
+            if found is None or isinstance(found, Refusal):
+                self._reply(
+                    sa,
+                    ExchangeType.CREATE_CHILD_SA,
+                    [NotifyPayload(NotifyType.TS_UNACCEPTABLE)],
+                    mid,
+                )
+                return
+            entry, selector = found.entry, found.selector
+        offered = wire.esp_offers_as_proposals(offer)
+        picked = select_ipsec_proposal([p for _, p in offered], entry.proposals)
+        ke = _first(inner, KePayload)
+        pfs = check_pfs(int(ke.dh_group) if ke else None, entry.pfs_group)
+        if isinstance(picked, Refusal) or pfs is not None:
+            reason = picked.reason if isinstance(picked, Refusal) else pfs.reason if pfs else ""
+            self._events.append(ChildSaFailed(sa.peer, "NO_PROPOSAL_CHOSEN", reason))
+            self._reply(
+                sa,
+                ExchangeType.CREATE_CHILD_SA,
+                [NotifyPayload(NotifyType.NO_PROPOSAL_CHOSEN)],
+                mid,
+            )
+            return
+        wire_proposal = next(w for w, p in offered if p == picked.offer)
+        nonce_r, spi = self.random(NONCE_BYTES), self._new_child_spi()
+        answer: list[Payload] = [
+            wire.esp_answer(wire_proposal.number, spi, picked.encryption, picked.integrity),
+            NoncePayload(nonce_r),
+        ]
+        shared = b""
+        if ke is not None:
+            group = dh.group(int(ke.dh_group))
+            private, public = group.generate(self.random)
+            shared = group.shared_secret(private, ke.data)
+            answer.append(KePayload(int(ke.dh_group), public))
+        mode = old.mode if old else "tunnel"
+        self._child(
+            sa,
+            picked.encryption,
+            picked.integrity,
+            spi,
+            wire_proposal.spi,
+            mode,
+            selector,
+            entry,
+            nonces=(nonce.data, nonce_r),
+            shared_secret=shared,
+            initiator=False,
+            rekeyed=old,
+        )
+        if mode == "transport":
+            answer.insert(0, NotifyPayload(NotifyType.USE_TRANSPORT_MODE))
+        answer += [
+            TsiPayload((_ts(selector.destination, selector.destination_ports, selector),)),
+            TsrPayload((_ts(selector.source, selector.source_ports, selector),)),
+        ]
+        self._reply(sa, ExchangeType.CREATE_CHILD_SA, answer, mid)
+
+    def _on_informational_request(
+        self, sa: IkeSa, inner: list[Payload], mid: int, now: float
+    ) -> None:
+        """Deletes and liveness checks from the peer (§1.4)."""
+        answer: list[Payload] = []
+        ours: list[bytes] = []
+        for delete in (p for p in inner if isinstance(p, DeletePayload)):
+            if int(delete.protocol_id) == ProtocolId.IKE:
+                self._reply(sa, ExchangeType.INFORMATIONAL, [], mid)
+                self._ike_deleted(sa, "deleted by the peer")
+                return
+            for spi in delete.spis:
+                child = next((c for c in sa.children.values() if c.spi_out == spi), None)
+                if child is not None:
+                    del sa.children[child.spi_in]
+                    ours.append(child.spi_in)
+                    self._events.append(
+                        ChildSaDeleted(child.spi_in, child.spi_out, "deleted by the peer")
+                    )
+        if ours:
+            answer.append(DeletePayload(ProtocolId.ESP, tuple(ours)))
+        self._reply(sa, ExchangeType.INFORMATIONAL, answer, mid)
+
+    def _reply(self, sa: IkeSa, exchange: ExchangeType, payloads: list[Payload], mid: int) -> None:
+        self._send_encrypted(sa, exchange, payloads, request=False, now=0.0, message_id=mid)
+
+    def _ike_deleted(self, sa: IkeSa, reason: str) -> None:
+        for child in list(sa.children.values()):
+            self._events.append(ChildSaDeleted(child.spi_in, child.spi_out, reason))
+        sa.children.clear()
+        sa.state = "deleted"
+        self._events.append(IkeSaDeleted(sa.spi_i, sa.spi_r, sa.peer, reason))
+        self._remove(sa)
+
     # ------------------------------------------------------------------ shared
 
     def _receive(self, data: bytes, addr: Address, now: float) -> None:
@@ -571,25 +870,41 @@ class Ikev2Engine:
                 self.drops["unexpected-response"] += 1
                 return
             message = decode_message(data)
-            sa.retransmit_at = None
             if header.exchange_type == ExchangeType.IKE_SA_INIT and sa.state == "init":
+                sa.retransmit_at = None
                 self._on_init_response(sa, message, data, now)
-            elif header.exchange_type == ExchangeType.IKE_AUTH and sa.state == "auth":
-                self._on_auth_response(sa, unseal(data, message, self._protection(sa, False)), now)
+                return
+            inner = unseal(data, message, self._protection(sa, False))
+            sa.retransmit_at = None
+            if header.exchange_type == ExchangeType.IKE_AUTH and sa.state == "auth":
+                self._on_auth_response(sa, inner, now)
+            elif sa.state == "established" and sa.pending is not None:
+                pending, sa.pending = sa.pending, None
+                self._on_response(sa, pending, header.exchange_type, inner, now)
             else:
                 self.drops["unexpected-exchange"] += 1
             return
-        cached = sa.responses.get(header.message_id)
-        if cached is not None:
-            self._outbox.append((cached, addr))
+        if header.message_id < sa.expected_request_id:
+            cached = sa.responses.get(header.message_id)
+            if cached is not None:  # a retransmitted request: the same answer again
+                self._outbox.append((cached, addr))
+            else:
+                self.drops["old-request"] += 1
             return
-        if (
-            header.exchange_type == ExchangeType.IKE_AUTH
-            and sa.state == "auth"
-            and header.message_id == 1
-        ):
-            message = decode_message(data)
-            self._on_auth_request(sa, unseal(data, message, self._protection(sa, False)), now)
+        if header.message_id > sa.expected_request_id:
+            self.drops["request-outside-window"] += 1
+            return
+        message = decode_message(data)
+        inner = unseal(data, message, self._protection(sa, False))
+        sa.peer = addr  # authenticated: answer where it came from (RFC 7296 §2.23)
+        sa.expected_request_id += 1
+        mid = header.message_id
+        if header.exchange_type == ExchangeType.IKE_AUTH and sa.state == "auth" and mid == 1:
+            self._on_auth_request(sa, inner, now)
+        elif header.exchange_type == ExchangeType.CREATE_CHILD_SA and sa.state == "established":
+            self._on_create_child_request(sa, inner, mid, now)
+        elif header.exchange_type == ExchangeType.INFORMATIONAL and sa.state == "established":
+            self._on_informational_request(sa, inner, mid, now)
         else:
             self.drops["unexpected-request"] += 1
 
@@ -673,17 +988,27 @@ class Ikev2Engine:
         mode: str,
         selector: Selector,
         entry: MapEntry,
-    ) -> None:
+        *,
+        nonces: tuple[bytes, bytes] | None = None,
+        shared_secret: bytes = b"",
+        initiator: bool | None = None,
+        rekeyed: Child | None = None,
+    ) -> Child:
+        """Derive the child's keys (RFC 7296 §2.17), record it and tell the owner."""
         assert sa.keys is not None
         a = self._algorithms(sa)
+        nonce_i, nonce_r = nonces or (sa.nonce_i, sa.nonce_r)
         keys = derive_child_keys(
             a.prf,
             sa.keys.sk_d,
             encryption(Kind.ESP_V2_ENCRYPTION, encr),
             integrity_algorithm(Kind.ESP_V2_INTEGRITY, integ),
-            sa.nonce_i,
-            sa.nonce_r,
+            nonce_i,
+            nonce_r,
+            shared_secret,
         )
+        child = Child(spi_in, spi_out, encr, integ, mode, selector, entry)
+        sa.children[spi_in] = child
         self._events.append(
             ChildSaEstablished(
                 spi_in,
@@ -695,10 +1020,12 @@ class Ikev2Engine:
                 entry.lifetime_seconds,
                 entry.lifetime_kilobytes,
                 keys,
-                sa.initiator,
+                sa.initiator if initiator is None else initiator,
                 entry.label,
+                rekeyed.spi_in if rekeyed else None,
             )
         )
+        return child
 
     def _fail(self, sa: IkeSa, notify: str, reason: str) -> None:
         sa.state = "failed"

@@ -31,8 +31,9 @@ class ChildSaEstablished:
     lifetime_seconds: int
     lifetime_kilobytes: int | None
     keys: ChildKeys = field(repr=False)
-    initiator: bool = True
+    initiator: bool = True  # we initiated the exchange that made it (keys: ChildKeys order)
     map_label: str = ""
+    rekeyed_spi: bytes | None = None  # our inbound SPI of the child SA this one replaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +61,23 @@ class PeerUnreachable:
 
 
 Event = IkeSaEstablished | ChildSaEstablished | IkeSaFailed | ChildSaFailed | PeerUnreachable
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSaDeleted:
+    """A child SA is gone (deleted by either side, or replaced after a rekey)."""
+
+    spi_in: bytes
+    spi_out: bytes
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class IkeSaDeleted:
+    spi_i: bytes
+    spi_r: bytes
+    peer: tuple[str, int]
+    reason: str
+
+
+AnyEvent = Event | ChildSaDeleted | IkeSaDeleted
