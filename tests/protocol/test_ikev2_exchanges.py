@@ -267,7 +267,7 @@ def test_child_rekey_by_either_side_replaces_the_child_and_deletes_the_old_one()
 
 def test_rekey_with_pfs_uses_a_fresh_key_exchange() -> None:
     pfs = {"map_extra": "crypto map M 10 set pfs group5\n"}
-    network, hq, branch, hq_ev, br_ev = established(hq=pfs, branch=pfs)
+    network, hq, branch, hq_ev, _br_ev = established(hq=pfs, branch=pfs)
     hq.rekey_child(child_of(hq_ev).spi_in, network.clock.now)
     network.run()
     new_h, new_b = child_of(events(hq)), child_of(events(branch))
@@ -289,7 +289,7 @@ def test_rekey_refused_when_the_responder_demands_another_pfs_group() -> None:
 
 
 def test_delete_child_and_delete_ike_sa() -> None:
-    network, hq, branch, hq_ev, br_ev = established()
+    network, hq, branch, hq_ev, _br_ev = established()
     hq.delete_child(child_of(hq_ev).spi_in, network.clock.now)
     network.run()
     assert [type(e) for e in events(hq)] == [ChildSaDeleted]
@@ -302,7 +302,7 @@ def test_delete_child_and_delete_ike_sa() -> None:
 
 
 def test_liveness_check_answered_and_dead_peer_detected() -> None:
-    network, hq, branch, _, _ = established()
+    network, hq, _branch, _, _ = established()
     sa = next(iter(hq.sas.values()))
     hq.check_liveness(sa, network.clock.now)
     network.run()
