@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -81,37 +82,46 @@ def wireshark() -> None:
 
 @contextlib.contextmanager
 def capture(ns: Namespace, ifname: str, pcap: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """dumpcap on ``ifname`` inside ``ns`` writing ``pcap``; running once the block starts.
+    """dumpcap on ``ifname`` inside ``ns`` writing ``pcap``; capturing once the block starts.
 
+    dumpcap prints "Capturing on 'IF'" *before* it opens the device (it prints it for a missing
+    device too), and "File: PATH" once the device is open, the filter set and the file header
+    written: that line, with the header on disk, is the readiness signal.
     Stopped by its pid (SIGINT, bounded wait, then SIGTERM/SIGKILL) when the block ends, also on
     failure; the namespace teardown would end it too.
     """
     proc = ns.popen(
-        *("dumpcap", "-q", "-P", "-i", ifname, "-f", CAPTURE_FILTER, "-w", str(pcap)),
+        *("dumpcap", "-P", "-i", ifname, "-f", CAPTURE_FILTER, "-w", str(pcap)),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    lines: queue.Queue[str] = queue.Queue()
+    lines: queue.Queue[str | None] = queue.Queue()
     seen: list[str] = []
 
     def read() -> None:
         assert proc.stderr is not None
         for raw in proc.stderr:
             lines.put(raw.decode(errors="replace").rstrip())
-        lines.put("")  # end of output
+        lines.put(None)  # end of output
 
     threading.Thread(target=read, daemon=True).start()
     try:
         deadline = time.monotonic() + CAPTURE_START
-        while not any(line.startswith("Capturing on") for line in seen):
+        while not (
+            any(line.startswith("Capturing on") for line in seen)
+            and any(line.startswith("File: ") for line in seen)
+        ):
             try:
                 line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
             except queue.Empty:
                 raise AssertionError(f"dumpcap did not start capturing: {seen}") from None
-            if line == "" and proc.poll() is not None:
-                raise AssertionError(f"dumpcap exited with {proc.returncode}: {seen}")
+            if line is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=CAPTURE_STOP)
+                raise AssertionError(f"dumpcap exited ({proc.returncode}): {seen}")
             seen.append(line)
+        assert proc.poll() is None and pcap.stat().st_size >= 24, f"dumpcap: {seen}"
         yield proc
     finally:
         if proc.poll() is None:
@@ -129,7 +139,9 @@ def pcap_records(pcap: Path) -> int:
     data = pcap.read_bytes() if pcap.exists() else b""
     if len(data) < 24:
         return 0
-    order = "little" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else "big"
+    order: Literal["little", "big"] = (
+        "little" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else "big"
+    )
     count, offset = 0, 24
     while offset + 16 <= len(data):
         offset += 16 + int.from_bytes(data[offset + 8 : offset + 12], order)

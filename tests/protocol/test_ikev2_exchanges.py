@@ -325,3 +325,54 @@ def test_replayed_request_after_the_window_is_answered_from_cache_only() -> None
     network.step()
     assert events(branch) == []  # not processed twice
     assert len(network.log) == before + 1  # the cached response was sent again
+
+
+# --------------------------------------------------------------------------- COOKIE, identity
+#
+#   HQ --- IKE_SA_INIT request: SA KE Ni -------------> branch (too many half-open SAs)
+#   HQ <-- IKE_SA_INIT response: N(COOKIE) ------------ branch (keeps no state)
+#   HQ --- IKE_SA_INIT request: N(COOKIE) SA KE Ni ---> branch
+#   ... as usual
+
+
+def test_cookie_round_trip_under_half_open_load() -> None:
+    network, hq, branch = setup()
+    branch.cookie_threshold = 0  # every request must first return the cookie
+    initiate(network, hq)
+    network.run()
+    assert [type(e) for e in events(hq)] == [IkeSaEstablished, ChildSaEstablished]
+    assert len(network.log) == 6  # one extra round trip
+    assert branch.drops["cookie-demanded"] == 1
+
+
+def test_a_flood_of_spoofed_requests_keeps_no_state_beyond_the_threshold() -> None:
+    network, hq, branch = setup()
+    branch.cookie_threshold = 5
+    entry = hq.gateway.crypto_maps["outside"].entries[0]
+    assert entry.acl is not None
+    hq.initiate(entry, entry.acl.permits[0], network.clock.now)
+    ((request, _),) = hq.datagrams_to_send(network.clock.now)
+    for n in range(50):  # the same request replayed from 50 spoofed sources
+        branch.receive_datagram(request, (f"192.0.2.{n + 1}", 500), network.clock.now)
+    assert len(branch._half_open) == 5
+    assert branch.drops["cookie-demanded"] == 45
+    answers = branch.datagrams_to_send(network.clock.now)
+    assert len(answers) == 50  # every source got an answer: 5 responses, 45 cookies
+
+
+def test_identity_follows_crypto_isakmp_identity() -> None:
+    from tunnelgate.ike.v2 import decode_message
+    from tunnelgate.ike.v2.constants import IdType
+    from tunnelgate.ike.v2.payloads import IdiPayload
+    from tunnelgate.ike.v2.protection import unseal
+
+    hq = {"extra": "domain-name example.net\ncrypto isakmp identity hostname\n"}
+    network, hq_e, branch = setup(hq=hq)
+    initiate(network, hq_e)
+    network.run()
+    assert [type(e) for e in events(branch)] == [IkeSaEstablished, ChildSaEstablished]
+    auth_request = network.log[2].data
+    sa = next(iter(branch.sas.values()))
+    inner = unseal(auth_request, decode_message(auth_request), branch._protection(sa, False))
+    idi = next(p for p in inner if isinstance(p, IdiPayload))
+    assert (idi.id_type, idi.data) == (IdType.ID_FQDN, b"hq.example.net")

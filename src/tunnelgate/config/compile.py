@@ -300,6 +300,7 @@ def compile_config(config: RunningConfig) -> GatewayPolicy:
     ipsec = config.ipsec
     return GatewayPolicy(
         hostname=config.hostname,
+        domain_name=config.domain_name,
         interfaces=interfaces,
         routes=routes,
         crypto_maps=bound,

@@ -31,6 +31,7 @@ class GatewayPolicy:
     """A compiled configuration. ``crypto_maps`` is keyed by interface nameif."""
 
     hostname: str
+    domain_name: str | None = None
     interfaces: dict[str, InterfaceAddress] = field(default_factory=dict)
     routes: tuple[StaticRoute, ...] = ()
     crypto_maps: dict[str, CryptoMapSet] = field(default_factory=dict)

@@ -189,6 +189,7 @@ class Ikev2Engine:
         retransmit_timeout_s: float = 1.0,
         retransmit_tries: int = 5,
         port: int = 500,
+        cookie_threshold: int = 100,
     ) -> None:
         self.gateway = gateway
         self.interface = interface
@@ -199,6 +200,8 @@ class Ikev2Engine:
         self.random = random
         self.retransmit_timeout_s = retransmit_timeout_s
         self.retransmit_tries = retransmit_tries
+        self.cookie_threshold = cookie_threshold  # half-open SAs before COOKIE is demanded
+        self._cookie_secret = random(32)
         self.sas: dict[bytes, IkeSa] = {}  # by our own SPI
         self._half_open: dict[tuple[bytes, Address], IkeSa] = {}  # responder, by (SPIi, peer)
         self._outbox: list[tuple[bytes, Address]] = []
@@ -315,14 +318,14 @@ class Ikev2Engine:
     def _send_auth_request(self, sa: IkeSa, now: float) -> None:
         assert sa.entry is not None and sa.selector is not None and sa.keys is not None
         sa.child_spi = self._new_child_spi()
-        id_payload = IdiPayload(IdType.ID_IPV4_ADDR, ipaddress.IPv4Address(self.address[0]).packed)
+        id_payload = IdiPayload(*self._identity())
         algorithms = self._algorithms(sa)
         octets = signed_octets(
             algorithms.prf,
             sa.init_request,
             sa.nonce_r,
             sa.keys.sk_pi,
-            IdType.ID_IPV4_ADDR,
+            int(id_payload.id_type),
             id_payload.data,
         )
         if sa.local_psk is None:
@@ -407,6 +410,17 @@ class Ikev2Engine:
         if len(self._half_open) >= MAX_HALF_OPEN:
             self.drops["half-open-limit"] += 1
             return
+        if len(self._half_open) >= self.cookie_threshold:
+            nonce_payload = message.find(NoncePayload)
+            if nonce_payload is None:
+                raise DecodeError("IKE_SA_INIT request without Nonce")
+            expected = self._cookie(nonce_payload.data, addr, message.header.spi_i)
+            got = message.find_notify(NotifyType.COOKIE)
+            if got is None or not _equal(got.data, expected):
+                # no state is kept: the initiator must prove it receives at this address
+                self._answer_init_error(message.header, addr, NotifyType.COOKIE, expected)
+                self.drops["cookie-demanded"] += 1
+                return
         if self.interface not in self.gateway.ikev2_enabled:
             self.drops["ikev2-not-enabled"] += 1
             return
@@ -488,13 +502,13 @@ class Ikev2Engine:
                 sa, now, f"pre-shared key mismatch with tunnel-group {match.group.name}"
             )
             return
-        id_payload = IdrPayload(IdType.ID_IPV4_ADDR, ipaddress.IPv4Address(self.address[0]).packed)
+        id_payload = IdrPayload(*self._identity())
         my_octets = signed_octets(
             algorithms.prf,
             sa.init_response,
             sa.nonce_i,
             sa.keys.sk_pr,
-            IdType.ID_IPV4_ADDR,
+            int(id_payload.id_type),
             id_payload.data,
         )
         my_auth = AuthPayload(
@@ -1047,6 +1061,24 @@ class Ikev2Engine:
             spi = self.random(4)
             if int.from_bytes(spi, "big") > 255:  # SPIs 1-255 are reserved (RFC 4303)
                 return spi
+
+    def _identity(self) -> tuple[IdType, bytes]:
+        """Our phase-1 identity per ``crypto isakmp identity`` (auto: the address with PSK)."""
+        kind = self.gateway.identity
+        if kind == "hostname":
+            fqdn = self.gateway.hostname
+            if self.gateway.domain_name:
+                fqdn += "." + self.gateway.domain_name
+            return IdType.ID_FQDN, fqdn.encode()
+        if kind == "key-id" and self.gateway.identity_key_id:
+            return IdType.ID_KEY_ID, self.gateway.identity_key_id.encode()
+        return IdType.ID_IPV4_ADDR, ipaddress.IPv4Address(self.address[0]).packed
+
+    def _cookie(self, nonce: bytes, addr: Address, spi_i: bytes) -> bytes:
+        """RFC 7296 §2.6: <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>)."""
+        ip = ipaddress.ip_address(addr[0]).packed
+        digest = hashlib.sha256(nonce + ip + spi_i + self._cookie_secret).digest()
+        return b"\x00\x00\x00\x01" + digest
 
     def _nat_detected(self, message: Message, spi_i: bytes, spi_r: bytes, peer: Address) -> bool:
         """True when the peer's NAT-D hashes (if any) do not match the addresses we see."""
