@@ -47,11 +47,23 @@ def events(engine: Ikev2Engine) -> list[Event]:
     return out
 
 
+def quiet_group(side: dict[str, str], keepalive: str = " isakmp keepalive disable\n") -> str:
+    """The pair's tunnel group; dead peer detection off unless a test is about it."""
+    peer = side["peer"]
+    return (
+        f"tunnel-group {peer} type ipsec-l2l\ntunnel-group {peer} ipsec-attributes\n"
+        " ikev1 pre-shared-key v1secret\n"
+        " ikev2 local-authentication pre-shared-key v2secret\n"
+        " ikev2 remote-authentication pre-shared-key v2secret\n" + keepalive
+    )
+
+
 def setup(
     hq: dict[str, str] | None = None, branch: dict[str, str] | None = None, **net: object
 ) -> tuple[FakeNetwork, Ikev2Engine, Ikev2Engine]:
     engines = []
     for side, over, seed in ((HQ, hq or {}, 1), (BRANCH, branch or {}, 2)):
+        over = {"group": quiet_group(side), **over}
         policy = compile_config(load(gateway_text(side, **over)))
         engines.append(Ikev2Engine(policy, "outside", SeededRandom(seed)))
     network = FakeNetwork(FakeClock(), **net)  # type: ignore[arg-type]
@@ -310,8 +322,10 @@ def test_liveness_check_answered_and_dead_peer_detected() -> None:
     network.rules.append(lambda i, s, d, data: "dropped")  # the branch goes silent
     hq.check_liveness(sa, network.clock.now)
     network.run(max_seconds=600)
-    (gone,) = events(hq)
-    assert isinstance(gone, PeerUnreachable) and not hq.sas
+    gone = events(hq)
+    assert [type(e) for e in gone] == [PeerUnreachable, ChildSaDeleted]
+    assert isinstance(gone[1], ChildSaDeleted) and gone[1].reason == "peer unreachable"
+    assert not hq.sas
 
 
 def test_replayed_request_after_the_window_is_answered_from_cache_only() -> None:
@@ -376,3 +390,40 @@ def test_identity_follows_crypto_isakmp_identity() -> None:
     inner = unseal(auth_request, decode_message(auth_request), branch._protection(sa, False))
     idi = next(p for p in inner if isinstance(p, IdiPayload))
     assert (idi.id_type, idi.data) == (IdType.ID_FQDN, b"hq.example.net")
+
+
+# --------------------------------------------------------------------------- lifetimes, DPD
+
+
+def test_children_rekey_before_their_lifetime_ends_and_expire_if_they_cannot() -> None:
+    lifetime = {"map_extra": "crypto map M 10 set security-association lifetime seconds 1000\n"}
+    network, hq, branch, hq_ev, _ = established(hq=lifetime, branch=lifetime)
+    start = network.clock.now
+    first = child_of(hq_ev)
+    network.run(max_seconds=960)  # the first rekey falls between 850 and 950 s
+    rekeyed = [e for e in events(hq) + events(branch) if isinstance(e, ChildSaEstablished)]
+    assert rekeyed and all(e.rekeyed_spi is not None for e in rekeyed)
+    assert any(e.rekeyed_spi == first.spi_in for e in rekeyed)
+    assert 850 <= network.log[4].at - start <= 950  # the CREATE_CHILD_SA request
+    # a silent peer: the next rekey cannot happen, the child hits its hard lifetime
+    network.rules.append(lambda i, s, d, data: "dropped")
+    network.run(max_seconds=2000)
+    gone = [e for e in events(hq) if isinstance(e, ChildSaDeleted)]
+    # the unanswered rekey ends the IKE SA (or the child's hard lifetime comes first)
+    assert gone and {e.reason for e in gone} <= {"peer unreachable", "lifetime expired"}
+    assert not hq.sas
+
+
+def test_dead_peer_detection_follows_the_tunnel_group_keepalive() -> None:
+    keepalive = " isakmp keepalive threshold 30 retry 2\n"
+    network, hq, _branch = setup(hq={"group": quiet_group(HQ, keepalive)})
+    initiate(network, hq)
+    network.run(max_seconds=5)
+    events(hq)
+    start = network.clock.now
+    network.run(max_seconds=100)  # three liveness checks at 30 s intervals, all answered
+    checks = [s for s in network.log if s.source == HQ_ADDR and s.at > start]
+    assert len(checks) == 3 and hq.sas
+    network.rules.append(lambda i, s, d, data: "dropped")  # the branch goes silent
+    network.run(max_seconds=400)
+    assert any(isinstance(e, PeerUnreachable) for e in events(hq)) and not hq.sas

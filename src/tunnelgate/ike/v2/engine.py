@@ -123,6 +123,8 @@ class Child:
     mode: str
     selector: Selector  # source = our side
     entry: MapEntry
+    rekey_at: float | None = None  # 85-95 % of the lifetime (jitter from the random source)
+    expire_at: float | None = None  # the hard lifetime
 
 
 @dataclass(slots=True)
@@ -171,6 +173,8 @@ class IkeSa:
     expected_request_id: int = 0  # the next request id the peer may send
     pending: Pending | None = None
     children: dict[bytes, Child] = field(default_factory=dict)  # by our inbound SPI
+    dpd_at: float | None = None  # next liveness check (tunnel-group isakmp keepalive)
+    dpd_interval: float | None = None
 
     @property
     def key(self) -> bytes:
@@ -218,7 +222,11 @@ class Ikev2Engine:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        timers = [sa.retransmit_at for sa in self.sas.values() if sa.retransmit_at is not None]
+        timers: list[float] = []
+        for sa in self.sas.values():
+            timers += [t for t in (sa.retransmit_at, sa.dpd_at) if t is not None]
+            for child in sa.children.values():
+                timers += [t for t in (child.rekey_at, child.expire_at) if t is not None]
         return min(timers) if timers else None
 
     def handle_timer(self, now: float) -> None:
@@ -227,11 +235,51 @@ class Ikev2Engine:
                 continue
             if sa.retransmits >= self.retransmit_tries:
                 self._events.append(PeerUnreachable(sa.peer, sa.retransmits + 1))
+                for child in sa.children.values():
+                    self._events.append(
+                        ChildSaDeleted(child.spi_in, child.spi_out, "peer unreachable")
+                    )
+                sa.children.clear()
                 self._remove(sa)
                 continue
             sa.retransmits += 1
             sa.retransmit_at = now + self.retransmit_timeout_s * (2**sa.retransmits)
             self._outbox.append((sa.last_request, sa.peer))
+        for sa in list(self.sas.values()):
+            if sa.state == "established":
+                self._lifetimes(sa, now)
+
+    def _lifetimes(self, sa: IkeSa, now: float) -> None:
+        """Hard expiry, rekeys at 85-95 % of a child's lifetime, and liveness checks."""
+        busy = sa.pending is not None or sa.retransmit_at is not None
+        for child in list(sa.children.values()):
+            if child.expire_at is not None and child.expire_at <= now:
+                del sa.children[child.spi_in]
+                self._events.append(ChildSaDeleted(child.spi_in, child.spi_out, "lifetime expired"))
+                if not busy:
+                    self._request(
+                        sa,
+                        Pending("delete-child", child),
+                        ExchangeType.INFORMATIONAL,
+                        [DeletePayload(ProtocolId.ESP, (child.spi_in,))],
+                        now,
+                    )
+                    busy = True
+            elif child.rekey_at is not None and child.rekey_at <= now:
+                if busy:
+                    child.rekey_at = now + 1.0  # one request at a time: try again shortly
+                    continue
+                child.rekey_at = None  # rekeyed once; the new child gets its own timers
+                self.rekey_child(child.spi_in, now)
+                busy = True
+        if sa.dpd_at is not None and sa.dpd_at <= now and sa.dpd_interval is not None:
+            sa.dpd_at = now + sa.dpd_interval
+            if not busy:
+                self.check_liveness(sa, now)
+
+    def _jitter(self, low: float, high: float) -> float:
+        """A uniform fraction in [low, high] from the injected random source."""
+        return low + (high - low) * int.from_bytes(self.random(2), "big") / 0xFFFF
 
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
         """Handle one datagram from ``addr``; never raises for anything the peer sends."""
@@ -366,7 +414,7 @@ class Ikev2Engine:
         if expected is None or not _equal(expected, auth.data):
             self._fail(sa, "AUTHENTICATION_FAILED", "the peer's AUTH does not match our remote key")
             return
-        self._established(sa)
+        self._established(sa, now)
         if errors:
             self._events.append(
                 ChildSaFailed(
@@ -396,6 +444,7 @@ class Ikev2Engine:
             "transport" if transport else "tunnel",
             selector,
             sa.entry,
+            now=now,
         )
 
     # ------------------------------------------------------------------ responder
@@ -515,8 +564,8 @@ class Ikev2Engine:
             AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE,
             psk_auth(algorithms.prf, match.group.ikev2_local_psk.value, my_octets),
         )
-        self._established(sa)
-        child = self._respond_child(sa, inner)
+        self._established(sa, now)
+        child = self._respond_child(sa, inner, now)
         self._send_encrypted(
             sa,
             ExchangeType.IKE_AUTH,
@@ -527,7 +576,7 @@ class Ikev2Engine:
         )
         self._half_open.pop((sa.spi_i, sa.peer), None)
 
-    def _respond_child(self, sa: IkeSa, inner: list[Payload]) -> list[Payload]:
+    def _respond_child(self, sa: IkeSa, inner: list[Payload], now: float) -> list[Payload]:
         """The child SA part of our IKE_AUTH answer (or the notify refusing it)."""
         sa_payload, tsi, tsr = (
             _first(inner, SaPayload),
@@ -567,6 +616,7 @@ class Ikev2Engine:
             mode,
             choice.selector,
             choice.entry,
+            now=now,
         )
         out: list[Payload] = []
         if mode == "transport":
@@ -619,6 +669,7 @@ class Ikev2Engine:
     def rekey_child(self, spi_in: bytes, now: float) -> None:
         """CREATE_CHILD_SA rekeying the child SA we receive on with ``spi_in`` (§1.3.3)."""
         sa, child = self.find_child(spi_in)
+        child.rekey_at = None
         pending = Pending("rekey-child", child, self._new_child_spi(), self.random(NONCE_BYTES))
         payloads: list[Payload] = [
             NotifyPayload(NotifyType.REKEY_SA, b"", ProtocolId.ESP, child.spi_in),
@@ -708,6 +759,7 @@ class Ikev2Engine:
                 shared_secret=shared,
                 initiator=True,
                 rekeyed=old,
+                now=now,
             )
             # the rekeyed SA is deleted by the side that rekeyed it (RFC 7296 §2.8)
             self._request(
@@ -817,6 +869,7 @@ class Ikev2Engine:
             shared_secret=shared,
             initiator=False,
             rekeyed=old,
+            now=now,
         )
         if mode == "transport":
             answer.insert(0, NotifyPayload(NotifyType.USE_TRANSPORT_MODE))
@@ -983,9 +1036,14 @@ class Ikev2Engine:
         sa.retransmit_at = now + self.retransmit_timeout_s
         self._outbox.append((data, sa.peer))
 
-    def _established(self, sa: IkeSa) -> None:
+    def _established(self, sa: IkeSa, now: float) -> None:
         assert sa.choice is not None
         sa.state = "established"
+        match = find_tunnel_group(self.gateway, peer_address=sa.peer[0], version=2, auth="psk")
+        keepalive = None if isinstance(match, Refusal) else match.group.keepalive
+        if keepalive is not None:  # (threshold, retry): a liveness check every threshold s
+            sa.dpd_interval = float(keepalive[0])
+            sa.dpd_at = now + sa.dpd_interval
         c = sa.choice
         names = f"{c.encryption}/{c.integrity}/prf {c.prf}/group {c.group}"
         self._events.append(
@@ -1007,6 +1065,7 @@ class Ikev2Engine:
         shared_secret: bytes = b"",
         initiator: bool | None = None,
         rekeyed: Child | None = None,
+        now: float | None = None,
     ) -> Child:
         """Derive the child's keys (RFC 7296 §2.17), record it and tell the owner."""
         assert sa.keys is not None
@@ -1022,6 +1081,10 @@ class Ikev2Engine:
             shared_secret,
         )
         child = Child(spi_in, spi_out, encr, integ, mode, selector, entry)
+        if now is not None:
+            lifetime = float(entry.lifetime_seconds)
+            child.expire_at = now + lifetime
+            child.rekey_at = now + lifetime * (1 - self._jitter(0.05, 0.15))
         sa.children[spi_in] = child
         self._events.append(
             ChildSaEstablished(
