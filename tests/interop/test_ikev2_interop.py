@@ -58,7 +58,13 @@ class Peer:
     """tunnelgate running in namespace ``ns``; events read from its stdout."""
 
     def __init__(
-        self, ns: Namespace, tmp: Path, *, initiate: bool, rekey_after: float | None = None
+        self,
+        ns: Namespace,
+        tmp: Path,
+        *,
+        initiate: bool,
+        rekey_after: float | None = None,
+        rekey_ike_after: float | None = None,
     ) -> None:
         config = tmp / "tunnelgate.cfg"
         config.write_text(TUNNELGATE_CONFIG)
@@ -74,6 +80,8 @@ class Peer:
             argv.append("--initiate")
         if rekey_after is not None:
             argv += ["--rekey-after", str(rekey_after)]
+        if rekey_ike_after is not None:
+            argv += ["--rekey-ike-after", str(rekey_ike_after)]
         self.proc = subprocess.Popen(
             ns.argv(argv), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -239,5 +247,50 @@ def test_child_rekey_both_ways_with_charon(
         _wait_child_spis(charon, theirs[0]["spi_in"], theirs[0]["spi_out"])
         gone = [e for e in peer.events[count:] if e["event"] == "ChildSaDeleted"]
         assert [d["spi_in"] for d in gone] == [ours[1]["spi_in"]]
+    finally:
+        peer.stop()
+
+
+def _wait_ike_spis(charon: Any, spi_i: str, spi_r: str) -> Any:
+    """charon's IKE SA once it carries these SPIs (the rekeyed SA), with its child."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        sas = [s for s in charon.list_sas() if s.name == "gw" and s.state == "ESTABLISHED"]
+        if (
+            len(sas) == 1
+            and (sas[0].initiator_spi, sas[0].responder_spi) == (spi_i, spi_r)
+            and sas[0].installed("gw")
+        ):
+            return sas[0]
+        time.sleep(0.1)
+    raise AssertionError(f"charon never showed IKE SA {spi_i}_i {spi_r}_r: {charon.list_sas()}")
+
+
+@pytest.mark.interop
+def test_ike_sa_rekey_both_ways_with_charon(
+    netns: Netns, start_charon: StartCharon, tmp_path: Path
+) -> None:
+    """tunnelgate rekeys the IKE SA, then charon does; the child SA survives both."""
+    gw_a, gw_b, _ = topology_two_gateways(netns)
+    peer = Peer(gw_b, tmp_path, initiate=False, rekey_ike_after=1.5)
+    try:
+        charon = start_charon(gw_a, _charon_conf(), name="a")
+        charon.initiate("gw", timeout=WAIT)
+        charon.wait_established("gw", "gw", timeout=WAIT)
+        peer.wait_for({"IkeSaEstablished", "IkeSaDeleted"})
+        ikes = [e for e in peer.events if e["event"] == "IkeSaEstablished"]
+        assert len(ikes) == 2 and ikes[1]["initiator"] is True
+        _wait_ike_spis(charon, ikes[1]["spi_i"], ikes[1]["spi_r"])
+        count = len(peer.events)
+        charon.rekey(ike="gw")
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and not any(
+            e["event"] == "IkeSaDeleted" for e in peer.events[count:]
+        ):
+            peer.poll(0.5)
+        third = [e for e in peer.events[count:] if e["event"] == "IkeSaEstablished"]
+        assert len(third) == 1 and third[0]["initiator"] is False
+        _wait_ike_spis(charon, third[0]["spi_i"], third[0]["spi_r"])
+        assert not any(e["event"] == "ChildSaDeleted" for e in peer.events)
     finally:
         peer.stop()

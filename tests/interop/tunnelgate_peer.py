@@ -22,7 +22,7 @@ from typing import Any
 from tunnelgate.config.compile import compile_config
 from tunnelgate.config.loader import load_config
 from tunnelgate.ike.v2.engine import Ikev2Engine
-from tunnelgate.ike.v2.events import ChildSaEstablished
+from tunnelgate.ike.v2.events import ChildSaEstablished, IkeSaEstablished
 from tunnelgate.net.ike_runner import IkeRunner
 
 
@@ -56,6 +56,12 @@ async def main(argv: list[str]) -> int:
         default=None,
         help="rekey the first child SA this many seconds after it is up",
     )
+    parser.add_argument(
+        "--rekey-ike-after",
+        type=float,
+        default=None,
+        help="rekey the first IKE SA this many seconds after it is up",
+    )
     args = parser.parse_args(argv)
     result = load_config(args.config.read_text(), source=str(args.config))
     if result.config is None:
@@ -67,9 +73,17 @@ async def main(argv: list[str]) -> int:
 
     loop = asyncio.get_running_loop()
     rekeyed: list[bytes] = []
+    ike: list[bytes] = []
 
     def emit(event: Any) -> None:
         print(json.dumps(event_json(event)), flush=True)
+        if isinstance(event, IkeSaEstablished) and args.rekey_ike_after is not None and not ike:
+            ike.append(event.spi_i)
+
+            def rekey_ike(now: float) -> None:
+                engine.rekey_ike_sa(next(iter(engine.sas.values())), now)
+
+            loop.call_later(args.rekey_ike_after, lambda: runner.command(rekey_ike))
         if isinstance(event, ChildSaEstablished) and args.rekey_after is not None and not rekeyed:
             rekeyed.append(event.spi_in)
             spi = event.spi_in

@@ -427,3 +427,51 @@ def test_dead_peer_detection_follows_the_tunnel_group_keepalive() -> None:
     network.rules.append(lambda i, s, d, data: "dropped")  # the branch goes silent
     network.run(max_seconds=400)
     assert any(isinstance(e, PeerUnreachable) for e in events(hq)) and not hq.sas
+
+
+# --------------------------------------------------------------------------- IKE SA rekey
+#
+#   X --- CREATE_CHILD_SA request: SK{SA(IKE, new SPIi) Ni KEi} ---> Y   (RFC 7296 §1.3.2)
+#   X <-- CREATE_CHILD_SA response: SK{SA(IKE, new SPIr) Nr KEr} --- Y
+#   X --- INFORMATIONAL request on the old SA: SK{D(IKE)} ----------> Y
+#   X <-- INFORMATIONAL response: SK{} ------------------------------- Y
+
+
+def test_ike_sa_rekey_by_either_side_moves_the_children() -> None:
+    for rekeyer in ("hq", "branch"):
+        network, hq, branch, _hq_ev, _br_ev = established()
+        old = next(iter(hq.sas.values()))
+        old_spis = (old.spi_i, old.spi_r)
+        engine = hq if rekeyer == "hq" else branch
+        engine.rekey_ike_sa(next(iter(engine.sas.values())), network.clock.now)
+        network.run()
+        for own, evs in ((hq, events(hq)), (branch, events(branch))):
+            kinds = [type(e) for e in evs]
+            assert kinds == [IkeSaEstablished, IkeSaDeleted], (rekeyer, kinds)
+            new, gone = evs
+            assert isinstance(new, IkeSaEstablished) and isinstance(gone, IkeSaDeleted)
+            assert (gone.spi_i, gone.spi_r) == old_spis
+            assert (new.spi_i, new.spi_r) != old_spis
+            assert new.initiator is (own is engine)
+            (sa,) = own.sas.values()
+            assert len(sa.children) == 1 and sa.state == "established"
+        # the children keep working under the new IKE SA: rekey one with the new SK_d
+        child = next(iter(next(iter(hq.sas.values())).children))
+        hq.rekey_child(child, network.clock.now)
+        network.run()
+        new_h, new_b = child_of(events(hq)), child_of(events(branch))
+        assert new_h.keys == new_b.keys and new_h.rekeyed_spi == child
+
+
+def test_ike_sa_rekeys_itself_before_its_lifetime_ends() -> None:
+    policy = {
+        "ikev2_policy": "crypto ikev2 policy 10\n encryption aes-256\n integrity sha256\n"
+        " group 14\n prf sha256\n lifetime seconds 600\n"
+    }
+    network, hq, _branch, _, _ = established(hq=policy, branch=policy)
+    start = network.clock.now
+    network.run(max_seconds=580)  # both sides schedule a rekey at 510-570 s
+    rekeys = [e for e in events(hq) if isinstance(e, IkeSaEstablished)]
+    assert rekeys and all(510 <= s.at - start <= 575 for s in network.log[4:5])
+    (sa,) = hq.sas.values()
+    assert sa.state == "established" and len(sa.children) == 1

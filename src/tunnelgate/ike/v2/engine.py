@@ -53,7 +53,12 @@ from tunnelgate.ike.v2.events import (
     IkeSaFailed,
     PeerUnreachable,
 )
-from tunnelgate.ike.v2.keymat import IkeKeys, derive_child_keys, derive_ike_keys
+from tunnelgate.ike.v2.keymat import (
+    IkeKeys,
+    derive_child_keys,
+    derive_ike_keys,
+    derive_rekeyed_ike_keys,
+)
 from tunnelgate.ike.v2.message import Header, Message, decode_header, decode_message, encode_message
 from tunnelgate.ike.v2.payloads import (
     AuthPayload,
@@ -174,6 +179,7 @@ class IkeSa:
     pending: Pending | None = None
     children: dict[bytes, Child] = field(default_factory=dict)  # by our inbound SPI
     dpd_at: float | None = None  # next liveness check (tunnel-group isakmp keepalive)
+    rekey_at: float | None = None  # IKE SA rekey, 85-95 % of the policy lifetime
     dpd_interval: float | None = None
 
     @property
@@ -224,7 +230,7 @@ class Ikev2Engine:
     def get_timer(self) -> float | None:
         timers: list[float] = []
         for sa in self.sas.values():
-            timers += [t for t in (sa.retransmit_at, sa.dpd_at) if t is not None]
+            timers += [t for t in (sa.retransmit_at, sa.dpd_at, sa.rekey_at) if t is not None]
             for child in sa.children.values():
                 timers += [t for t in (child.rekey_at, child.expire_at) if t is not None]
         return min(timers) if timers else None
@@ -271,6 +277,12 @@ class Ikev2Engine:
                     continue
                 child.rekey_at = None  # rekeyed once; the new child gets its own timers
                 self.rekey_child(child.spi_in, now)
+                busy = True
+        if sa.rekey_at is not None and sa.rekey_at <= now:
+            if busy:
+                sa.rekey_at = now + 1.0
+            else:
+                self.rekey_ike_sa(sa, now)
                 busy = True
         if sa.dpd_at is not None and sa.dpd_at <= now and sa.dpd_interval is not None:
             sa.dpd_at = now + sa.dpd_interval
@@ -689,6 +701,62 @@ class Ikev2Engine:
         ]
         self._request(sa, pending, ExchangeType.CREATE_CHILD_SA, payloads, now)
 
+    def rekey_ike_sa(self, sa: IkeSa, now: float) -> None:
+        """CREATE_CHILD_SA rekeying the IKE SA itself (RFC 7296 §1.3.2), same algorithms."""
+        assert sa.choice is not None
+        c = sa.choice
+        sa.rekey_at = None
+        pending = Pending("rekey-ike", None, self._new_spi(), self.random(NONCE_BYTES), c.group)
+        pending.private, public = dh.group(c.group).generate(self.random)
+        offer = wire.ike_answer(1, c.encryption, c.integrity, c.prf, c.group, pending.new_spi)
+        payloads: list[Payload] = [offer, NoncePayload(pending.nonce), KePayload(c.group, public)]
+        self._request(sa, pending, ExchangeType.CREATE_CHILD_SA, payloads, now)
+
+    def _rekeyed_sa(
+        self,
+        old: IkeSa,
+        *,
+        initiator: bool,
+        spi_i: bytes,
+        spi_r: bytes,
+        choice: Ikev2Choice,
+        nonce_i: bytes,
+        nonce_r: bytes,
+        shared: bytes,
+        now: float,
+    ) -> IkeSa:
+        """The IKE SA that replaces ``old``: new keys, counters at 0, the children moved."""
+        assert old.keys is not None
+        old_algorithms, new = self._algorithms(old), _Algorithms.of(choice)
+        keys = derive_rekeyed_ike_keys(
+            old_algorithms.prf,
+            old.keys.sk_d,
+            new.prf,
+            new.encryption,
+            new.integrity,
+            nonce_i,
+            nonce_r,
+            shared,
+            spi_i,
+            spi_r,
+        )
+        sa = IkeSa(
+            initiator,
+            old.peer,
+            spi_i,
+            spi_r,
+            nonce_i=nonce_i,
+            nonce_r=nonce_r,
+            group=choice.group,
+            choice=choice,
+            keys=keys,
+            nat_detected=old.nat_detected,
+        )
+        sa.children, old.children = old.children, {}
+        self.sas[sa.key] = sa
+        self._established(sa, now)
+        return sa
+
     def delete_child(self, spi_in: bytes, now: float) -> None:
         """INFORMATIONAL with a Delete of one child SA (§1.4.1)."""
         sa, child = self.find_child(spi_in)
@@ -769,6 +837,8 @@ class Ikev2Engine:
                 [DeletePayload(ProtocolId.ESP, (old.spi_in,))],
                 now,
             )
+        elif pending.kind == "rekey-ike" and exchange == ExchangeType.CREATE_CHILD_SA:
+            self._on_ike_rekey_response(sa, pending, inner, errors, now)
         elif pending.kind == "delete-child" and exchange == ExchangeType.INFORMATIONAL:
             child = pending.child
             assert child is not None
@@ -782,20 +852,16 @@ class Ikev2Engine:
     def _on_create_child_request(
         self, sa: IkeSa, inner: list[Payload], mid: int, now: float
     ) -> None:
-        """Rekey of a child SA (REKEY_SA) or a new child SA, as the responder."""
+        """Rekey of the IKE SA, of a child SA (REKEY_SA), or a new child SA, as the responder."""
         offer, nonce = _first(inner, SaPayload), _first(inner, NoncePayload)
-        tsi, tsr = _first(inner, TsiPayload), _first(inner, TsrPayload)
-        if offer is None or nonce is None or tsi is None or tsr is None:
-            raise DecodeError("CREATE_CHILD_SA request without SA, Nonce, TSi or TSr")
+        if offer is None or nonce is None:
+            raise DecodeError("CREATE_CHILD_SA request without SA or Nonce")
         if any(int(p.protocol_id) == ProtocolId.IKE for p in offer.proposals):
-            # IKE SA rekeying is not implemented yet: refuse it cleanly
-            self._reply(
-                sa,
-                ExchangeType.CREATE_CHILD_SA,
-                [NotifyPayload(NotifyType.NO_PROPOSAL_CHOSEN)],
-                mid,
-            )
+            self._on_ike_rekey_request(sa, offer, nonce, inner, mid, now)
             return
+        tsi, tsr = _first(inner, TsiPayload), _first(inner, TsrPayload)
+        if tsi is None or tsr is None:
+            raise DecodeError("CREATE_CHILD_SA request for a child SA without TSi or TSr")
         rekey = next(
             (
                 n
@@ -878,6 +944,112 @@ class Ikev2Engine:
             TsrPayload((_ts(selector.source, selector.source_ports, selector),)),
         ]
         self._reply(sa, ExchangeType.CREATE_CHILD_SA, answer, mid)
+
+    def _on_ike_rekey_response(
+        self,
+        sa: IkeSa,
+        pending: Pending,
+        inner: list[Payload],
+        errors: list[NotifyPayload],
+        now: float,
+    ) -> None:
+        if errors:
+            name = _notify_name(errors[0].notify_type)
+            self._events.append(IkeSaFailed(sa.peer, name, "the peer refused the IKE rekey"))
+            return
+        answer, nonce = _first(inner, SaPayload), _first(inner, NoncePayload)
+        ke = _first(inner, KePayload)
+        if answer is None or nonce is None or ke is None or len(answer.proposals) != 1:
+            raise DecodeError("IKE rekey response without SA, Nonce or KE")
+        offers = wire.ike_offers_as_policies(answer)
+        choice = select_ikev2(offers, self.gateway.ikev2_policies) if offers else None
+        if (
+            not isinstance(choice, Ikev2Choice)
+            or pending.private is None
+            or int(ke.dh_group) != pending.group
+            or len(answer.proposals[0].spi) != 8
+        ):
+            self._events.append(
+                IkeSaFailed(sa.peer, "NO_PROPOSAL_CHOSEN", "unusable answer to our IKE rekey")
+            )
+            return
+        shared = dh.group(choice.group).shared_secret(pending.private, ke.data)
+        self._rekeyed_sa(
+            sa,
+            initiator=True,
+            spi_i=pending.new_spi,
+            spi_r=answer.proposals[0].spi,
+            choice=choice,
+            nonce_i=pending.nonce,
+            nonce_r=nonce.data,
+            shared=shared,
+            now=now,
+        )
+        # the initiator of the rekey deletes the old IKE SA (RFC 7296 §2.18)
+        self._request(
+            sa,
+            Pending("delete-ike"),
+            ExchangeType.INFORMATIONAL,
+            [DeletePayload(ProtocolId.IKE)],
+            now,
+        )
+
+    def _on_ike_rekey_request(
+        self,
+        sa: IkeSa,
+        offer: SaPayload,
+        nonce: NoncePayload,
+        inner: list[Payload],
+        mid: int,
+        now: float,
+    ) -> None:
+        """The peer rekeys the IKE SA: answer and create the new SA; the peer deletes the old."""
+        ke = _first(inner, KePayload)
+        choice = select_ikev2(wire.ike_offers_as_policies(offer), self.gateway.ikev2_policies)
+        if isinstance(choice, Refusal) or ke is None:
+            self._reply(
+                sa,
+                ExchangeType.CREATE_CHILD_SA,
+                [NotifyPayload(NotifyType.NO_PROPOSAL_CHOSEN)],
+                mid,
+            )
+            return
+        if int(ke.dh_group) != choice.group:
+            data = choice.group.to_bytes(2, "big")
+            self._reply(
+                sa,
+                ExchangeType.CREATE_CHILD_SA,
+                [NotifyPayload(NotifyType.INVALID_KE_PAYLOAD, data)],
+                mid,
+            )
+            return
+        chosen = next(p for p in offer.proposals if p.number == choice.offer.priority)
+        if len(chosen.spi) != 8:
+            raise DecodeError("IKE rekey proposal without an 8-byte SPI")
+        group = dh.group(choice.group)
+        private, public = group.generate(self.random)
+        shared = group.shared_secret(private, ke.data)
+        nonce_r, spi_r = self.random(NONCE_BYTES), self._new_spi()
+        answer = wire.ike_answer(
+            chosen.number, choice.encryption, choice.integrity, choice.prf, choice.group, spi_r
+        )
+        self._reply(
+            sa,
+            ExchangeType.CREATE_CHILD_SA,
+            [answer, NoncePayload(nonce_r), KePayload(choice.group, public)],
+            mid,
+        )
+        self._rekeyed_sa(
+            sa,
+            initiator=False,
+            spi_i=chosen.spi,
+            spi_r=spi_r,
+            choice=choice,
+            nonce_i=nonce.data,
+            nonce_r=nonce_r,
+            shared=shared,
+            now=now,
+        )
 
     def _on_informational_request(
         self, sa: IkeSa, inner: list[Payload], mid: int, now: float
@@ -1044,6 +1216,8 @@ class Ikev2Engine:
         if keepalive is not None:  # (threshold, retry): a liveness check every threshold s
             sa.dpd_interval = float(keepalive[0])
             sa.dpd_at = now + sa.dpd_interval
+        if sa.choice.lifetime_seconds:
+            sa.rekey_at = now + sa.choice.lifetime_seconds * (1 - self._jitter(0.05, 0.15))
         c = sa.choice
         names = f"{c.encryption}/{c.integrity}/prf {c.prf}/group {c.group}"
         self._events.append(

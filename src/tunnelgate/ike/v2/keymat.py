@@ -45,16 +45,47 @@ def derive_ike_keys(
     """SKEYSEED = prf(Ni | Nr, g^ir); {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr}
     = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr)."""
     skeyseed = prf(nonce_i + nonce_r, shared_secret)
+    return _split(prf, prf, skeyseed, encryption, integrity, nonce_i + nonce_r + spi_i + spi_r)
+
+
+def derive_rekeyed_ike_keys(
+    old_prf: Prf,
+    old_sk_d: bytes,
+    new_prf: Prf,
+    encryption: EncryptionAlgorithm,
+    integrity: Integrity,
+    nonce_i: bytes,
+    nonce_r: bytes,
+    shared_secret: bytes,
+    spi_i: bytes,
+    spi_r: bytes,
+) -> IkeKeys:
+    """The keys of a rekeyed IKE SA (RFC 7296 §2.18): SKEYSEED = prf(SK_d (old), g^ir (new)
+    | Ni | Nr), then prf+ over the new SPIs. Both use the old SA's PRF, as strongSwan does;
+    key lengths follow the new SA's algorithms."""
+    skeyseed = old_prf(old_sk_d, shared_secret + nonce_i + nonce_r)
+    seed = nonce_i + nonce_r + spi_i + spi_r
+    return _split(old_prf, new_prf, skeyseed, encryption, integrity, seed)
+
+
+def _split(
+    stream_prf: Prf,
+    new_prf: Prf,
+    skeyseed: bytes,
+    encryption: EncryptionAlgorithm,
+    integrity: Integrity,
+    seed: bytes,
+) -> IkeKeys:
     lengths = (
-        prf.key_bytes,
+        new_prf.key_bytes,
         integrity.key_bytes,
         integrity.key_bytes,
         encryption.keymat_bytes,
         encryption.keymat_bytes,
-        prf.key_bytes,
-        prf.key_bytes,
+        new_prf.key_bytes,
+        new_prf.key_bytes,
     )
-    stream = prf_plus(prf, skeyseed, nonce_i + nonce_r + spi_i + spi_r, sum(lengths))
+    stream = prf_plus(stream_prf, skeyseed, seed, sum(lengths))
     parts: list[bytes] = []
     offset = 0
     for length in lengths:

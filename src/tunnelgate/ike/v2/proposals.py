@@ -93,13 +93,16 @@ def ike_offers_as_policies(sa: SaPayload) -> list[Ikev2Policy]:
     return out
 
 
-def ike_answer(number: int, encryption: str, integrity: str, prf: str, group: int) -> SaPayload:
-    """The responder's single chosen proposal (keeping the number it was offered under)."""
+def ike_answer(
+    number: int, encryption: str, integrity: str, prf: str, group: int, spi: bytes = b""
+) -> SaPayload:
+    """A single IKE proposal: the responder's choice (keeping the number it was offered
+    under), or an IKE SA rekey offer/answer carrying the new SA's SPI."""
     transforms = _transforms(Kind.IKEV2_ENCRYPTION, [encryption])
     transforms += _transforms(Kind.IKEV2_PRF, [prf])
     transforms += _transforms(Kind.IKEV2_INTEGRITY, [integrity])
     transforms += _transforms(Kind.IKEV2_GROUP, [group])
-    return SaPayload((Proposal(number, ProtocolId.IKE, tuple(transforms)),))
+    return SaPayload((Proposal(number, ProtocolId.IKE, tuple(transforms), spi),))
 
 
 def esp_proposal(
