@@ -64,6 +64,7 @@ class FakeNetwork:
     duplication: float = 0.0
     reorder: bool = False
     rules: list[Rule] = field(default_factory=list)
+    nat: dict[str, str] = field(default_factory=dict)  # private IP -> the public IP it uses
     engines: dict[Address, Engine] = field(default_factory=dict)
     log: list[Sent] = field(default_factory=list)
     _random: random.Random = field(init=False)
@@ -72,8 +73,20 @@ class FakeNetwork:
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
 
-    def attach(self, address: Address, engine: Engine) -> None:
+    def attach(self, address: Address, engine: Engine, *ports: int) -> None:
+        """Register ``engine`` at ``address`` (and at the same IP on ``ports``, e.g. 4500)."""
         self.engines[address] = engine
+        for port in ports:
+            self.engines[(address[0], port)] = engine
+
+    def _public(self, address: Address) -> Address:
+        return (self.nat.get(address[0], address[0]), address[1])
+
+    def _private(self, address: Address) -> Address:
+        for private, public in self.nat.items():
+            if public == address[0]:
+                return (private, address[1])
+        return address
 
     def _fate(self, source: Address, destination: Address, data: bytes) -> str:
         index = self._count
@@ -93,13 +106,17 @@ class FakeNetwork:
         batch: list[tuple[Address, Address, bytes]] = []
         for address, engine in self.engines.items():
             for data, destination in engine.datagrams_to_send(self.clock.now):
-                fate = self._fate(address, destination, data)
-                self.log.append(Sent(self.clock.now, address, destination, data, fate))
+                # like the UDP runner: sent from the port it is sent to (500 or 4500),
+                # and through the NAT if the sender sits behind one
+                source = self._public((address[0], destination[1]))
+                destination = self._private(destination)
+                fate = self._fate(source, destination, data)
+                self.log.append(Sent(self.clock.now, source, destination, data, fate))
                 if fate == "dropped" or destination not in self.engines:
                     continue
-                batch.append((address, destination, data))
+                batch.append((source, destination, data))
                 if fate == "duplicated":
-                    batch.append((address, destination, data))
+                    batch.append((source, destination, data))
         if self.reorder:
             self._random.shuffle(batch)
         for source, destination, data in batch:

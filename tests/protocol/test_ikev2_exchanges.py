@@ -475,3 +475,43 @@ def test_ike_sa_rekeys_itself_before_its_lifetime_ends() -> None:
     assert rekeys and all(510 <= s.at - start <= 575 for s in network.log[4:5])
     (sa,) = hq.sas.values()
     assert sa.state == "established" and len(sa.children) == 1
+
+
+# --------------------------------------------------------------------------- NAT traversal
+#
+#   HQ 10.0.0.1 == NAT (203.0.113.1) ==> branch 198.51.100.2
+#   IKE_SA_INIT on 500: NAT-D hashes do not match what each side sees (RFC 7296 §2.23)
+#   IKE_AUTH and everything after on 4500
+
+
+def test_nat_is_detected_and_ike_moves_to_port_4500() -> None:
+    behind = {**HQ, "outside": "10.0.0.1"}
+    engines = []
+    for side, seed in ((behind, 1), (BRANCH, 2)):
+        policy = compile_config(load(gateway_text(side, group=quiet_group(side))))
+        engines.append(Ikev2Engine(policy, "outside", SeededRandom(seed)))
+    hq, branch = engines
+    network = FakeNetwork(FakeClock(), nat={"10.0.0.1": "203.0.113.1"})
+    network.attach(("10.0.0.1", 500), hq, 4500)
+    network.attach(BRANCH_ADDR, branch, 4500)
+    initiate(network, hq)
+    network.run()
+    assert [type(e) for e in events(hq)] == [IkeSaEstablished, ChildSaEstablished]
+    assert [type(e) for e in events(branch)] == [IkeSaEstablished, ChildSaEstablished]
+    ports = [(s.source[1], s.destination[1]) for s in network.log]
+    assert ports == [(500, 500), (500, 500), (4500, 4500), (4500, 4500)]
+    assert network.log[2].source == ("203.0.113.1", 4500)  # the branch sees the NAT's address
+    (sa_h,) = hq.sas.values()
+    (sa_b,) = branch.sas.values()
+    assert sa_h.nat_detected and sa_b.nat_detected
+    assert sa_b.peer == ("203.0.113.1", 4500) and sa_h.peer == ("198.51.100.2", 4500)
+    # later exchanges stay on 4500
+    hq.rekey_child(next(iter(sa_h.children)), network.clock.now)
+    network.run()
+    assert all(s.destination[1] == 4500 for s in network.log[4:])
+
+
+def test_without_nat_ike_stays_on_port_500() -> None:
+    network, hq, _branch, _, _ = established()
+    assert all((s.source[1], s.destination[1]) == (500, 500) for s in network.log)
+    assert not next(iter(hq.sas.values())).nat_detected
