@@ -65,9 +65,10 @@ class Peer:
         initiate: bool,
         rekey_after: float | None = None,
         rekey_ike_after: float | None = None,
+        config_text: str = TUNNELGATE_CONFIG,
     ) -> None:
         config = tmp / "tunnelgate.cfg"
-        config.write_text(TUNNELGATE_CONFIG)
+        config.write_text(config_text)
         argv = [
             sys.executable,
             "-m",
@@ -292,5 +293,24 @@ def test_ike_sa_rekey_both_ways_with_charon(
         assert len(third) == 1 and third[0]["initiator"] is False
         _wait_ike_spis(charon, third[0]["spi_i"], third[0]["spi_r"])
         assert not any(e["event"] == "ChildSaDeleted" for e in peer.events)
+    finally:
+        peer.stop()
+
+
+@pytest.mark.interop
+def test_charon_reassembles_our_fragmented_ike_auth(
+    netns: Netns, start_charon: StartCharon, tmp_path: Path
+) -> None:
+    """With a 200-byte MTU our IKE_AUTH answer goes as RFC 7383 fragments."""
+    gw_a, gw_b, _ = topology_two_gateways(netns)
+    config = TUNNELGATE_CONFIG + "crypto ikev2 fragmentation mtu 200\n"
+    peer = Peer(gw_b, tmp_path, initiate=False, config_text=config)
+    try:
+        charon = start_charon(gw_a, _charon_conf(), name="a")
+        charon.initiate("gw", timeout=WAIT)
+        sa = charon.wait_established("gw", "gw", timeout=WAIT)
+        events = peer.wait_for({"IkeSaEstablished", "ChildSaEstablished"})
+        _check(sa, events, tunnelgate_initiated=False)
+        assert "received fragment #1" in charon.log() or "reassembled fragmented" in charon.log()
     finally:
         peer.stop()

@@ -515,3 +515,62 @@ def test_without_nat_ike_stays_on_port_500() -> None:
     network, hq, _branch, _, _ = established()
     assert all((s.source[1], s.destination[1]) == (500, 500) for s in network.log)
     assert not next(iter(hq.sas.values())).nat_detected
+
+
+# --------------------------------------------------------------------------- fragmentation
+#
+#   IKE_SA_INIT: both send N(IKEV2_FRAGMENTATION_SUPPORTED)            (RFC 7383 §2.3)
+#   IKE_AUTH and later: SKF{n/total} datagrams that fit the MTU, each protected alone
+
+
+SMALL_MTU = {"extra": "crypto ikev2 fragmentation mtu 200\n"}
+
+
+def test_large_messages_are_fragmented_to_the_configured_mtu_and_reassembled() -> None:
+    network, hq, _branch, hq_ev, br_ev = established(hq=SMALL_MTU, branch=SMALL_MTU)
+    assert [type(e) for e in hq_ev] == [IkeSaEstablished, ChildSaEstablished]
+    assert [type(e) for e in br_ev] == [IkeSaEstablished, ChildSaEstablished]
+    auth = network.log[2:]
+    assert len(auth) > 2  # IKE_AUTH went in several fragments
+    assert all(len(s.data) + 28 <= 200 for s in auth)
+    # a fragmented rekey works too
+    child = child_of(hq_ev)
+    hq.rekey_child(child.spi_in, network.clock.now)
+    network.run()
+    assert child_of(events(hq)).rekeyed_spi == child.spi_in
+
+
+def test_a_lost_fragment_is_recovered_by_retransmitting_the_whole_message() -> None:
+    network, hq, branch = setup(hq=SMALL_MTU, branch=SMALL_MTU, rules=[drop_nth(3)])
+    initiate(network, hq)
+    network.run()
+    assert [type(e) for e in events(hq)] == [IkeSaEstablished, ChildSaEstablished]
+    assert [type(e) for e in events(branch)] == [IkeSaEstablished, ChildSaEstablished]
+
+
+def test_no_fragmentation_when_one_side_disables_it() -> None:
+    network, _hq, _branch, hq_ev, _ = established(
+        hq=SMALL_MTU, branch={"extra": "no crypto ikev2 fragmentation\n"}
+    )
+    assert [type(e) for e in hq_ev] == [IkeSaEstablished, ChildSaEstablished]
+    assert len(network.log) == 4 and len(network.log[2].data) > 200  # sent whole
+
+
+def test_more_than_100_fragments_are_refused() -> None:
+    from tunnelgate.ike.v2.constants import ExchangeType, HeaderFlag
+    from tunnelgate.ike.v2.message import Header
+    from tunnelgate.ike.v2.payloads import NotifyPayload
+    from tunnelgate.ike.v2.protection import seal_fragments
+
+    network, hq, branch, _, _ = established(hq=SMALL_MTU, branch=SMALL_MTU)
+    sa = next(iter(hq.sas.values()))
+    header = Header(
+        sa.spi_i, sa.spi_r, ExchangeType.INFORMATIONAL, HeaderFlag.INITIATOR, sa.next_message_id
+    )
+    big = [NotifyPayload(40000, bytes(60)) for _ in range(150)]
+    pieces = seal_fragments(header, big, hq._protection(sa, True), hq.random, 120)
+    assert len(pieces) > 100
+    for piece in pieces:
+        branch.receive_datagram(piece, HQ_ADDR, network.clock.now)
+    assert branch.drops["DecodeError"] == len(pieces)
+    assert not branch.datagrams_to_send(network.clock.now)

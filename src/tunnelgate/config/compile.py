@@ -328,6 +328,8 @@ def compile_config(config: RunningConfig) -> GatewayPolicy:
         identity=config.isakmp.identity,
         identity_key_id=config.isakmp.identity_key_id,
         nat_traversal=config.isakmp.nat_traversal,
+        ikev2_fragmentation=config.isakmp.ikev2_fragmentation,
+        ikev2_fragmentation_mtu=config.isakmp.ikev2_fragmentation_mtu,
         tunnel_groups=_tunnel_groups(config),
         tunnel_group_map=_tunnel_group_map(config),
         ipsec_lifetime_seconds=ipsec.lifetime_seconds,

@@ -59,7 +59,14 @@ from tunnelgate.ike.v2.keymat import (
     derive_ike_keys,
     derive_rekeyed_ike_keys,
 )
-from tunnelgate.ike.v2.message import Header, Message, decode_header, decode_message, encode_message
+from tunnelgate.ike.v2.message import (
+    Header,
+    Message,
+    decode_header,
+    decode_inner_payloads,
+    decode_message,
+    encode_message,
+)
 from tunnelgate.ike.v2.payloads import (
     AuthPayload,
     DeletePayload,
@@ -70,11 +77,12 @@ from tunnelgate.ike.v2.payloads import (
     NotifyPayload,
     Payload,
     SaPayload,
+    SkfPayload,
     TrafficSelector,
     TsiPayload,
     TsrPayload,
 )
-from tunnelgate.ike.v2.protection import Protection, seal, unseal
+from tunnelgate.ike.v2.protection import Protection, open_body, seal, seal_fragments
 from tunnelgate.policy.acl import Rule
 from tunnelgate.policy.address import ipv4_text
 from tunnelgate.policy.crypto_map import MapEntry
@@ -97,6 +105,7 @@ P = TypeVar("P")
 RandomSource = Callable[[int], bytes]
 NONCE_BYTES = 32
 NAT_T_PORT = 4500
+MAX_FRAGMENTS = 100  # "A maximum of a 100 fragments can be received" (spec)
 MAX_HALF_OPEN = 1000
 
 
@@ -171,10 +180,13 @@ class IkeSa:
     remote_psk: PreSharedKey | None = field(default=None, repr=False)
     # reliability
     next_message_id: int = 0
-    last_request: bytes = b""
+    last_request: list[bytes] = field(default_factory=list)  # one datagram per fragment
     retransmit_at: float | None = None
     retransmits: int = 0
-    responses: dict[int, bytes] = field(default_factory=dict)  # message id -> cached response
+    responses: dict[int, list[bytes]] = field(default_factory=dict)  # message id -> datagrams
+    fragmentation: bool = False  # both announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383)
+    fragments: dict[int, dict[int, bytes]] = field(default_factory=dict)  # mid -> n -> plain
+    fragment_first: dict[int, int] = field(default_factory=dict)  # mid -> first payload
     expected_request_id: int = 0  # the next request id the peer may send
     pending: Pending | None = None
     children: dict[bytes, Child] = field(default_factory=dict)  # by our inbound SPI
@@ -250,7 +262,7 @@ class Ikev2Engine:
                 continue
             sa.retransmits += 1
             sa.retransmit_at = now + self.retransmit_timeout_s * (2**sa.retransmits)
-            self._outbox.append((sa.last_request, sa.peer))
+            self._outbox.extend((d, sa.peer) for d in sa.last_request)
         for sa in list(self.sas.values()):
             if sa.state == "established":
                 self._lifetimes(sa, now)
@@ -330,6 +342,7 @@ class Ikev2Engine:
             KePayload(sa.group, public),
             NoncePayload(sa.nonce_i),
             *self._nat_detection(sa.spi_i, bytes(8), sa.peer),
+            *self._fragmentation_supported(),
         ]
         header = Header(sa.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, HeaderFlag.INITIATOR, 0)
         sa.init_request = encode_message(Message(header, tuple(payloads)))
@@ -370,6 +383,9 @@ class Ikev2Engine:
         sa.nonce_r, sa.choice, sa.init_response = nonce.data, choice, data
         self._derive(sa, ke.data)
         sa.nat_detected = self._nat_detected(message, sa.spi_i, sa.spi_r, sa.peer)
+        sa.fragmentation = self.gateway.ikev2_fragmentation and (
+            message.find_notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not None
+        )
         if sa.nat_detected:  # RFC 7296 §2.23: continue on port 4500
             sa.peer = (sa.peer[0], NAT_T_PORT)
         sa.state = "auth"
@@ -504,6 +520,9 @@ class Ikev2Engine:
                 header, addr, NotifyType.INVALID_KE_PAYLOAD, choice.group.to_bytes(2, "big")
             )
             return
+        wants_fragments = self.gateway.ikev2_fragmentation and (
+            message.find_notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not None
+        )
         sa = IkeSa(
             False,
             addr,
@@ -524,10 +543,12 @@ class Ikev2Engine:
             KePayload(choice.group, public),
             NoncePayload(sa.nonce_r),
             *self._nat_detection(sa.spi_i, sa.spi_r, addr),
+            *(self._fragmentation_supported() if wants_fragments else []),
         )
         response = Header(sa.spi_i, sa.spi_r, ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0)
         sa.init_response = encode_message(Message(response, payloads))
         sa.nat_detected = self._nat_detected(message, sa.spi_i, bytes(8), addr)
+        sa.fragmentation = wants_fragments
         sa.state, sa.next_message_id, sa.expected_request_id = "auth", 0, 1
         self.sas[sa.spi_r] = sa
         self._half_open[key] = sa
@@ -1113,7 +1134,10 @@ class Ikev2Engine:
                 sa.retransmit_at = None
                 self._on_init_response(sa, message, data, now)
                 return
-            inner = unseal(data, message, self._protection(sa, False))
+            opened = self._open(sa, message, data)
+            if opened is None:  # more fragments to come
+                return
+            inner = opened
             sa.retransmit_at = None
             if header.exchange_type == ExchangeType.IKE_AUTH and sa.state == "auth":
                 self._on_auth_response(sa, inner, now)
@@ -1125,8 +1149,10 @@ class Ikev2Engine:
             return
         if header.message_id < sa.expected_request_id:
             cached = sa.responses.get(header.message_id)
-            if cached is not None:  # a retransmitted request: the same answer again
-                self._outbox.append((cached, addr))
+            if cached is not None and _first_fragment_or_whole(data):
+                # a retransmitted request: the same answer again (for a fragmented request
+                # only on its first fragment, RFC 7383 §2.6.1)
+                self._outbox.extend((d, addr) for d in cached)
             else:
                 self.drops["old-request"] += 1
             return
@@ -1134,7 +1160,10 @@ class Ikev2Engine:
             self.drops["request-outside-window"] += 1
             return
         message = decode_message(data)
-        inner = unseal(data, message, self._protection(sa, False))
+        opened = self._open(sa, message, data)
+        if opened is None:  # more fragments to come
+            return
+        inner = opened
         sa.peer = addr  # authenticated: answer where it came from (RFC 7296 §2.23)
         sa.expected_request_id += 1
         mid = header.message_id
@@ -1195,18 +1224,29 @@ class Ikev2Engine:
             flags |= HeaderFlag.RESPONSE
         mid = sa.next_message_id if request else (message_id or 0)
         header = Header(sa.spi_i, sa.spi_r, exchange, flags, mid)
-        data = seal(header, payloads, self._protection(sa, True), self.random)
+        protection = self._protection(sa, True)
+        data = [seal(header, payloads, protection, self.random)]
+        limit = self._max_message(sa)
+        if sa.fragmentation and len(data[0]) > limit:
+            data = seal_fragments(header, payloads, protection, self.random, limit)
         if request:
             sa.next_message_id += 1
             self._send_request(sa, data, now)
         else:
             sa.responses[mid] = data
-            self._outbox.append((data, sa.peer))
+            self._outbox.extend((d, sa.peer) for d in data)
 
-    def _send_request(self, sa: IkeSa, data: bytes, now: float) -> None:
-        sa.last_request, sa.retransmits = data, 0
+    def _max_message(self, sa: IkeSa) -> int:
+        """The IKE message size that fits the configured MTU (which counts the IPv4 and UDP
+        headers, and the non-ESP marker on port 4500)."""
+        mtu = self.gateway.ikev2_fragmentation_mtu or 576
+        return mtu - 28 - (4 if sa.peer[1] == NAT_T_PORT else 0)
+
+    def _send_request(self, sa: IkeSa, data: bytes | list[bytes], now: float) -> None:
+        datagrams = [data] if isinstance(data, bytes) else data
+        sa.last_request, sa.retransmits = datagrams, 0
         sa.retransmit_at = now + self.retransmit_timeout_s
-        self._outbox.append((data, sa.peer))
+        self._outbox.extend((d, sa.peer) for d in datagrams)
 
     def _established(self, sa: IkeSa, now: float) -> None:
         assert sa.choice is not None
@@ -1299,6 +1339,35 @@ class Ikev2Engine:
             if int.from_bytes(spi, "big") > 255:  # SPIs 1-255 are reserved (RFC 4303)
                 return spi
 
+    def _fragmentation_supported(self) -> list[Payload]:
+        if not self.gateway.ikev2_fragmentation:
+            return []
+        return [NotifyPayload(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED)]
+
+    def _open(self, sa: IkeSa, message: Message, data: bytes) -> list[Payload] | None:
+        """The inner payloads of an encrypted message, reassembling SKF fragments (RFC 7383
+        §2.6; at most 100 per message). None while fragments are still missing."""
+        first, plain = open_body(data, message, self._protection(sa, False))
+        last = message.payloads[-1]
+        if not isinstance(last, SkfPayload):
+            return list(decode_inner_payloads(first, plain))
+        mid = message.header.message_id
+        if last.total_fragments > MAX_FRAGMENTS:
+            raise DecodeError(f"{last.total_fragments} fragments: at most {MAX_FRAGMENTS}")
+        held = sa.fragments.setdefault(mid, {})
+        if held and len(held) and max(held) > last.total_fragments:
+            raise DecodeError("fragments disagree on their total")
+        held[last.fragment_number] = plain
+        if last.fragment_number == 1:
+            sa.fragment_first[mid] = first
+        if len(held) < last.total_fragments or mid not in sa.fragment_first:
+            self.drops["fragment-held"] += 1
+            return None
+        whole = b"".join(held[n] for n in range(1, last.total_fragments + 1))
+        first_type = sa.fragment_first.pop(mid)
+        del sa.fragments[mid]
+        return list(decode_inner_payloads(first_type, whole))
+
     def _identity(self) -> tuple[IdType, bytes]:
         """Our phase-1 identity per ``crypto isakmp identity`` (auto: the address with PSK)."""
         kind = self.gateway.identity
@@ -1352,6 +1421,14 @@ class Ikev2Engine:
 
 def _first(payloads: Sequence[Payload], cls: type[P]) -> P | None:
     return next((p for p in payloads if isinstance(p, cls)), None)
+
+
+def _first_fragment_or_whole(data: bytes) -> bool:
+    try:
+        last = decode_message(data).payloads[-1]
+    except (DecodeError, IndexError):
+        return False
+    return not isinstance(last, SkfPayload) or last.fragment_number == 1
 
 
 def _equal(a: bytes, b: bytes) -> bool:
