@@ -62,7 +62,9 @@ def setup(
     hq: dict[str, str] | None = None, branch: dict[str, str] | None = None, **net: object
 ) -> tuple[FakeNetwork, Ikev2Engine, Ikev2Engine]:
     engines = []
-    for side, over, seed in ((HQ, hq or {}, 1), (BRANCH, branch or {}, 2)):
+    seeds = net.pop("engine_seeds", (1, 2))
+    assert isinstance(seeds, tuple)
+    for side, over, seed in ((HQ, hq or {}, seeds[0]), (BRANCH, branch or {}, seeds[1])):
         over = {"group": quiet_group(side), **over}
         policy = compile_config(load(gateway_text(side, **over)))
         engines.append(Ikev2Engine(policy, "outside", SeededRandom(seed)))
@@ -574,3 +576,34 @@ def test_more_than_100_fragments_are_refused() -> None:
         branch.receive_datagram(piece, HQ_ADDR, network.clock.now)
     assert branch.drops["DecodeError"] == len(pieces)
     assert not branch.datagrams_to_send(network.clock.now)
+
+
+# --------------------------------------------------------------------------- rekey collision
+#
+#   HQ --- CREATE_CHILD_SA(REKEY_SA old) ---> branch    both at the same instant
+#   HQ <-- CREATE_CHILD_SA(REKEY_SA old) ---- branch
+#   both answer, both complete: two new SAs; the one made with the lowest of the four
+#   nonces is redundant and its creator deletes it; the other side deletes the old SA
+#   (RFC 7296 §2.8.1)
+
+
+def test_simultaneous_child_rekeys_leave_exactly_one_child() -> None:
+    losers = set()
+    for seed in range(8):
+        network, hq, branch, hq_ev, br_ev = established(engine_seeds=(seed, 100 + seed))
+        old_h, old_b = child_of(hq_ev), child_of(br_ev)
+        hq.rekey_child(old_h.spi_in, network.clock.now)
+        branch.rekey_child(old_b.spi_in, network.clock.now)
+        network.run()
+        (sa_h,) = hq.sas.values()
+        (sa_b,) = branch.sas.values()
+        assert len(sa_h.children) == 1 and len(sa_b.children) == 1, seed
+        (child_h,) = sa_h.children.values()
+        (child_b,) = sa_b.children.values()
+        assert (child_h.spi_in, child_h.spi_out) == (child_b.spi_out, child_b.spi_in)
+        assert old_h.spi_in not in sa_h.children and old_b.spi_in not in sa_b.children
+        made_h = [e for e in events(hq) if isinstance(e, ChildSaEstablished)]
+        assert len(made_h) == 2  # two SAs were made; one of them is already gone again
+        survivor_made_by_hq = next(e for e in made_h if e.spi_in == child_h.spi_in).initiator
+        losers.add("branch" if survivor_made_by_hq else "hq")
+    assert losers == {"hq", "branch"}  # both outcomes of the nonce comparison were exercised

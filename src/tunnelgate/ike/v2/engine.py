@@ -139,6 +139,9 @@ class Child:
     entry: MapEntry
     rekey_at: float | None = None  # 85-95 % of the lifetime (jitter from the random source)
     expire_at: float | None = None  # the hard lifetime
+    # the peer rekeyed this child while our own rekey of it was outstanding (RFC 7296
+    # §2.8.1): the nonces of the peer's exchange (Ni, Nr), to find the redundant new SA
+    collision: tuple[bytes, bytes] | None = None
 
 
 @dataclass(slots=True)
@@ -835,7 +838,7 @@ class Ikev2Engine:
                     )
                     return
                 shared = dh.group(pending.group).shared_secret(pending.private, ke.data)
-            self._child(
+            mine = self._child(
                 sa,
                 picked.encryption,
                 picked.integrity,
@@ -850,6 +853,18 @@ class Ikev2Engine:
                 rekeyed=old,
                 now=now,
             )
+            if old.collision is not None:
+                ours = (pending.nonce, nonce.data)
+                lowest = min(*ours, *old.collision)
+                if lowest in ours:  # our new SA is the redundant one: we close it
+                    self._request(
+                        sa,
+                        Pending("delete-child", mine),
+                        ExchangeType.INFORMATIONAL,
+                        [DeletePayload(ProtocolId.ESP, (mine.spi_in,))],
+                        now,
+                    )
+                    return
             # the rekeyed SA is deleted by the side that rekeyed it (RFC 7296 §2.8)
             self._request(
                 sa,
@@ -943,6 +958,14 @@ class Ikev2Engine:
             shared = group.shared_secret(private, ke.data)
             answer.append(KePayload(int(ke.dh_group), public))
         mode = old.mode if old else "tunnel"
+        pending = sa.pending
+        if (
+            old is not None
+            and pending is not None
+            and pending.kind == "rekey-child"
+            and (pending.child is old)
+        ):
+            old.collision = (nonce.data, nonce_r)  # both sides rekey this child at once
         self._child(
             sa,
             picked.encryption,
