@@ -607,3 +607,48 @@ def test_simultaneous_child_rekeys_leave_exactly_one_child() -> None:
         survivor_made_by_hq = next(e for e in made_h if e.spi_in == child_h.spi_in).initiator
         losers.add("branch" if survivor_made_by_hq else "hq")
     assert losers == {"hq", "branch"}  # both outcomes of the nonce comparison were exercised
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+def test_invalid_selectors_notify_is_off_by_default() -> None:
+    network, hq, _, hq_ev, _ = established()
+    assert (
+        hq.invalid_selectors(child_of(hq_ev).spi_in, b"\x45" + bytes(39), network.clock.now)
+        is False
+    )
+
+
+def test_invalid_selectors_notify_when_enabled_rate_limited_per_sa() -> None:
+    from tunnelgate.ike.v2.events import InvalidSelectorsReceived
+
+    on = {"extra": "crypto ikev2 notify invalid-selectors\n"}
+    network, hq, branch, hq_ev, br_ev = established(hq=on)
+    spi = child_of(hq_ev).spi_in
+    packet = b"\x45\x00" + bytes(38)
+    assert hq.invalid_selectors(spi, packet, network.clock.now) is True
+    network.run()
+    (got,) = events(branch)
+    assert isinstance(got, InvalidSelectorsReceived)
+    assert got.spi == spi == child_of(br_ev).spi_out and got.packet == packet
+    network.clock.advance(4.9)
+    assert hq.invalid_selectors(spi, packet, network.clock.now) is False  # within 5 s
+    network.clock.advance(0.2)
+    assert hq.invalid_selectors(spi, packet, network.clock.now) is True
+    network.run()
+    assert [type(e) for e in events(branch)] == [InvalidSelectorsReceived]
+
+
+def test_initial_contact_clears_stale_sas_of_a_restarted_peer() -> None:
+    network, hq, branch, _, _ = established()
+    assert len(branch.sas) == 1
+    # HQ restarts: a fresh engine with no SAs initiates again (INITIAL_CONTACT)
+    policy = hq.gateway
+    fresh = Ikev2Engine(policy, "outside", SeededRandom(99))
+    network.attach(HQ_ADDR, fresh)
+    initiate(network, fresh)
+    network.run()
+    kinds = [type(e) for e in events(branch)]
+    assert kinds == [ChildSaDeleted, IkeSaDeleted, IkeSaEstablished, ChildSaEstablished]
+    assert len(branch.sas) == 1

@@ -329,6 +329,7 @@ def compile_config(config: RunningConfig) -> GatewayPolicy:
         identity_key_id=config.isakmp.identity_key_id,
         nat_traversal=config.isakmp.nat_traversal,
         ikev2_fragmentation=config.isakmp.ikev2_fragmentation,
+        ikev2_notify_invalid_selectors=config.isakmp.ikev2_notify_invalid_selectors,
         ikev2_fragmentation_mtu=config.isakmp.ikev2_fragmentation_mtu,
         tunnel_groups=_tunnel_groups(config),
         tunnel_group_map=_tunnel_group_map(config),

@@ -45,6 +45,7 @@ class GatewayPolicy:
     identity_key_id: str | None = None
     nat_traversal: bool = True
     ikev2_fragmentation: bool = True
+    ikev2_notify_invalid_selectors: bool = False
     ikev2_fragmentation_mtu: int | None = None  # None: 576 (IPv4)
     tunnel_groups: dict[str, TunnelGroup] = field(default_factory=dict)
     tunnel_group_map: TunnelGroupMap | None = None

@@ -51,6 +51,7 @@ from tunnelgate.ike.v2.events import (
     IkeSaDeleted,
     IkeSaEstablished,
     IkeSaFailed,
+    InvalidSelectorsReceived,
     PeerUnreachable,
 )
 from tunnelgate.ike.v2.keymat import (
@@ -105,7 +106,8 @@ P = TypeVar("P")
 RandomSource = Callable[[int], bytes]
 NONCE_BYTES = 32
 NAT_T_PORT = 4500
-MAX_FRAGMENTS = 100  # "A maximum of a 100 fragments can be received" (spec)
+MAX_FRAGMENTS = 100  # spec: "A maximum of a 100 fragments can be received"
+INVALID_SELECTORS_INTERVAL_S = 5.0  # spec: "one notification message per SA every five seconds"
 MAX_HALF_OPEN = 1000
 
 
@@ -142,6 +144,7 @@ class Child:
     # the peer rekeyed this child while our own rekey of it was outstanding (RFC 7296
     # §2.8.1): the nonces of the peer's exchange (Ni, Nr), to find the redundant new SA
     collision: tuple[bytes, bytes] | None = None
+    invalid_selectors_sent_at: float | None = None  # rate limit: one per SA per 5 s
 
 
 @dataclass(slots=True)
@@ -417,6 +420,8 @@ class Ikev2Engine:
             psk_auth(algorithms.prf, sa.local_psk.value, octets),
         )
         payloads: list[Payload] = [id_payload, auth]
+        if not any(o is not sa and o.peer[0] == sa.peer[0] for o in self.sas.values()):
+            payloads.append(NotifyPayload(NotifyType.INITIAL_CONTACT))
         if sa.entry.ikev2_mode != "tunnel":
             payloads.append(NotifyPayload(NotifyType.USE_TRANSPORT_MODE))
         payloads += [
@@ -600,6 +605,17 @@ class Ikev2Engine:
             AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE,
             psk_auth(algorithms.prf, match.group.ikev2_local_psk.value, my_octets),
         )
+        if any(
+            isinstance(p, NotifyPayload) and p.notify_type == NotifyType.INITIAL_CONTACT
+            for p in inner
+        ):
+            # the peer restarted: the IKE SAs we still hold with it are stale (§2.4)
+            for stale in [
+                o
+                for o in self.sas.values()
+                if o is not sa and o.peer[0] == sa.peer[0] and o.state == "established"
+            ]:
+                self._ike_deleted(stale, "initial contact from the peer")
         self._established(sa, now)
         child = self._respond_child(sa, inner, now)
         self._send_encrypted(
@@ -780,6 +796,25 @@ class Ikev2Engine:
         self.sas[sa.key] = sa
         self._established(sa, now)
         return sa
+
+    def invalid_selectors(self, spi_in: bytes, packet: bytes, now: float) -> bool:
+        """The data plane dropped a decrypted packet outside the SA's selectors: tell the
+        peer with N(INVALID_SELECTORS) when ``crypto ikev2 notify invalid-selectors`` is on,
+        at most once per SA every five seconds. Returns whether a notify was sent."""
+        if not self.gateway.ikev2_notify_invalid_selectors:
+            return False
+        sa, child = self.find_child(spi_in)
+        last = child.invalid_selectors_sent_at
+        if last is not None and now - last < INVALID_SELECTORS_INTERVAL_S:
+            self.drops["invalid-selectors-rate-limited"] += 1
+            return False
+        if sa.pending is not None or sa.retransmit_at is not None:
+            self.drops["invalid-selectors-busy"] += 1
+            return False
+        child.invalid_selectors_sent_at = now
+        notify = NotifyPayload(NotifyType.INVALID_SELECTORS, packet[:64], ProtocolId.ESP, spi_in)
+        self._request(sa, Pending("liveness"), ExchangeType.INFORMATIONAL, [notify], now)
+        return True
 
     def delete_child(self, spi_in: bytes, now: float) -> None:
         """INFORMATIONAL with a Delete of one child SA (§1.4.1)."""
@@ -1101,6 +1136,9 @@ class Ikev2Engine:
         """Deletes and liveness checks from the peer (§1.4)."""
         answer: list[Payload] = []
         ours: list[bytes] = []
+        for notify in (p for p in inner if isinstance(p, NotifyPayload)):
+            if notify.notify_type == NotifyType.INVALID_SELECTORS:
+                self._events.append(InvalidSelectorsReceived(sa.peer, notify.spi, notify.data))
         for delete in (p for p in inner if isinstance(p, DeletePayload)):
             if int(delete.protocol_id) == ProtocolId.IKE:
                 self._reply(sa, ExchangeType.INFORMATIONAL, [], mid)

@@ -80,4 +80,14 @@ class IkeSaDeleted:
     reason: str
 
 
-AnyEvent = Event | ChildSaDeleted | IkeSaDeleted
+@dataclass(frozen=True, slots=True)
+class InvalidSelectorsReceived:
+    """The peer dropped a packet of ours outside the SA's selectors (RFC 7296 §3.10.1;
+    the ASA logs it as %ASA-4-751027)."""
+
+    peer: tuple[str, int]
+    spi: bytes  # the peer's inbound SPI: our outbound SPI of that child SA
+    packet: bytes  # the start of the offending IP packet, as the peer sent it
+
+
+AnyEvent = Event | ChildSaDeleted | IkeSaDeleted | InvalidSelectorsReceived
