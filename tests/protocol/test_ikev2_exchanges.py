@@ -652,3 +652,11 @@ def test_initial_contact_clears_stale_sas_of_a_restarted_peer() -> None:
     kinds = [type(e) for e in events(branch)]
     assert kinds == [ChildSaDeleted, IkeSaDeleted, IkeSaEstablished, ChildSaEstablished]
     assert len(branch.sas) == 1
+
+
+def test_ike_is_ignored_on_an_interface_without_crypto_ikev2_enable() -> None:
+    network, hq, branch = setup(branch={"enable": "crypto ikev1 enable outside\n"})
+    initiate(network, hq)
+    network.run(max_seconds=600)
+    assert [type(e) for e in events(hq)] == [PeerUnreachable]
+    assert branch.drops["ikev2-not-enabled"] == 6 and not branch.sas

@@ -1,0 +1,266 @@
+"""The IKE_AUTH exchange (RFC 7296 §1.2, §2.15, §2.4): identities and pre-shared key AUTH
+(§3.5, §3.8), INITIAL_CONTACT, and the first child SA (§1.2, §2.9, §1.3.1 modes) on both sides.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from tunnelgate.ike.v2 import proposals as wire
+from tunnelgate.ike.v2.auth import psk_auth, signed_octets
+from tunnelgate.ike.v2.constants import AuthMethod, ExchangeType, IdType, NotifyType
+from tunnelgate.ike.v2.encoding import DecodeError
+from tunnelgate.ike.v2.events import ChildSaFailed, IkeSaFailed
+from tunnelgate.ike.v2.payloads import (
+    AuthPayload,
+    IdiPayload,
+    IdrPayload,
+    NotifyPayload,
+    Payload,
+    SaPayload,
+    TsiPayload,
+    TsrPayload,
+)
+from tunnelgate.ike.v2.sa_lifecycle import SaLifecycle
+from tunnelgate.ike.v2.state import IkeSa
+from tunnelgate.ike.v2.task_manager import _equal, _first, _notify_name
+from tunnelgate.ike.v2.traffic_selectors import _narrowed, _selector_from_ts, _ts
+from tunnelgate.policy.ipsec_proposal import select_ipsec_proposal, select_mode
+from tunnelgate.policy.refusal import Refusal
+from tunnelgate.policy.responder import choose_entry
+from tunnelgate.policy.tunnel_group_lookup import find_tunnel_group
+
+
+class IkeAuthExchange(SaLifecycle):
+    """IKE_AUTH as initiator and responder, with the child SA it carries."""
+
+    def _send_auth_request(self, sa: IkeSa, now: float) -> None:
+        assert sa.entry is not None and sa.selector is not None and sa.keys is not None
+        sa.child_spi = self._new_child_spi()
+        id_payload = IdiPayload(*self._identity())
+        algorithms = self._algorithms(sa)
+        octets = signed_octets(
+            algorithms.prf,
+            sa.init_request,
+            sa.nonce_r,
+            sa.keys.sk_pi,
+            int(id_payload.id_type),
+            id_payload.data,
+        )
+        if sa.local_psk is None:
+            self._fail(
+                sa, "AUTHENTICATION_FAILED", f"no IKEv2 local pre-shared key for {sa.peer[0]}"
+            )
+            return
+        auth = AuthPayload(
+            AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE,
+            psk_auth(algorithms.prf, sa.local_psk.value, octets),
+        )
+        payloads: list[Payload] = [id_payload, auth]
+        if not any(o is not sa and o.peer[0] == sa.peer[0] for o in self.sas.values()):
+            payloads.append(NotifyPayload(NotifyType.INITIAL_CONTACT))
+        if sa.entry.ikev2_mode != "tunnel":
+            payloads.append(NotifyPayload(NotifyType.USE_TRANSPORT_MODE))
+        payloads += [
+            wire.esp_offer(sa.entry.proposals, sa.child_spi),
+            TsiPayload((_ts(sa.selector.source, sa.selector.source_ports, sa.selector),)),
+            TsrPayload((_ts(sa.selector.destination, sa.selector.destination_ports, sa.selector),)),
+        ]
+        self._send_encrypted(sa, ExchangeType.IKE_AUTH, payloads, request=True, now=now)
+
+    def _on_auth_response(self, sa: IkeSa, inner: list[Payload], now: float) -> None:
+        assert sa.keys is not None and sa.entry is not None and sa.selector is not None
+        notifies = [p for p in inner if isinstance(p, NotifyPayload)]
+        errors = [n for n in notifies if int(n.notify_type) < 16384]
+        idr, auth = _first(inner, IdrPayload), _first(inner, AuthPayload)
+        if idr is None or auth is None:
+            name = _notify_name(errors[0].notify_type) if errors else "INVALID_SYNTAX"
+            self._fail(sa, name, "the peer refused IKE_AUTH")
+            return
+        algorithms = self._algorithms(sa)
+        octets = signed_octets(
+            algorithms.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, int(idr.id_type), idr.data
+        )
+        expected = (
+            None if sa.remote_psk is None else psk_auth(algorithms.prf, sa.remote_psk.value, octets)
+        )
+        if expected is None or not _equal(expected, auth.data):
+            self._fail(sa, "AUTHENTICATION_FAILED", "the peer's AUTH does not match our remote key")
+            return
+        self._established(sa, now)
+        if errors:
+            self._events.append(
+                ChildSaFailed(
+                    sa.peer, _notify_name(errors[0].notify_type), "the peer refused the child SA"
+                )
+            )
+            return
+        sa_payload = _first(inner, SaPayload)
+        answers = wire.esp_offers_as_proposals(sa_payload) if sa_payload else []
+        if len(answers) != 1:
+            self._events.append(ChildSaFailed(sa.peer, "NO_PROPOSAL_CHOSEN", "no ESP answer"))
+            return
+        proposal, chosen = answers[0]
+        check = select_ipsec_proposal([chosen], sa.entry.proposals)
+        if isinstance(check, Refusal):
+            self._events.append(ChildSaFailed(sa.peer, check.notify, check.reason))
+            return
+        tsi, tsr = _first(inner, TsiPayload), _first(inner, TsrPayload)
+        selector = _narrowed(sa.selector, tsi, tsr) if tsi and tsr else sa.selector
+        transport = any(n.notify_type == NotifyType.USE_TRANSPORT_MODE for n in notifies)
+        self._child(
+            sa,
+            check.encryption,
+            check.integrity,
+            sa.child_spi,
+            proposal.spi,
+            "transport" if transport else "tunnel",
+            selector,
+            sa.entry,
+            now=now,
+        )
+
+    def _on_auth_request(self, sa: IkeSa, inner: list[Payload], now: float) -> None:
+        assert sa.keys is not None
+        idi, auth = _first(inner, IdiPayload), _first(inner, AuthPayload)
+        if idi is None or auth is None:
+            raise DecodeError("IKE_AUTH request without IDi or AUTH")
+        ike_id = _identity_text(int(idi.id_type), idi.data)
+        match = find_tunnel_group(
+            self.gateway, peer_address=sa.peer[0], version=2, auth="psk", ike_id=ike_id
+        )
+        algorithms = self._algorithms(sa)
+        if isinstance(match, Refusal) or match.group.ikev2_remote_psk is None:
+            self._refuse_auth(sa, now, "no tunnel group with a key for this peer")
+            return
+        octets = signed_octets(
+            algorithms.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, int(idi.id_type), idi.data
+        )
+        expected = psk_auth(algorithms.prf, match.group.ikev2_remote_psk.value, octets)
+        if not _equal(expected, auth.data) or match.group.ikev2_local_psk is None:
+            self._refuse_auth(
+                sa, now, f"pre-shared key mismatch with tunnel-group {match.group.name}"
+            )
+            return
+        id_payload = IdrPayload(*self._identity())
+        my_octets = signed_octets(
+            algorithms.prf,
+            sa.init_response,
+            sa.nonce_i,
+            sa.keys.sk_pr,
+            int(id_payload.id_type),
+            id_payload.data,
+        )
+        my_auth = AuthPayload(
+            AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE,
+            psk_auth(algorithms.prf, match.group.ikev2_local_psk.value, my_octets),
+        )
+        if any(
+            isinstance(p, NotifyPayload) and p.notify_type == NotifyType.INITIAL_CONTACT
+            for p in inner
+        ):
+            # the peer restarted: the IKE SAs we still hold with it are stale (§2.4)
+            for stale in [
+                o
+                for o in self.sas.values()
+                if o is not sa and o.peer[0] == sa.peer[0] and o.state == "established"
+            ]:
+                self._ike_deleted(stale, "initial contact from the peer")
+        self._established(sa, now)
+        child = self._respond_child(sa, inner, now)
+        self._send_encrypted(
+            sa,
+            ExchangeType.IKE_AUTH,
+            [id_payload, my_auth, *child],
+            request=False,
+            now=now,
+            message_id=1,
+        )
+        self._half_open.pop((sa.spi_i, sa.peer), None)
+
+    def _respond_child(self, sa: IkeSa, inner: list[Payload], now: float) -> list[Payload]:
+        """The child SA part of our IKE_AUTH answer (or the notify refusing it)."""
+        sa_payload, tsi, tsr = (
+            _first(inner, SaPayload),
+            _first(inner, TsiPayload),
+            _first(inner, TsrPayload),
+        )
+        if sa_payload is None or tsi is None or tsr is None:
+            return [NotifyPayload(NotifyType.NO_PROPOSAL_CHOSEN)]
+        cmap = self.gateway.crypto_maps.get(self.interface)
+        proposal = _selector_from_ts(tsr.selectors[0], tsi.selectors[0])
+        choice = choose_entry(cmap, sa.peer[0], proposal, 2) if cmap else None
+        if choice is None or isinstance(choice, Refusal):
+            reason = choice.reason if choice else f"no crypto map on {self.interface}"
+            self._events.append(ChildSaFailed(sa.peer, "TS_UNACCEPTABLE", reason))
+            return [NotifyPayload(NotifyType.TS_UNACCEPTABLE)]
+        offered = wire.esp_offers_as_proposals(sa_payload)
+        picked = select_ipsec_proposal([p for _, p in offered], choice.entry.proposals)
+        if isinstance(picked, Refusal):
+            self._events.append(ChildSaFailed(sa.peer, picked.notify, picked.reason))
+            return [NotifyPayload(NotifyType.NO_PROPOSAL_CHOSEN)]
+        wire_proposal = next(w for w, p in offered if p == picked.offer)
+        transport = any(
+            isinstance(p, NotifyPayload) and p.notify_type == NotifyType.USE_TRANSPORT_MODE
+            for p in inner
+        )
+        mode = select_mode("transport" if transport else "tunnel", choice.entry.ikev2_mode)
+        if isinstance(mode, Refusal):
+            self._events.append(ChildSaFailed(sa.peer, mode.notify, mode.reason))
+            return [NotifyPayload(NotifyType.NO_PROPOSAL_CHOSEN)]
+        spi = self._new_child_spi()
+        self._child(
+            sa,
+            picked.encryption,
+            picked.integrity,
+            spi,
+            wire_proposal.spi,
+            mode,
+            choice.selector,
+            choice.entry,
+            now=now,
+        )
+        out: list[Payload] = []
+        if mode == "transport":
+            out.append(NotifyPayload(NotifyType.USE_TRANSPORT_MODE))
+        sel = choice.selector  # our view: source = ours (TSr), destination = theirs (TSi)
+        out += [
+            wire.esp_answer(wire_proposal.number, spi, picked.encryption, picked.integrity),
+            TsiPayload((_ts(sel.destination, sel.destination_ports, sel),)),
+            TsrPayload((_ts(sel.source, sel.source_ports, sel),)),
+        ]
+        return out
+
+    def _refuse_auth(self, sa: IkeSa, now: float, reason: str) -> None:
+        self._send_encrypted(
+            sa,
+            ExchangeType.IKE_AUTH,
+            [NotifyPayload(NotifyType.AUTHENTICATION_FAILED)],
+            request=False,
+            now=now,
+            message_id=1,
+        )
+        self._events.append(IkeSaFailed(sa.peer, "AUTHENTICATION_FAILED", reason))
+        self._half_open.pop((sa.spi_i, sa.peer), None)
+        sa.state = "failed"
+        self.sas.pop(sa.spi_r, None)
+
+    def _identity(self) -> tuple[IdType, bytes]:
+        """Our phase-1 identity per ``crypto isakmp identity`` (auto: the address with PSK)."""
+        kind = self.gateway.identity
+        if kind == "hostname":
+            fqdn = self.gateway.hostname
+            if self.gateway.domain_name:
+                fqdn += "." + self.gateway.domain_name
+            return IdType.ID_FQDN, fqdn.encode()
+        if kind == "key-id" and self.gateway.identity_key_id:
+            return IdType.ID_KEY_ID, self.gateway.identity_key_id.encode()
+        return IdType.ID_IPV4_ADDR, ipaddress.IPv4Address(self.address[0]).packed
+
+
+def _identity_text(id_type: int, data: bytes) -> str | None:
+    if id_type == IdType.ID_IPV4_ADDR and len(data) == 4:
+        return str(ipaddress.IPv4Address(data))
+    if id_type in (IdType.ID_FQDN, IdType.ID_RFC822_ADDR, IdType.ID_KEY_ID):
+        return data.decode("utf-8", "replace")
+    return None

@@ -1,0 +1,119 @@
+"""The state of IKEv2 SAs (RFC 7296 §2.1-2.3, §2.8, §2.17): the mutable ``IkeSa`` that owns
+an IKE SA's negotiation, keys, message IDs and children, the established ``Child`` SAs, the
+``Pending`` request of an established SA (window size 1), and the algorithms of a proposal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tunnelgate.crypto import dh
+from tunnelgate.crypto.cipher import EncryptionAlgorithm
+from tunnelgate.crypto.integrity import Integrity
+from tunnelgate.crypto.prf import Prf
+from tunnelgate.crypto.registry import Kind, encryption, integrity_algorithm, prf_algorithm
+from tunnelgate.ike.v2.keymat import IkeKeys
+from tunnelgate.policy.crypto_map import MapEntry
+from tunnelgate.policy.ike import PreSharedKey
+from tunnelgate.policy.ike_proposal import Ikev2Choice
+from tunnelgate.policy.selector import Selector
+
+Address = tuple[str, int]
+RandomSource = Callable[[int], bytes]
+NONCE_BYTES = 32
+NAT_T_PORT = 4500
+
+
+@dataclass(frozen=True, slots=True)
+class _Algorithms:
+    """The implementations behind a chosen IKE proposal."""
+
+    prf: Prf
+    encryption: EncryptionAlgorithm
+    integrity: Integrity
+
+    @classmethod
+    def of(cls, c: Ikev2Choice) -> _Algorithms:
+        return cls(
+            prf_algorithm(Kind.IKEV2_PRF, c.prf),
+            encryption(Kind.IKEV2_ENCRYPTION, c.encryption),
+            integrity_algorithm(Kind.IKEV2_INTEGRITY, c.integrity),
+        )
+
+
+@dataclass(slots=True)
+class Child:
+    """An established child SA, by the SPI we receive on."""
+
+    spi_in: bytes
+    spi_out: bytes
+    encryption: str
+    integrity: str
+    mode: str
+    selector: Selector  # source = our side
+    entry: MapEntry
+    rekey_at: float | None = None  # 85-95 % of the lifetime (jitter from the random source)
+    expire_at: float | None = None  # the hard lifetime
+    # the peer rekeyed this child while our own rekey of it was outstanding (RFC 7296
+    # §2.8.1): the nonces of the peer's exchange (Ni, Nr), to find the redundant new SA
+    collision: tuple[bytes, bytes] | None = None
+    invalid_selectors_sent_at: float | None = None  # rate limit: one per SA per 5 s
+
+
+@dataclass(slots=True)
+class Pending:
+    """What our outstanding request is for (one at a time: window size 1)."""
+
+    kind: str  # rekey-child | delete-child | liveness | delete-ike
+    child: Child | None = None
+    new_spi: bytes = b""
+    nonce: bytes = b""
+    group: int | None = None
+    private: dh.DhPrivateKey | None = field(default=None, repr=False)
+
+
+@dataclass(slots=True)
+class IkeSa:
+    """One IKE SA being negotiated or established (the mutable owner of its state)."""
+
+    initiator: bool
+    peer: Address
+    spi_i: bytes
+    spi_r: bytes = bytes(8)
+    state: str = "init"  # init | auth | established | failed
+    nonce_i: bytes = b""
+    nonce_r: bytes = b""
+    group: int = 0
+    private: dh.DhPrivateKey | None = None
+    choice: Ikev2Choice | None = None
+    keys: IkeKeys | None = field(default=None, repr=False)
+    init_request: bytes = b""
+    init_response: bytes = b""
+    cookie: bytes = b""
+    nat_detected: bool = False  # NAT-D hashes did not match: IKE moves to UDP 4500
+    # initiator's child request
+    entry: MapEntry | None = None
+    selector: Selector | None = None
+    child_spi: bytes = b""
+    local_psk: PreSharedKey | None = field(default=None, repr=False)
+    remote_psk: PreSharedKey | None = field(default=None, repr=False)
+    # reliability
+    next_message_id: int = 0
+    last_request: list[bytes] = field(default_factory=list)  # one datagram per fragment
+    retransmit_at: float | None = None
+    retransmits: int = 0
+    responses: dict[int, list[bytes]] = field(default_factory=dict)  # message id -> datagrams
+    fragmentation: bool = False  # both announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383)
+    fragments: dict[int, dict[int, bytes]] = field(default_factory=dict)  # mid -> n -> plain
+    fragment_first: dict[int, int] = field(default_factory=dict)  # mid -> first payload
+    expected_request_id: int = 0  # the next request id the peer may send
+    pending: Pending | None = None
+    children: dict[bytes, Child] = field(default_factory=dict)  # by our inbound SPI
+    dpd_at: float | None = None  # next liveness check (tunnel-group isakmp keepalive)
+    rekey_at: float | None = None  # IKE SA rekey, 85-95 % of the policy lifetime
+    dpd_interval: float | None = None
+
+    @property
+    def key(self) -> bytes:
+        return self.spi_i if self.initiator else self.spi_r
