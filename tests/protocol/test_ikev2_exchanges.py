@@ -660,3 +660,26 @@ def test_ike_is_ignored_on_an_interface_without_crypto_ikev2_enable() -> None:
     network.run(max_seconds=600)
     assert [type(e) for e in events(hq)] == [PeerUnreachable]
     assert branch.drops["ikev2-not-enabled"] == 6 and not branch.sas
+
+
+def test_simultaneous_ike_sa_rekeys_leave_one_ike_sa_with_the_children() -> None:
+    """RFC 7296 §2.8.2: both sides rekey the IKE SA at once; the SA made with the lowest
+    nonce is deleted by its creator, the other side deletes the old one."""
+    winners = set()
+    for seed in range(8):
+        network, hq, branch, hq_ev, _ = established(engine_seeds=(seed, 50 + seed))
+        child = child_of(hq_ev)
+        hq.rekey_ike_sa(next(iter(hq.sas.values())), network.clock.now)
+        branch.rekey_ike_sa(next(iter(branch.sas.values())), network.clock.now)
+        network.run()
+        (sa_h,) = hq.sas.values()
+        (sa_b,) = branch.sas.values()
+        assert (sa_h.spi_i, sa_h.spi_r) == (sa_b.spi_i, sa_b.spi_r), seed
+        assert list(sa_h.children) == [child.spi_in] and len(sa_b.children) == 1
+        assert not [e for e in events(hq) + events(branch) if isinstance(e, ChildSaDeleted)]
+        winners.add("hq" if sa_h.initiator else "branch")
+        # the survivor works: rekey the child under it
+        hq.rekey_child(child.spi_in, network.clock.now)
+        network.run()
+        assert child_of(events(hq)).rekeyed_spi == child.spi_in
+    assert winners == {"hq", "branch"}

@@ -271,7 +271,7 @@ class CreateChildSaExchange(SaLifecycle):
             )
             return
         shared = dh.group(choice.group).shared_secret(pending.private, ke.data)
-        self._rekeyed_sa(
+        mine = self._rekeyed_sa(
             sa,
             initiator=True,
             spi_i=pending.new_spi,
@@ -282,6 +282,23 @@ class CreateChildSaExchange(SaLifecycle):
             shared=shared,
             now=now,
         )
+        if sa.collision is not None:  # both sides rekeyed this IKE SA at once (§2.8.2)
+            theirs, their_ni, their_nr = sa.collision
+            ours = (pending.nonce, nonce.data)
+            if min(*ours, their_ni, their_nr) in ours:
+                # the SA we made is redundant: its children go to theirs, we delete ours
+                theirs.children.update(mine.children)
+                mine.children = {}
+                self._request(
+                    mine,
+                    Pending("delete-ike"),
+                    ExchangeType.INFORMATIONAL,
+                    [DeletePayload(ProtocolId.IKE)],
+                    now,
+                )
+                return
+            mine.children.update(theirs.children)  # ours survives; the peer deletes theirs
+            theirs.children = {}
         # the initiator of the rekey deletes the old IKE SA (RFC 7296 §2.18)
         self._request(
             sa,
@@ -336,7 +353,7 @@ class CreateChildSaExchange(SaLifecycle):
             [answer, NoncePayload(nonce_r), KePayload(choice.group, public)],
             mid,
         )
-        self._rekeyed_sa(
+        theirs = self._rekeyed_sa(
             sa,
             initiator=False,
             spi_i=chosen.spi,
@@ -347,6 +364,8 @@ class CreateChildSaExchange(SaLifecycle):
             shared=shared,
             now=now,
         )
+        if sa.pending is not None and sa.pending.kind == "rekey-ike":
+            sa.collision = (theirs, nonce.data, nonce_r)  # our own rekey is outstanding
 
     def _rekeyed_sa(
         self,

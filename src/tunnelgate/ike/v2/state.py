@@ -112,6 +112,9 @@ class IkeSa:
     children: dict[bytes, Child] = field(default_factory=dict)  # by our inbound SPI
     dpd_at: float | None = None  # next liveness check (tunnel-group isakmp keepalive)
     rekey_at: float | None = None  # IKE SA rekey, 85-95 % of the policy lifetime
+    # the peer rekeyed this IKE SA while our own rekey of it was outstanding (RFC 7296
+    # §2.8.2): the SA its exchange made, and that exchange's nonces (Ni, Nr)
+    collision: tuple[IkeSa, bytes, bytes] | None = None
     dpd_interval: float | None = None
 
     @property
