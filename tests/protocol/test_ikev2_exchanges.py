@@ -683,3 +683,89 @@ def test_simultaneous_ike_sa_rekeys_leave_one_ike_sa_with_the_children() -> None
         network.run()
         assert child_of(events(hq)).rekeyed_spi == child.spi_in
     assert winners == {"hq", "branch"}
+
+
+# --------------------------------------------------------------------------- more children
+#
+#   HQ --- CREATE_CHILD_SA: SK{SA Ni [KEi] TSi TSr} ---> branch   (RFC 7296 §1.3.1)
+#   HQ <-- CREATE_CHILD_SA: SK{SA Nr [KEr] TSi TSr} ---- branch
+
+
+TWO_LINES = {
+    "hq": "access-list VPN extended permit ip 10.1.0.0 255.255.0.0 10.2.0.0 255.255.0.0\n"
+    "access-list VPN extended permit tcp 10.1.0.0 255.255.0.0 10.3.0.0 255.255.0.0 eq https\n",
+    "branch": "access-list VPN extended permit ip 10.2.0.0 255.255.0.0 10.1.0.0 255.255.0.0\n"
+    "access-list VPN extended permit tcp 10.3.0.0 255.255.0.0 eq https 10.1.0.0 255.255.0.0\n",
+}
+
+
+def test_a_second_child_sa_for_another_acl_line() -> None:
+    network, hq, branch, _, _ = established(
+        hq={"acl": TWO_LINES["hq"]}, branch={"acl": TWO_LINES["branch"]}
+    )
+    entry = hq.gateway.crypto_maps["outside"].entries[0]
+    assert entry.acl is not None
+    second = entry.acl.permits[1]
+    hq.create_child(next(iter(hq.sas.values())), entry, second, network.clock.now)
+    network.run()
+    new_h, new_b = child_of(events(hq)), child_of(events(branch))
+    assert new_h.rekeyed_spi is None and new_h.keys == new_b.keys
+    assert new_h.selector.describe() == "6 10.1.0.0 255.255.0.0 10.3.0.0 255.255.0.0 eq 443"
+    assert new_h.selector == new_b.selector.mirrored()
+    assert len(next(iter(hq.sas.values())).children) == 2
+
+
+def test_a_new_child_the_responder_has_no_acl_line_for_is_ts_unacceptable() -> None:
+    network, hq, _branch, _, _ = established(hq={"acl": TWO_LINES["hq"]})
+    entry = hq.gateway.crypto_maps["outside"].entries[0]
+    assert entry.acl is not None
+    hq.create_child(next(iter(hq.sas.values())), entry, entry.acl.permits[1], network.clock.now)
+    network.run()
+    (failed,) = events(hq)
+    assert isinstance(failed, ChildSaFailed) and failed.notify == "TS_UNACCEPTABLE"
+    assert "refused the new child SA" in failed.reason
+
+
+def test_rekey_of_an_unknown_child_is_child_sa_not_found() -> None:
+    network, hq, branch, hq_ev, _ = established()
+    (sa_b,) = branch.sas.values()
+    sa_b.children.clear()  # the branch has lost the child (e.g. it expired there)
+    hq.rekey_child(child_of(hq_ev).spi_in, network.clock.now)
+    network.run()
+    (failed,) = events(hq)
+    assert isinstance(failed, ChildSaFailed) and failed.notify == "CHILD_SA_NOT_FOUND"
+
+
+def test_esp_tfc_padding_not_supported_is_recorded_for_the_data_plane() -> None:
+    from tunnelgate.ike.v2.payloads import NotifyPayload
+
+    network, hq, branch, hq_ev, _ = established()
+    assert child_of(hq_ev).peer_accepts_tfc_padding is True
+    # a peer that cannot take TFC padding says so in its CREATE_CHILD_SA request
+    sa = next(iter(branch.sas.values()))
+    original = branch._request
+
+    def with_notify(
+        sa_: object, pending: object, exchange: object, payloads: list[object], now: float
+    ) -> None:
+        payloads.append(NotifyPayload(16394))  # ESP_TFC_PADDING_NOT_SUPPORTED
+        original(sa_, pending, exchange, payloads, now)  # type: ignore[arg-type]
+
+    branch._request = with_notify  # type: ignore[method-assign]
+    branch.rekey_child(next(iter(sa.children)), network.clock.now)
+    branch._request = original  # type: ignore[method-assign]
+    network.run()
+    assert child_of(events(hq)).peer_accepts_tfc_padding is False
+
+
+def test_dropped_datagrams_are_counted_and_logged(caplog: object) -> None:
+    import logging
+
+    import pytest
+
+    assert isinstance(caplog, pytest.LogCaptureFixture)
+    network, hq, _, _, _ = established()
+    with caplog.at_level(logging.DEBUG, logger="tunnelgate.ike"):
+        hq.receive_datagram(b"\x00" * 10, BRANCH_ADDR, network.clock.now)
+    assert hq.drops["DecodeError"] == 1
+    assert "dropped 10 bytes from 198.51.100.2:500" in caplog.text

@@ -22,13 +22,16 @@ from tunnelgate.ike.v2.payloads import (
     TsrPayload,
 )
 from tunnelgate.ike.v2.sa_lifecycle import SaLifecycle
-from tunnelgate.ike.v2.state import NONCE_BYTES, IkeSa, Pending, _Algorithms
+from tunnelgate.ike.v2.state import NONCE_BYTES, Child, IkeSa, Pending, _Algorithms
 from tunnelgate.ike.v2.task_manager import _first, _notify_name
-from tunnelgate.ike.v2.traffic_selectors import _selector_from_ts, _ts
+from tunnelgate.ike.v2.traffic_selectors import _narrowed, _selector_from_ts, _ts
+from tunnelgate.policy.acl import Rule
+from tunnelgate.policy.crypto_map import MapEntry
 from tunnelgate.policy.ike_proposal import Ikev2Choice, select_ikev2
 from tunnelgate.policy.ipsec_proposal import check_pfs, select_ipsec_proposal
 from tunnelgate.policy.refusal import Refusal
 from tunnelgate.policy.responder import choose_entry
+from tunnelgate.policy.selector import Selector
 
 
 class CreateChildSaExchange(SaLifecycle):
@@ -38,9 +41,25 @@ class CreateChildSaExchange(SaLifecycle):
         """CREATE_CHILD_SA rekeying the child SA we receive on with ``spi_in`` (§1.3.3)."""
         sa, child = self.find_child(spi_in)
         child.rekey_at = None
-        pending = Pending("rekey-child", child, self._new_child_spi(), self.random(NONCE_BYTES))
-        payloads: list[Payload] = [
-            NotifyPayload(NotifyType.REKEY_SA, b"", ProtocolId.ESP, child.spi_in),
+        self._child_request(sa, Pending("rekey-child", child), now)
+
+    def create_child(self, sa: IkeSa, entry: MapEntry, rule: Rule, now: float) -> None:
+        """CREATE_CHILD_SA for another child SA on an established IKE SA (§1.3.1), for the
+        traffic of one permit ACE (the ASA builds one SA per permit line)."""
+        if not rule.selectors:
+            raise ValueError(f"{rule.acl} line {rule.line} names no traffic")
+        mode = "transport" if entry.ikev2_mode != "tunnel" else "tunnel"
+        template = Child(b"", b"", "", "", mode, rule.selectors[0], entry)
+        self._child_request(sa, Pending("new-child", template), now)
+
+    def _child_request(self, sa: IkeSa, pending: Pending, now: float) -> None:
+        child = pending.child
+        assert child is not None
+        pending.new_spi, pending.nonce = self._new_child_spi(), self.random(NONCE_BYTES)
+        payloads: list[Payload] = []
+        if pending.kind == "rekey-child":
+            payloads.append(NotifyPayload(NotifyType.REKEY_SA, b"", ProtocolId.ESP, child.spi_in))
+        payloads += [
             wire.esp_offer(child.entry.proposals, pending.new_spi, child.entry.pfs_group),
             NoncePayload(pending.nonce),
         ]
@@ -68,7 +87,7 @@ class CreateChildSaExchange(SaLifecycle):
         payloads: list[Payload] = [offer, NoncePayload(pending.nonce), KePayload(c.group, public)]
         self._request(sa, pending, ExchangeType.CREATE_CHILD_SA, payloads, now)
 
-    def _on_child_rekey_response(
+    def _on_child_response(
         self,
         sa: IkeSa,
         pending: Pending,
@@ -78,9 +97,11 @@ class CreateChildSaExchange(SaLifecycle):
     ) -> None:
         old = pending.child
         assert old is not None
+        new_child = pending.kind == "new-child"
         if errors:
             name = _notify_name(errors[0].notify_type)
-            self._events.append(ChildSaFailed(sa.peer, name, "the peer refused the rekey"))
+            what = "the new child SA" if new_child else "the rekey"
+            self._events.append(ChildSaFailed(sa.peer, name, f"the peer refused {what}"))
             return
         answer, nonce = _first(inner, SaPayload), _first(inner, NoncePayload)
         answers = wire.esp_offers_as_proposals(answer) if answer else []
@@ -108,15 +129,18 @@ class CreateChildSaExchange(SaLifecycle):
             picked.integrity,
             pending.new_spi,
             proposal.spi,
-            old.mode,
-            old.selector,
+            "transport" if new_child and _transport(inner) else old.mode,
+            _narrowed_from(old.selector, inner) if new_child else old.selector,
             old.entry,
             nonces=(pending.nonce, nonce.data),
             shared_secret=shared,
             initiator=True,
-            rekeyed=old,
+            rekeyed=None if new_child else old,
             now=now,
+            peer_payloads=inner,
         )
+        if new_child:
+            return
         if old.collision is not None:
             ours = (pending.nonce, nonce.data)
             lowest = min(*ours, *old.collision)
@@ -233,6 +257,7 @@ class CreateChildSaExchange(SaLifecycle):
             initiator=False,
             rekeyed=old,
             now=now,
+            peer_payloads=inner,
         )
         if mode == "transport":
             answer.insert(0, NotifyPayload(NotifyType.USE_TRANSPORT_MODE))
@@ -411,3 +436,15 @@ class CreateChildSaExchange(SaLifecycle):
         self.sas[sa.key] = sa
         self._established(sa, now)
         return sa
+
+
+def _transport(inner: list[Payload]) -> bool:
+    return any(
+        isinstance(p, NotifyPayload) and p.notify_type == NotifyType.USE_TRANSPORT_MODE
+        for p in inner
+    )
+
+
+def _narrowed_from(requested: Selector, inner: list[Payload]) -> Selector:
+    tsi, tsr = _first(inner, TsiPayload), _first(inner, TsrPayload)
+    return _narrowed(requested, tsi, tsr) if tsi and tsr else requested

@@ -22,6 +22,7 @@ requests, and the timers (retransmission §2.1, lifetimes and rekeying §2.8, li
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, deque
 
 from tunnelgate.crypto.errors import CryptoError, UnknownAlgorithm
@@ -38,6 +39,8 @@ from tunnelgate.ike.v2.state import Address, IkeSa, Pending, RandomSource
 from tunnelgate.ike.v2.task_manager import _first_fragment_or_whole
 from tunnelgate.policy.address import ipv4_text
 from tunnelgate.policy.gateway import GatewayPolicy
+
+log = logging.getLogger("tunnelgate.ike")
 
 
 class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, InformationalExchange):
@@ -150,6 +153,7 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
             self._receive(data, addr, now)
         except (DecodeError, CryptoError, UnknownAlgorithm, ValueError) as exc:
             self.drops[type(exc).__name__] += 1
+            log.debug("dropped %d bytes from %s:%d: %s", len(data), addr[0], addr[1], exc)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -225,8 +229,11 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
         self, sa: IkeSa, pending: Pending, exchange: int, inner: list[Payload], now: float
     ) -> None:
         errors = [n for n in inner if isinstance(n, NotifyPayload) and int(n.notify_type) < 16384]
-        if pending.kind == "rekey-child" and exchange == ExchangeType.CREATE_CHILD_SA:
-            self._on_child_rekey_response(sa, pending, inner, errors, now)
+        if (
+            pending.kind in ("rekey-child", "new-child")
+            and exchange == ExchangeType.CREATE_CHILD_SA
+        ):
+            self._on_child_response(sa, pending, inner, errors, now)
         elif pending.kind == "rekey-ike" and exchange == ExchangeType.CREATE_CHILD_SA:
             self._on_ike_rekey_response(sa, pending, inner, errors, now)
         elif pending.kind == "delete-child" and exchange == ExchangeType.INFORMATIONAL:

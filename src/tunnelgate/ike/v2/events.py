@@ -34,6 +34,7 @@ class ChildSaEstablished:
     initiator: bool = True  # we initiated the exchange that made it (keys: ChildKeys order)
     map_label: str = ""
     rekeyed_spi: bytes | None = None  # our inbound SPI of the child SA this one replaces
+    peer_accepts_tfc_padding: bool = True  # False: the peer sent ESP_TFC_PADDING_NOT_SUPPORTED
 
 
 @dataclass(frozen=True, slots=True)

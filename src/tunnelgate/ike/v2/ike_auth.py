@@ -118,6 +118,7 @@ class IkeAuthExchange(SaLifecycle):
             selector,
             sa.entry,
             now=now,
+            peer_payloads=inner,
         )
 
     def _on_auth_request(self, sa: IkeSa, inner: list[Payload], now: float) -> None:
@@ -219,6 +220,7 @@ class IkeAuthExchange(SaLifecycle):
             choice.selector,
             choice.entry,
             now=now,
+            peer_payloads=inner,
         )
         out: list[Payload] = []
         if mode == "transport":

@@ -5,7 +5,10 @@ SAs, and failing, deleting and forgetting IKE SAs, each reported as an event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tunnelgate.crypto.registry import Kind, encryption, integrity_algorithm
+from tunnelgate.ike.v2.constants import NotifyType
 from tunnelgate.ike.v2.events import (
     ChildSaDeleted,
     ChildSaEstablished,
@@ -14,6 +17,7 @@ from tunnelgate.ike.v2.events import (
     IkeSaFailed,
 )
 from tunnelgate.ike.v2.keymat import derive_child_keys
+from tunnelgate.ike.v2.payloads import NotifyPayload, Payload
 from tunnelgate.ike.v2.state import Child, IkeSa
 from tunnelgate.ike.v2.task_manager import TaskManager
 from tunnelgate.policy.crypto_map import MapEntry
@@ -63,6 +67,7 @@ class SaLifecycle(TaskManager):
         initiator: bool | None = None,
         rekeyed: Child | None = None,
         now: float | None = None,
+        peer_payloads: Sequence[Payload] = (),
     ) -> Child:
         """Derive the child's keys (RFC 7296 §2.17), record it and tell the owner."""
         assert sa.keys is not None
@@ -97,6 +102,11 @@ class SaLifecycle(TaskManager):
                 sa.initiator if initiator is None else initiator,
                 entry.label,
                 rekeyed.spi_in if rekeyed else None,
+                not any(
+                    isinstance(p, NotifyPayload)
+                    and p.notify_type == NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED
+                    for p in peer_payloads
+                ),
             )
         )
         return child

@@ -65,7 +65,7 @@ class Child:
 class Pending:
     """What our outstanding request is for (one at a time: window size 1)."""
 
-    kind: str  # rekey-child | delete-child | liveness | delete-ike
+    kind: str  # new-child | rekey-child | rekey-ike | delete-child | delete-ike | liveness
     child: Child | None = None
     new_spi: bytes = b""
     nonce: bytes = b""
