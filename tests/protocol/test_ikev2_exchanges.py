@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -769,3 +770,38 @@ def test_dropped_datagrams_are_counted_and_logged(caplog: object) -> None:
         hq.receive_datagram(b"\x00" * 10, BRANCH_ADDR, network.clock.now)
     assert hq.drops["DecodeError"] == 1
     assert "dropped 10 bytes from 198.51.100.2:500" in caplog.text
+
+
+# --------------------------------------------------------------------------- modes (spec)
+
+
+def _mode(hq_mode: str, branch_mode: str) -> tuple[list[Event], list[Event]]:
+    set_mode = "crypto map M 10 set ikev2 mode {}\n"
+    _network, _hq, _branch, hq_ev, _br_ev = established(
+        hq={"map_extra": set_mode.format(hq_mode)},
+        branch={"map_extra": set_mode.format(branch_mode)},
+    )
+    return hq_ev, br_ev
+
+
+@pytest.mark.parametrize(
+    ("hq_mode", "branch_mode", "result"),
+    [
+        ("transport", "transport", "transport"),
+        ("transport", "tunnel", "tunnel"),  # the initiator falls back to tunnel
+        ("tunnel", "transport", "tunnel"),  # the responder falls back to tunnel
+        ("transport-require", "transport", "transport"),
+        ("tunnel", "transport-require", "NO_PROPOSAL_CHOSEN"),
+        ("transport-require", "tunnel", "NO_PROPOSAL_CHOSEN"),
+    ],
+)
+def test_encapsulation_mode_rules_of_the_spec(hq_mode: str, branch_mode: str, result: str) -> None:
+    hq_ev, br_ev = _mode(hq_mode, branch_mode)
+    if result == "NO_PROPOSAL_CHOSEN":
+        assert [type(e) for e in hq_ev] == [IkeSaEstablished, ChildSaFailed]
+        failed = hq_ev[1]
+        assert isinstance(failed, ChildSaFailed) and failed.notify == result
+        # whichever side refused, no child SA is left on the branch
+        assert [type(e) for e in br_ev][-1] in (ChildSaFailed, ChildSaDeleted)
+    else:
+        assert child_of(hq_ev).mode == result

@@ -8,11 +8,12 @@ import ipaddress
 
 from tunnelgate.ike.v2 import proposals as wire
 from tunnelgate.ike.v2.auth import psk_auth, signed_octets
-from tunnelgate.ike.v2.constants import AuthMethod, ExchangeType, IdType, NotifyType
+from tunnelgate.ike.v2.constants import AuthMethod, ExchangeType, IdType, NotifyType, ProtocolId
 from tunnelgate.ike.v2.encoding import DecodeError
 from tunnelgate.ike.v2.events import ChildSaFailed, IkeSaFailed
 from tunnelgate.ike.v2.payloads import (
     AuthPayload,
+    DeletePayload,
     IdiPayload,
     IdrPayload,
     NotifyPayload,
@@ -22,7 +23,7 @@ from tunnelgate.ike.v2.payloads import (
     TsrPayload,
 )
 from tunnelgate.ike.v2.sa_lifecycle import SaLifecycle
-from tunnelgate.ike.v2.state import IkeSa
+from tunnelgate.ike.v2.state import Child, IkeSa, Pending
 from tunnelgate.ike.v2.task_manager import _equal, _first, _notify_name
 from tunnelgate.ike.v2.traffic_selectors import _narrowed, _selector_from_ts, _ts
 from tunnelgate.policy.ipsec_proposal import select_ipsec_proposal, select_mode
@@ -108,6 +109,26 @@ class IkeAuthExchange(SaLifecycle):
         tsi, tsr = _first(inner, TsiPayload), _first(inner, TsrPayload)
         selector = _narrowed(sa.selector, tsi, tsr) if tsi and tsr else sa.selector
         transport = any(n.notify_type == NotifyType.USE_TRANSPORT_MODE for n in notifies)
+        if sa.entry.ikev2_mode == "transport-require" and not transport:
+            # the peer fell back to tunnel mode, which transport-require forbids: refuse it
+            # and have the peer remove the child SA it installed
+            self._events.append(
+                ChildSaFailed(
+                    sa.peer,
+                    "NO_PROPOSAL_CHOSEN",
+                    "the peer answered tunnel mode; 'set ikev2 mode transport-require' "
+                    "allows no fallback",
+                )
+            )
+            placeholder = Child(sa.child_spi, proposal.spi, "", "", "tunnel", selector, sa.entry)
+            self._request(
+                sa,
+                Pending("delete-child", placeholder),
+                ExchangeType.INFORMATIONAL,
+                [DeletePayload(ProtocolId.ESP, (sa.child_spi,))],
+                now,
+            )
+            return
         self._child(
             sa,
             check.encryption,
