@@ -777,7 +777,7 @@ def test_dropped_datagrams_are_counted_and_logged(caplog: object) -> None:
 
 def _mode(hq_mode: str, branch_mode: str) -> tuple[list[Event], list[Event]]:
     set_mode = "crypto map M 10 set ikev2 mode {}\n"
-    _network, _hq, _branch, hq_ev, _br_ev = established(
+    _network, _hq, _branch, hq_ev, br_ev = established(
         hq={"map_extra": set_mode.format(hq_mode)},
         branch={"map_extra": set_mode.format(branch_mode)},
     )
