@@ -1,0 +1,229 @@
+"""The mutable state of one ESP SA in one direction: sequence numbers, counters, lifetimes.
+
+One ``EspSaState`` per SPI, as an ESP SA is unidirectional (RFC 4303 §1; RFC 4301 §4.1) and as
+kernel XFRM keeps one state per SA: an outbound SA owns the sender's sequence counter, an
+inbound SA owns its ``ReplayWindow``; each counts its own packets and bytes and ages against
+its own lifetimes. The gateway pairs the two for ``show crypto ipsec sa``.
+
+Lifetimes ("Change IPsec SA Lifetimes"): seconds and kilobytes (1 KB = 1024 bytes), each
+``None`` for unlimited. The soft point, where a rekey is asked for, is drawn once per SA at
+85–95 % of each lifetime (5–15 % remaining) from the injected random source; the hard point is
+the lifetime itself. The outbound sequence number space (RFC 4303 §3.3.3: never cycles) is a
+third lifetime, with its soft point at the same fraction.
+
+| reached                     | event (each at most once per SA)      |
+|-----------------------------|---------------------------------------|
+| first soft point            | ``RekeyNeeded(spi, reason)``          |
+| first hard point            | ``SaExpired(spi, reason)``            |
+
+A hard point reached before any soft event emits only ``SaExpired`` (an expired SA is deleted,
+not rekeyed). ``reason`` is ``"seconds"``, ``"kilobytes"`` or ``"sequence"``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tunnelgate.esp.replay import DEFAULT_WINDOW_SIZE, SEQ_MAX, ReplayWindow
+
+DEFAULT_LIFETIME_SECONDS = 28_800
+DEFAULT_LIFETIME_KILOBYTES = 4_608_000
+SOFT_MIN = 0.85  # rekey when 15 % remains at the earliest ...
+SOFT_MAX = 0.95  # ... and when 5 % remains at the latest
+
+RandomSource = Callable[[int], bytes]
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class LifetimeReason(StrEnum):
+    SECONDS = "seconds"
+    KILOBYTES = "kilobytes"
+    SEQUENCE = "sequence"
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetime:
+    """The negotiated lifetimes of an SA; ``None`` is unlimited."""
+
+    seconds: int | None = DEFAULT_LIFETIME_SECONDS
+    kilobytes: int | None = DEFAULT_LIFETIME_KILOBYTES
+
+    def __post_init__(self) -> None:
+        for value in (self.seconds, self.kilobytes):
+            if value is not None and value <= 0:
+                raise ValueError(f"lifetime {value} must be positive or unlimited")
+
+
+@dataclass(frozen=True, slots=True)
+class RekeyNeeded:
+    """The SA reached its soft point: negotiate its successor."""
+
+    spi: int
+    reason: LifetimeReason
+
+
+@dataclass(frozen=True, slots=True)
+class SaExpired:
+    """The SA reached its hard point: it must no longer be used."""
+
+    spi: int
+    reason: LifetimeReason
+
+
+LifetimeEvent = RekeyNeeded | SaExpired
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceExhausted:
+    """``next_seq`` result once the last sequence number was used: send nothing, rekey."""
+
+    spi: int
+
+
+@dataclass(frozen=True, slots=True)
+class EspSaCounters:
+    """A snapshot for ``show crypto ipsec sa``.
+
+    Outbound, ``packets`` is #pkts encaps = encrypt = digest; inbound, ``packets`` is #pkts
+    decaps = decrypt = verify (counted once the ICV verified and the payload decrypted).
+    ``errors`` holds drop counts by reason name, sorted.
+    """
+
+    direction: Direction
+    packets: int
+    bytes: int
+    errors: tuple[tuple[str, int], ...]
+
+
+class EspSaState:
+    """Sequence numbers, counters and lifetimes of one SA direction (a mutable owner)."""
+
+    def __init__(
+        self,
+        spi: int,
+        direction: Direction,
+        lifetime: Lifetime,
+        now: float,
+        random: RandomSource,
+        *,
+        replay_window_size: int = DEFAULT_WINDOW_SIZE,
+        seq_limit: int = SEQ_MAX,
+    ) -> None:
+        if not 1 <= seq_limit <= SEQ_MAX:
+            raise ValueError(f"sequence limit {seq_limit} outside 1..{SEQ_MAX}")
+        self.spi = spi
+        self.direction = direction
+        self.lifetime = lifetime
+        self.created_at = now
+        self.seq_limit = seq_limit
+        self.soft_fraction = _draw_fraction(random)
+        self.replay: ReplayWindow | None = (
+            ReplayWindow(replay_window_size) if direction is Direction.INBOUND else None
+        )
+        self._seq = 0  # the last sequence number handed out
+        self._packets = 0
+        self._bytes = 0
+        self._errors: Counter[str] = Counter()
+        self._soft_done = False
+        self._hard_done = False
+
+    # ----------------------------------------------------------------- sequence numbers
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def next_seq(self) -> int | SequenceExhausted:
+        """The next outbound sequence number (from 1), or ``SequenceExhausted``; never wraps."""
+        if self.direction is not Direction.OUTBOUND:
+            raise ValueError("only an outbound SA sends sequence numbers")
+        if self._seq >= self.seq_limit:
+            return SequenceExhausted(self.spi)
+        self._seq += 1
+        return self._seq
+
+    # ----------------------------------------------------------------- counters
+
+    def account(self, nbytes: int, now: float) -> list[LifetimeEvent]:
+        """Count one packet of ``nbytes`` processed on this SA; return the events now due."""
+        if nbytes < 0:
+            raise ValueError("negative byte count")
+        self._packets += 1
+        self._bytes += nbytes
+        return self.tick(now)
+
+    def record_error(self, reason: str) -> None:
+        """Count a packet dropped on this SA (replay, ICV failure, padding, selectors...)."""
+        self._errors[str(reason)] += 1
+
+    def counters(self) -> EspSaCounters:
+        return EspSaCounters(
+            direction=self.direction,
+            packets=self._packets,
+            bytes=self._bytes,
+            errors=tuple(sorted(self._errors.items())),
+        )
+
+    # ----------------------------------------------------------------- lifetimes
+
+    @property
+    def expired(self) -> bool:
+        return self._hard_done
+
+    def tick(self, now: float) -> list[LifetimeEvent]:
+        """The lifetime events due at ``now`` that were not emitted before."""
+        if self._hard_done:
+            return []
+        hard = self._reached(now, 1.0, self.seq_limit)
+        if hard is not None:
+            self._hard_done = self._soft_done = True
+            return [SaExpired(self.spi, hard)]
+        if self._soft_done:
+            return []
+        soft_seq = max(1, int(self.seq_limit * self.soft_fraction))
+        soft = self._reached(now, self.soft_fraction, soft_seq)
+        if soft is not None:
+            self._soft_done = True
+            return [RekeyNeeded(self.spi, soft)]
+        return []
+
+    def next_deadline(self) -> float | None:
+        """When ``tick`` next has something to say by time alone (for the one timer)."""
+        seconds = self.lifetime.seconds
+        if seconds is None or self._hard_done:
+            return None
+        fraction = 1.0 if self._soft_done else self.soft_fraction
+        return self.created_at + seconds * fraction
+
+    def remaining(self, now: float) -> tuple[int | None, int | None]:
+        """(kilobytes, seconds) left before the hard point, as ``show`` prints them."""
+        kilobytes = self.lifetime.kilobytes
+        seconds = self.lifetime.seconds
+        kb_left = None if kilobytes is None else max(0, kilobytes - self._bytes // 1024)
+        s_left = None if seconds is None else max(0, int(self.created_at + seconds - now))
+        return kb_left, s_left
+
+    def _reached(self, now: float, fraction: float, seq_point: int) -> LifetimeReason | None:
+        seconds = self.lifetime.seconds
+        # the same expression as ``next_deadline``: a timer fired at it always finds the event
+        if seconds is not None and now >= self.created_at + seconds * fraction:
+            return LifetimeReason.SECONDS
+        kilobytes = self.lifetime.kilobytes
+        if kilobytes is not None and self._bytes >= kilobytes * 1024 * fraction:
+            return LifetimeReason.KILOBYTES
+        if self.direction is Direction.OUTBOUND and self._seq >= seq_point:
+            return LifetimeReason.SEQUENCE
+        return None
+
+
+def _draw_fraction(random: RandomSource) -> float:
+    """A soft-point fraction in [SOFT_MIN, SOFT_MAX] from two random bytes."""
+    draw = int.from_bytes(random(2), "big")
+    return SOFT_MIN + (SOFT_MAX - SOFT_MIN) * draw / 0xFFFF

@@ -1,0 +1,1 @@
+"""ESP data plane: packet transform, replay window, SA state, SAD."""
