@@ -1,0 +1,153 @@
+"""Independent cross-check (issue 5): tshark decrypts the ESP we build, with the keys we export.
+
+Each case writes a raw-IPv4 pcap (linktype 101) of two tunnel-mode packets from
+192.0.2.1 to 198.51.100.1: SPI 0x1000 sealed with the keys handed to Wireshark, and
+SPI 0x1001 sealed with keys that differ from the ones Wireshark is given for it. The SAs go
+into an ``esp_sa`` UAT file in a private ``WIRESHARK_CONFIG_DIR`` (so no user preferences
+leak in). Wireshark must show the inner IPv4/UDP packet of the first and find its ICV
+(HMAC or GCM tag) good, and must show no inner packet and a bad ICV for the second, so the
+check cannot pass vacuously.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+
+from tunnelgate.crypto.registry import Kind, encryption, integrity_algorithm
+from tunnelgate.esp.ipv4 import tunnel_wrap
+from tunnelgate.esp.packet import EspKeys, EspTransform, tunnel_encapsulate
+
+OUTER_SRC, OUTER_DST = IPv4Address("192.0.2.1"), IPv4Address("198.51.100.1")
+INNER_SRC, INNER_DST = IPv4Address("10.1.0.1"), IPv4Address("10.2.0.1")
+UDP_SPORT, UDP_DPORT = 40000, 5555
+PAYLOAD = b"tunnelgate-tshark-cross-check"
+GOOD_SPI, WRONG_SPI = 0x1000, 0x1001
+PROTO_UDP = 17
+LINKTYPE_RAW = 101
+FIELDS = ("ip.src", "ip.dst", "udp.dstport", "data.data", "esp.icv_good", "esp.icv_bad")
+
+# (ASA encryption keyword, ASA integrity keyword, Wireshark cipher, Wireshark authentication)
+# as spelled in packet-esp.c's esp_sa UAT (Wireshark 4.0). Wireshark 4.0 has no RFC 4543
+# (GMAC) entry, so aes-gmac is not cross-checked here.
+CASES = [
+    ("aes", "sha-1", "AES-CBC [RFC3602]", "HMAC-SHA-1-96 [RFC2404]"),
+    ("aes-256", "sha-256", "AES-CBC [RFC3602]", "HMAC-SHA-256-128 [RFC4868]"),
+    ("aes-192", "sha-384", "AES-CBC [RFC3602]", "HMAC-SHA-384-192 [RFC4868]"),
+    ("aes-256", "sha-512", "AES-CBC [RFC3602]", "HMAC-SHA-512-256 [RFC4868]"),
+    ("3des", "sha-1", "TripleDES-CBC [RFC2451]", "HMAC-SHA-1-96 [RFC2404]"),
+    ("aes", "md5", "AES-CBC [RFC3602]", "HMAC-MD5-96 [RFC2403]"),
+    ("aes-gcm", "null", "AES-GCM with 16 octet ICV [RFC4106]", "NULL"),
+    ("aes-gcm-256", "null", "AES-GCM with 16 octet ICV [RFC4106]", "NULL"),
+]
+
+
+def _keys(enc_kw: str, integ_kw: str, first: int) -> EspKeys:
+    """Deterministic keys of the lengths the algorithms take (odd bytes: 3DES parity-agnostic)."""
+    enc_bytes = encryption(Kind.ESP_V2_ENCRYPTION, enc_kw).keymat_bytes
+    integ_bytes = integrity_algorithm(Kind.ESP_V2_INTEGRITY, integ_kw).key_bytes
+    return EspKeys(
+        bytes((first + 7 * i) & 0xFF for i in range(enc_bytes)),
+        bytes((first + 0x80 + 3 * i) & 0xFF for i in range(integ_bytes)),
+    )
+
+
+def _inner_packet() -> bytes:
+    udp = struct.pack("!HHHH", UDP_SPORT, UDP_DPORT, 8 + len(PAYLOAD), 0) + PAYLOAD
+    return tunnel_wrap(udp, INNER_SRC, INNER_DST, ident=1, protocol=PROTO_UDP)
+
+
+def _esp_packet(spi: int, enc_kw: str, integ_kw: str, keys: EspKeys) -> bytes:
+    transform = EspTransform.from_keywords(spi, enc_kw, integ_kw, keys)
+    esp = tunnel_encapsulate(transform, 1, _inner_packet(), lambda n: bytes(range(n)))
+    return tunnel_wrap(esp, OUTER_SRC, OUTER_DST, ident=spi & 0xFFFF)
+
+
+def _pcap(packets: list[bytes]) -> bytes:
+    """Classic little-endian pcap, microsecond timestamps, raw IP link type."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINKTYPE_RAW)]
+    for i, pkt in enumerate(packets):
+        out.append(struct.pack("<IIII", 1_700_000_000 + i, 0, len(pkt), len(pkt)) + pkt)
+    return b"".join(out)
+
+
+def _sa_line(spi: int, cipher: str, auth: str, keys: EspKeys) -> str:
+    integ_key = f"0x{keys.integrity_key.hex()}" if keys.integrity_key else ""
+    fields = (
+        "IPv4",
+        str(OUTER_SRC),
+        str(OUTER_DST),
+        f"0x{spi:08x}",
+        cipher,
+        f"0x{keys.encryption_key.hex()}",
+        auth,
+        integ_key,
+    )
+    return ",".join(f'"{f}"' for f in fields) + "\n"
+
+
+@pytest.fixture(scope="module")
+def tshark() -> str:
+    path = shutil.which("tshark")
+    if path is None:
+        pytest.skip("tshark is not installed (apt-get install tshark) - no Wireshark cross-check")
+    return path
+
+
+@pytest.mark.parametrize(("enc_kw", "integ_kw", "cipher", "auth"), CASES)
+def test_tshark_decrypts_our_esp(
+    tshark: str, tmp_path: Path, enc_kw: str, integ_kw: str, cipher: str, auth: str
+) -> None:
+    keys = _keys(enc_kw, integ_kw, 0x11)
+    other = _keys(enc_kw, integ_kw, 0x5A)  # what SPI 0x1001 is really sealed with
+    pcap = tmp_path / "esp.pcap"
+    pcap.write_bytes(
+        _pcap(
+            [
+                _esp_packet(GOOD_SPI, enc_kw, integ_kw, keys),
+                _esp_packet(WRONG_SPI, enc_kw, integ_kw, other),
+            ]
+        )
+    )
+    config = tmp_path / "wireshark"
+    config.mkdir()
+    (config / "esp_sa").write_text(
+        "# This file is automatically generated, DO NOT MODIFY.\n"
+        + _sa_line(GOOD_SPI, cipher, auth, keys)
+        + _sa_line(WRONG_SPI, cipher, auth, keys)
+    )
+    env = {**os.environ, "WIRESHARK_CONFIG_DIR": str(config)}
+    command = [tshark, "-n", "-r", str(pcap)]
+    command += ["-o", "esp.enable_encryption_decode:TRUE"]
+    command += ["-o", "esp.enable_authentication_check:TRUE"]
+    command += ["-T", "fields", "-E", "separator=|"]
+    for name in FIELDS:
+        command += ["-e", name]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=30, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2, result.stdout + result.stderr
+    good, wrong = (dict(zip(FIELDS, line.split("|"), strict=True)) for line in lines)
+
+    # The right keys: Wireshark decrypts the inner IPv4/UDP packet and our payload.
+    assert good["ip.src"].split(",") == [str(OUTER_SRC), str(INNER_SRC)], good
+    assert good["ip.dst"].split(",") == [str(OUTER_DST), str(INNER_DST)], good
+    assert good["udp.dstport"] == str(UDP_DPORT), good
+    assert bytes.fromhex(good["data.data"]) == PAYLOAD, good
+    # Wireshark recomputed our ICV (HMAC, or the GCM tag) with the exported key.
+    assert (good["esp.icv_good"], good["esp.icv_bad"]) == ("1", "0"), good
+
+    # Keys Wireshark does not have: no inner packet, and the ICV is reported bad.
+    assert wrong["ip.src"] == str(OUTER_SRC), wrong
+    assert wrong["ip.dst"] == str(OUTER_DST), wrong
+    assert wrong["udp.dstport"] == "", wrong
+    assert PAYLOAD.hex() not in result.stdout.splitlines()[1], wrong
+    assert (wrong["esp.icv_good"], wrong["esp.icv_bad"]) == ("0", "1"), wrong
