@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
-NON_ESP_MARKER = b"\x00\x00\x00\x00"
-NAT_KEEPALIVE = b"\xff"
+from tunnelgate.esp.udp_encap import NAT_KEEPALIVE, NON_ESP_MARKER
+
 IKE_PORT, NAT_T_PORT = 500, 4500
 
 Address = tuple[str, int]
