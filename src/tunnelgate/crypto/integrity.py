@@ -9,8 +9,10 @@ from __future__ import annotations
 import hmac as _stdlib_hmac
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import hmac
+
 from tunnelgate.crypto.errors import IntegrityCheckFailed
-from tunnelgate.crypto.prf import hmac_digest
+from tunnelgate.crypto.prf import hash_algorithm
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,16 +26,40 @@ class Integrity:
 
     def sign(self, key: bytes, data: bytes) -> bytes:
         """The ICV of ``data``: the HMAC's leftmost ``icv_bytes`` bytes."""
-        if self.hash_name is None:
-            return b""
-        if len(key) != self.key_bytes:
-            raise ValueError(f"{self.name} takes a {self.key_bytes}-byte key, got {len(key)}")
-        return hmac_digest(self.hash_name, key, data)[: self.icv_bytes]
+        return KeyedIntegrity(self, key).sign(data)
 
     def verify(self, key: bytes, data: bytes, icv: bytes) -> None:
         """Raise ``IntegrityCheckFailed`` unless ``icv`` is the ICV of ``data`` (constant time)."""
-        if not _stdlib_hmac.compare_digest(self.sign(key, data), icv):
-            raise IntegrityCheckFailed(f"{self.name}: integrity check value mismatch")
+        KeyedIntegrity(self, key).verify(data, icv)
+
+
+class KeyedIntegrity:
+    """An ``Integrity`` with its HMAC keyed once (one per SA direction); each ICV copies it."""
+
+    __slots__ = ("_mac", "integrity")
+
+    def __init__(self, integrity: Integrity, key: bytes) -> None:
+        self.integrity = integrity
+        self._mac: hmac.HMAC | None = None
+        if integrity.hash_name is not None:
+            if len(key) != integrity.key_bytes:
+                raise ValueError(
+                    f"{integrity.name} takes a {integrity.key_bytes}-byte key, got {len(key)}"
+                )
+            self._mac = hmac.HMAC(key, hash_algorithm(integrity.hash_name))
+
+    def sign(self, data: bytes) -> bytes:
+        """The ICV of ``data``: the HMAC's leftmost ``icv_bytes`` bytes."""
+        if self._mac is None:
+            return b""
+        mac = self._mac.copy()
+        mac.update(data)
+        return mac.finalize()[: self.integrity.icv_bytes]
+
+    def verify(self, data: bytes, icv: bytes) -> None:
+        """Raise ``IntegrityCheckFailed`` unless ``icv`` is the ICV of ``data`` (constant time)."""
+        if not _stdlib_hmac.compare_digest(self.sign(data), icv):
+            raise IntegrityCheckFailed(f"{self.integrity.name}: integrity check value mismatch")
 
 
 # Key and ICV lengths: RFC 2403 §2 (MD5-96), RFC 2404 §2 (SHA1-96), RFC 4868 §2.1 / §2.6
@@ -53,4 +79,5 @@ __all__ = [
     "AUTH_HMAC_SHA2_512_256",
     "AUTH_NONE",
     "Integrity",
+    "KeyedIntegrity",
 ]

@@ -32,9 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from tunnelgate.crypto.cipher import EncryptionAlgorithm
+from tunnelgate.crypto.cipher import EncryptionAlgorithm, KeyedCipher
 from tunnelgate.crypto.errors import CryptoError
-from tunnelgate.crypto.integrity import Integrity
+from tunnelgate.crypto.integrity import Integrity, KeyedIntegrity
 from tunnelgate.crypto.registry import Kind, encryption, integrity_algorithm
 from tunnelgate.esp.ipv4 import Ipv4Error, parse_ipv4
 
@@ -82,6 +82,9 @@ class EspTransform:
     integrity: Integrity
     keys: EspKeys
     esn: bool = False  # extended (64-bit) sequence numbers, RFC 4303 §2.2.1
+    # keyed once per SA, not per packet (set by __post_init__)
+    keyed_cipher: KeyedCipher = field(init=False, repr=False, compare=False)
+    keyed_integrity: KeyedIntegrity = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 256 <= self.spi <= 0xFFFFFFFF:
@@ -95,6 +98,8 @@ class EspTransform:
             raise ValueError(f"{enc.name} is combined mode: integrity must be none")
         if not enc.aead and not integ.icv_bytes:
             raise ValueError(f"{enc.name} without integrity is not allowed (RFC 4303 §3.2)")
+        object.__setattr__(self, "keyed_cipher", KeyedCipher(enc, self.keys.encryption_key))
+        object.__setattr__(self, "keyed_integrity", KeyedIntegrity(integ, self.keys.integrity_key))
 
     @classmethod
     def from_keywords(
@@ -210,9 +215,9 @@ def encapsulate(
         iv = random(enc.iv_bytes)
         if len(iv) != enc.iv_bytes:
             raise ValueError("the random source returned the wrong number of bytes")
-    body = enc.encrypt(transform.keys.encryption_key, iv, plaintext, aad)
+    body = transform.keyed_cipher.encrypt(iv, plaintext, aad)
     packet = header + iv + body
-    icv = transform.integrity.sign(transform.keys.integrity_key, packet + icv_suffix)
+    icv = transform.keyed_integrity.sign(packet + icv_suffix)
     return packet + icv
 
 
@@ -274,8 +279,8 @@ def decapsulate(transform: EspTransform, data: bytes, *, seq_high: int = 0) -> D
         raise EspError("bad-length")
     try:
         if integ.icv_bytes:
-            integ.verify(transform.keys.integrity_key, data[:end] + icv_suffix, data[end:])
-        plaintext = enc.decrypt(transform.keys.encryption_key, iv, body, aad)
+            transform.keyed_integrity.verify(data[:end] + icv_suffix, data[end:])
+        plaintext = transform.keyed_cipher.decrypt(iv, body, aad)
     except CryptoError:
         raise EspError("icv-failed") from None
     pad_bytes, next_header = plaintext[-2], plaintext[-1]
