@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ class Peer:
         rekey_after: float | None = None,
         rekey_ike_after: float | None = None,
         config_text: str = TUNNELGATE_CONFIG,
+        extra_args: Sequence[str] = (),
     ) -> None:
         config = tmp / "tunnelgate.cfg"
         config.write_text(config_text)
@@ -83,6 +85,7 @@ class Peer:
             argv += ["--rekey-after", str(rekey_after)]
         if rekey_ike_after is not None:
             argv += ["--rekey-ike-after", str(rekey_ike_after)]
+        argv += extra_args
         self.proc = subprocess.Popen(
             ns.argv(argv), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )

@@ -1,10 +1,14 @@
 """Run tunnelgate's IKEv2 engine on real UDP inside a namespace, for interop tests.
 
     ip netns exec NS python -m tests.interop.tunnelgate_peer CONFIG --interface outside
-        [--initiate] [--seconds 20]
+        [--initiate] [--seconds 20] [--tun NAME --inner-src ADDR]
 
 Prints ``ready`` once the sockets are bound, then one JSON object per engine event (keys
-are never printed), and exits after ``--seconds`` or on SIGTERM.
+are never printed), and exits after ``--seconds`` or on SIGTERM. With ``--tun``, each
+established child SA carries traffic: the child's remote network is routed into TUN ``NAME``
+(source ``--inner-src``), packets read there are protected and sent as UDP-encapsulated ESP
+from port 4500, and ESP arriving on 4500 is unprotected into the TUN (the newest child SA
+wins); the ESP counters are printed at exit as an ``EspCounters`` event.
 """
 
 from __future__ import annotations
@@ -15,15 +19,24 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from tunnelgate.config.compile import compile_config
 from tunnelgate.config.loader import load_config
+from tunnelgate.esp.child_sa import ChildSa
+from tunnelgate.esp.packet import EspKeys, EspTransform
+from tunnelgate.esp.sa import Lifetime
 from tunnelgate.ike.v2.engine import Ikev2Engine
 from tunnelgate.ike.v2.events import ChildSaEstablished, IkeSaEstablished
-from tunnelgate.net.ike_runner import IkeRunner
+from tunnelgate.net.esp_runner import EspRunner
+from tunnelgate.net.ike_runner import Address, IkeRunner
+from tunnelgate.net.tun import TunDevice
+from tunnelgate.policy.address import ipv4_text, range_to_prefixes
+from tunnelgate.policy.selector import Range
 
 
 def event_json(event: Any) -> dict[str, Any]:
@@ -44,6 +57,67 @@ def event_json(event: Any) -> dict[str, Any]:
     return out
 
 
+def child_sa(event: ChildSaEstablished, now: float) -> ChildSa:
+    """The ESP SA of an established child: we send with the peer's SPI, receive on ours."""
+    keys = event.keys  # initiator->responder first
+    mine = EspKeys(keys.encr_i, keys.integ_i), EspKeys(keys.encr_r, keys.integ_r)
+    out_keys, in_keys = mine if event.initiator else mine[::-1]
+    outbound = EspTransform.from_keywords(
+        int.from_bytes(event.spi_out, "big"), event.encryption, event.integrity, out_keys
+    )
+    inbound = EspTransform.from_keywords(
+        int.from_bytes(event.spi_in, "big"), event.encryption, event.integrity, in_keys
+    )
+    unlimited = Lifetime(seconds=None, kilobytes=None)
+    return ChildSa(outbound, inbound, unlimited, now, os.urandom)
+
+
+def prefixes(addresses: Range) -> list[str]:
+    return [
+        f"{ipv4_text(net)}/{length}"
+        for net, length in range_to_prefixes(addresses.low, addresses.high)
+    ]
+
+
+class DataPlane:
+    """One TUN carrying the newest child SA's traffic over the IKE runner's port 4500."""
+
+    def __init__(self, tun_name: str, inner_src: str | None) -> None:
+        self.tun_name, self.inner_src = tun_name, inner_src
+        self.esp: EspRunner | None = None
+        self.tun: TunDevice | None = None
+
+    def child_up(self, event: ChildSaEstablished, peer: str, ike: IkeRunner) -> None:
+        sa = child_sa(event, time.monotonic())
+        if self.esp is not None:
+            self.esp.sa, self.esp.peer = sa, peer
+            return
+        self.tun = TunDevice(self.tun_name)
+        self.esp = EspRunner(self.tun, sa, ike.address, peer, send=ike.send_esp)
+        self.esp.attach_tun()
+        _ip("link", "set", self.tun_name, "mtu", "1400", "up")
+        src = ["src", self.inner_src] if self.inner_src else []
+        for net in prefixes(event.selector.destination):
+            _ip("route", "replace", net, "dev", self.tun_name, *src)
+
+    def received(self, data: bytes, addr: Address) -> None:
+        if self.esp is not None:
+            self.esp.received(data)
+
+    def close(self) -> dict[str, object]:
+        report: dict[str, object] = {"event": "EspCounters"}
+        if self.esp is not None:
+            self.esp.close()
+            report.update(self.esp.report())
+        if self.tun is not None:
+            self.tun.close()
+        return report
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=5)
+
+
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("config", type=Path)
@@ -62,6 +136,8 @@ async def main(argv: list[str]) -> int:
         default=None,
         help="rekey the first IKE SA this many seconds after it is up",
     )
+    parser.add_argument("--tun", default=None, help="carry child SA traffic over this TUN")
+    parser.add_argument("--inner-src", default=None, help="source address for the TUN route")
     args = parser.parse_args(argv)
     result = load_config(args.config.read_text(), source=str(args.config))
     if result.config is None:
@@ -74,9 +150,15 @@ async def main(argv: list[str]) -> int:
     loop = asyncio.get_running_loop()
     rekeyed: list[bytes] = []
     ike: list[bytes] = []
+    plane = DataPlane(args.tun, args.inner_src) if args.tun else None
+    peers: list[str] = []
 
     def emit(event: Any) -> None:
         print(json.dumps(event_json(event)), flush=True)
+        if isinstance(event, IkeSaEstablished):
+            peers.append(event.peer[0])
+        if isinstance(event, ChildSaEstablished) and plane is not None and peers:
+            plane.child_up(event, peers[-1], runner)
         if isinstance(event, IkeSaEstablished) and args.rekey_ike_after is not None and not ike:
             ike.append(event.spi_i)
 
@@ -91,7 +173,9 @@ async def main(argv: list[str]) -> int:
                 args.rekey_after, lambda: runner.command(lambda now: engine.rekey_child(spi, now))
             )
 
-    runner = IkeRunner(engine, engine.address[0], emit)
+    runner = IkeRunner(
+        engine, engine.address[0], emit, on_esp=plane.received if plane is not None else None
+    )
     await runner.start()
     print("ready", flush=True)
     if args.initiate:
@@ -104,6 +188,8 @@ async def main(argv: list[str]) -> int:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), args.seconds)
     runner.close()
+    if plane is not None:
+        print(json.dumps(plane.close()), flush=True)
     print(json.dumps({"event": "exit", "drops": dict(engine.drops)}), flush=True)
     return 0
 

@@ -62,8 +62,12 @@ class EspRunner:
         port: int = NAT_T_PORT,
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[int], bytes] = os.urandom,
+        send: Callable[[bytes, tuple[str, int]], None] | None = None,
     ) -> None:
+        """``send``, if given, sends ESP instead of the runner's own UDP socket (e.g. the IKE
+        runner's port 4500); then call ``attach_tun`` rather than ``start``."""
         self.tun, self.sa, self.local, self.peer, self.port = tun, sa, local, peer, port
+        self._send = send
         self.clock, self.random = clock, random
         self.counters: Counter[str] = Counter()
         self.drops: Counter[str] = Counter()
@@ -75,6 +79,11 @@ class EspRunner:
         await self._loop.create_datagram_endpoint(
             lambda: _Udp(self), local_addr=(self.local, self.port)
         )
+        self.attach_tun()
+
+    def attach_tun(self) -> None:
+        """Start reading the TUN in the running event loop."""
+        self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self.tun.fileno(), self.tun_readable)
 
     def attach(self, udp: _Udp) -> None:
@@ -108,6 +117,10 @@ class EspRunner:
             self.count_drop(result.reason)
             return
         assert isinstance(result, Protected)
+        if self._send is not None:
+            self._send(result.esp, (self.peer, self.port))
+            self.counters["protected"] += 1
+            return
         if self._udp is None or self._udp.transport is None:
             self.count_drop("not-started")
             return

@@ -2,7 +2,8 @@
 
 On 4500, IKE messages carry the four-zero-byte non-ESP marker (RFC 3948 §2.2): it is
 stripped on receipt and added on sending; a one-byte NAT keepalive (0xFF) is ignored;
-anything else there is ESP, which belongs to the data plane (not handled here yet).
+anything else there is ESP, which belongs to the data plane: it goes to ``on_esp`` if given
+(``send_esp`` sends ESP back from the same socket), and is dropped otherwise.
 The runner only moves bytes and re-arms one timer; every decision stays in the engine.
 """
 
@@ -46,8 +47,16 @@ def _returning(protocol: _Socket) -> Callable[[], _Socket]:
 class IkeRunner:
     """One engine on ``address`` ports 500 and 4500; events go to ``on_event``."""
 
-    def __init__(self, engine: Engine, address: str, on_event: Callable[[Any], None]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        address: str,
+        on_event: Callable[[Any], None],
+        *,
+        on_esp: Callable[[bytes, Address], None] | None = None,
+    ) -> None:
         self.engine, self.address, self.on_event = engine, address, on_event
+        self.on_esp = on_esp
         self._sockets: dict[int, _Socket] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -74,8 +83,12 @@ class IkeRunner:
 
     def received(self, data: bytes, addr: Address, port: int) -> None:
         if port == NAT_T_PORT:
-            if data == NAT_KEEPALIVE or not data.startswith(NON_ESP_MARKER):
-                return  # keepalive, or ESP for the data plane
+            if data == NAT_KEEPALIVE:
+                return
+            if not data.startswith(NON_ESP_MARKER):
+                if self.on_esp is not None:
+                    self.on_esp(data, addr)  # ESP, for the data plane
+                return
             data = data[len(NON_ESP_MARKER) :]
         self.engine.receive_datagram(data, addr, self.now())
         self.flush()
@@ -96,6 +109,10 @@ class IkeRunner:
         while (event := self.engine.next_event()) is not None:
             self.on_event(event)
         self._arm()
+
+    def send_esp(self, data: bytes, addr: Address) -> None:
+        """Send one UDP-encapsulated ESP packet (no marker) from port 4500."""
+        self._send(NAT_T_PORT, data, addr)
 
     def _send(self, port: int, data: bytes, addr: Address) -> None:
         transport = self._sockets[port].transport

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import cast
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -122,3 +125,33 @@ def test_keepalive_interval_out_of_range(interval: int) -> None:
 def test_keepalive_interval_must_be_int(interval: object) -> None:
     with pytest.raises(TypeError):
         KeepaliveTimer(interval)  # type: ignore[arg-type]
+
+
+def test_the_ike_runner_hands_esp_on_4500_to_the_data_plane() -> None:
+    class Engine:
+        def receive_datagram(self, data: bytes, addr: ike_runner.Address, now: float) -> None:
+            raise AssertionError("ESP and keepalives must not reach the IKE engine")
+
+    class Transport:
+        def __init__(self) -> None:
+            self.sent: list[tuple[bytes, ike_runner.Address]] = []
+
+        def sendto(self, data: bytes, addr: ike_runner.Address) -> None:
+            self.sent.append((data, addr))
+
+    esp: list[tuple[bytes, ike_runner.Address]] = []
+    runner = ike_runner.IkeRunner(
+        cast(ike_runner.Engine, Engine()),
+        "192.0.2.1",
+        print,
+        on_esp=lambda d, a: esp.append((d, a)),
+    )
+    peer = ("192.0.2.2", 4500)
+    runner.received(ESP_MIN, peer, ike_runner.NAT_T_PORT)
+    runner.received(KEEPALIVE, peer, ike_runner.NAT_T_PORT)
+    assert esp == [(ESP_MIN, peer)]
+    socket, transport = ike_runner._Socket(runner, ike_runner.NAT_T_PORT), Transport()
+    socket.connection_made(cast(asyncio.DatagramTransport, transport))
+    runner._sockets[ike_runner.NAT_T_PORT] = socket
+    runner.send_esp(ESP_MIN, peer)
+    assert transport.sent == [(ESP_MIN, peer)]  # no non-ESP marker in front
