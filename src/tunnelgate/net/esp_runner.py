@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from collections import Counter
@@ -30,10 +32,20 @@ from tunnelgate.net.tun import TunDevice
 
 NAT_T_PORT = 4500
 #: Packets read from the TUN per reader callback, so one direction cannot starve the other.
-TUN_BURST = 64
+TUN_BURST = 256
+#: Datagrams read from the UDP socket per reader callback.
+UDP_BURST = 256
+#: Socket buffer size asked for (SO_RCVBUFFORCE/SO_SNDBUFFORCE when allowed): bursts of a
+#: fast sender queue in the kernel instead of being dropped there uncounted.
+SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
+MAX_DATAGRAM_BYTES = 65535
+
+_SendTo = Callable[[bytes, tuple[str, int]], None]
 
 
 class _Udp(asyncio.DatagramProtocol):
+    """An asyncio datagram protocol feeding a runner (the runner itself uses a plain socket)."""
+
     def __init__(self, runner: EspRunner) -> None:
         self.runner = runner
         self.transport: asyncio.DatagramTransport | None = None
@@ -49,6 +61,33 @@ class _Udp(asyncio.DatagramProtocol):
         self.runner.count_drop("udp-error")
 
 
+def _set_buffer(sock: socket.socket, force: int | None, option: int, size: int) -> None:
+    if force is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, size)
+            return
+        except OSError:
+            pass  # needs CAP_NET_ADMIN: fall back to the limit-capped option
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, option, size)
+
+
+def _udp_socket(local: str, port: int) -> socket.socket:
+    """A non-blocking UDP socket bound to ``local:port`` with enlarged kernel buffers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        rcv_force = getattr(socket, "SO_RCVBUFFORCE", None)
+        snd_force = getattr(socket, "SO_SNDBUFFORCE", None)
+        _set_buffer(sock, rcv_force, socket.SO_RCVBUF, SOCKET_BUFFER_BYTES)
+        _set_buffer(sock, snd_force, socket.SO_SNDBUF, SOCKET_BUFFER_BYTES)
+        sock.bind((local, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class EspRunner:
     """Moves packets between ``tun`` and UDP ``local:4500`` <-> ``peer:4500`` through ``sa``."""
 
@@ -62,7 +101,7 @@ class EspRunner:
         port: int = NAT_T_PORT,
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[int], bytes] = os.urandom,
-        send: Callable[[bytes, tuple[str, int]], None] | None = None,
+        send: _SendTo | None = None,
     ) -> None:
         """``send``, if given, sends ESP instead of the runner's own UDP socket (e.g. the IKE
         runner's port 4500); then call ``attach_tun`` rather than ``start``."""
@@ -72,13 +111,13 @@ class EspRunner:
         self.counters: Counter[str] = Counter()
         self.drops: Counter[str] = Counter()
         self._udp: _Udp | None = None
+        self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self._loop.create_datagram_endpoint(
-            lambda: _Udp(self), local_addr=(self.local, self.port)
-        )
+        self._sock = _udp_socket(self.local, self.port)
+        self._loop.add_reader(self._sock.fileno(), self.udp_readable)
         self.attach_tun()
 
     def attach_tun(self) -> None:
@@ -93,6 +132,11 @@ class EspRunner:
     def close(self) -> None:
         if self._loop is not None:
             self._loop.remove_reader(self.tun.fileno())
+            if self._sock is not None:
+                self._loop.remove_reader(self._sock.fileno())
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
         if self._udp is not None and self._udp.transport is not None:
             self._udp.transport.close()
 
@@ -100,35 +144,80 @@ class EspRunner:
         self.counters["dropped"] += 1
         self.drops[reason] += 1
 
+    def _sender(self) -> _SendTo | None:
+        """How ESP leaves: the ``send`` hook, the own socket, or an attached transport."""
+        if self._send is not None:
+            return self._send
+        if self._sock is not None:
+            return cast(_SendTo, self._sock.sendto)
+        if self._udp is not None and self._udp.transport is not None:
+            return self._udp.transport.sendto
+        return None
+
     def tun_readable(self) -> None:
         """Protect and send up to ``TUN_BURST`` packets waiting on the TUN."""
-        for _ in range(TUN_BURST):
-            packet = self.tun.read()
-            if packet is None:
+        fd = self.tun.fileno()
+        read = os.read
+        now = self.clock()
+        send = self._sender()
+        outbound = self._outbound
+        try:
+            for _ in range(TUN_BURST):
+                outbound(read(fd, MAX_DATAGRAM_BYTES), now, send)
+        except BlockingIOError:
+            pass
+
+    def udp_readable(self) -> None:
+        """Unprotect up to ``UDP_BURST`` datagrams waiting on the runner's socket."""
+        sock = self._sock
+        if sock is None:
+            return
+        recvfrom = sock.recvfrom
+        now = self.clock()
+        received = self._received
+        for _ in range(UDP_BURST):
+            try:
+                datagram, _addr = recvfrom(MAX_DATAGRAM_BYTES)
+            except BlockingIOError:
                 return
-            self.outbound(packet)
+            except OSError:  # e.g. a queued ICMP port unreachable
+                self.count_drop("udp-error")
+                continue
+            received(datagram, now)
 
     def outbound(self, packet: bytes) -> None:
+        self._outbound(packet, self.clock(), self._sender())
+
+    def _outbound(self, packet: bytes, now: float, send: _SendTo | None) -> None:
         if not packet or packet[0] >> 4 != 4:
             self.count_drop("outbound-not-ipv4")  # e.g. the kernel's IPv6 router solicitations
             return
-        result = self.sa.protect(packet, NEXT_HEADER_IPV4, self.clock(), self.random)
+        result = self.sa.protect(packet, NEXT_HEADER_IPV4, now, self.random)
         if isinstance(result, Dropped):
             self.count_drop(result.reason)
             return
         assert isinstance(result, Protected)
-        if self._send is not None:
-            self._send(result.esp, (self.peer, self.port))
-            self.counters["protected"] += 1
-            return
-        if self._udp is None or self._udp.transport is None:
+        if send is None:
             self.count_drop("not-started")
             return
-        self._udp.transport.sendto(result.esp, (self.peer, self.port))
+        try:
+            send(result.esp, (self.peer, self.port))
+        except BlockingIOError:
+            self.count_drop("udp-send-full")
+            return
+        except ConnectionRefusedError:
+            self.count_drop("udp-refused")
+            return
+        except OSError:
+            self.count_drop("udp-send-error")
+            return
         self.counters["protected"] += 1
 
     def received(self, datagram: bytes) -> None:
         """One UDP payload from port 4500: only ESP for our SA reaches the TUN."""
+        self._received(datagram, self.clock())
+
+    def _received(self, datagram: bytes, now: float) -> None:
         kind = classify(datagram)
         if isinstance(kind, Keepalive):
             self.counters["keepalive"] += 1
@@ -136,7 +225,7 @@ class EspRunner:
         if not isinstance(kind, Esp):
             self.count_drop("not-esp")
             return
-        result = self.sa.unprotect(kind.packet, self.clock())
+        result = self.sa.unprotect(kind.packet, now)
         if isinstance(result, Dropped):
             self.count_drop(result.reason)
             return
