@@ -255,3 +255,17 @@ def test_runner_round_trip_and_drops() -> None:
     assert report["dropped"] == 3 and b.drops["replay"] == 1 and b.drops["not-esp"] == 1
     b.received(second)  # the genuine one is still accepted: the forgery changed nothing
     assert tun_b.written == [_INNER, _INNER]
+
+
+def test_runner_drops_esp_from_anyone_but_the_peer() -> None:
+    k1, k2 = secrets.token_bytes(36), secrets.token_bytes(36)
+    a, _, sent_a = _runner(_sa(SPI_A_TO_B, SPI_B_TO_A, k1, k2))
+    b, tun_b, _ = _runner(_sa(SPI_B_TO_A, SPI_A_TO_B, k2, k1))  # b's peer address is GW_B here
+    a.outbound(_INNER)
+    a.outbound(_INNER)
+    [(first, _), (second, _)] = sent_a.sent
+    b.received(first, ("203.0.113.9", 4500))  # a valid packet, replayed from elsewhere
+    assert tun_b.written == [] and b.drops == {"spi-peer-mismatch": 1}
+    b.received(first, (GW_B, 61000))  # the peer behind a NAT that changed the port
+    b.received(second, (GW_B, 4500))
+    assert tun_b.written == [_INNER, _INNER]

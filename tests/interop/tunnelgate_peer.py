@@ -102,7 +102,7 @@ class DataPlane:
 
     def received(self, data: bytes, addr: Address) -> None:
         if self.esp is not None:
-            self.esp.received(data)
+            self.esp.received(data, (str(addr[0]), int(addr[1])))
 
     def close(self) -> dict[str, object]:
         report: dict[str, object] = {"event": "EspCounters"}

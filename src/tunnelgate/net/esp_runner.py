@@ -55,7 +55,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.runner.attach(self)
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        self.runner.received(data)
+        self.runner.received(data, (str(addr[0]), int(addr[1])))
 
     def error_received(self, exc: Exception) -> None:
         self.runner.count_drop("udp-error")
@@ -177,13 +177,13 @@ class EspRunner:
         received = self._received
         for _ in range(UDP_BURST):
             try:
-                datagram, _addr = recvfrom(MAX_DATAGRAM_BYTES)
+                datagram, source = recvfrom(MAX_DATAGRAM_BYTES)
             except BlockingIOError:
                 return
             except OSError:  # e.g. a queued ICMP port unreachable
                 self.count_drop("udp-error")
                 continue
-            received(datagram, now)
+            received(datagram, now, source)
 
     def outbound(self, packet: bytes) -> None:
         self._outbound(packet, self.clock(), self._sender())
@@ -213,11 +213,19 @@ class EspRunner:
             return
         self.counters["protected"] += 1
 
-    def received(self, datagram: bytes) -> None:
-        """One UDP payload from port 4500: only ESP for our SA reaches the TUN."""
-        self._received(datagram, self.clock())
+    def received(self, datagram: bytes, source: tuple[str, int] | None = None) -> None:
+        """One UDP payload from port 4500: only ESP for our SA reaches the TUN.
 
-    def _received(self, datagram: bytes, now: float) -> None:
+        ``source`` is the sender's (address, port); ESP from any address but the peer's is
+        dropped as ``spi-peer-mismatch`` (the ASA "uses the source address and ESP SPI", D69).
+        The port is not compared: a NAT in front of the peer may change it.
+        """
+        self._received(datagram, self.clock(), source)
+
+    def _received(self, datagram: bytes, now: float, source: tuple[str, int] | None) -> None:
+        if source is not None and source[0] != self.peer:
+            self.count_drop("spi-peer-mismatch")
+            return
         kind = classify(datagram)
         if isinstance(kind, Keepalive):
             self.counters["keepalive"] += 1
