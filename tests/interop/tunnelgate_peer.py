@@ -7,8 +7,10 @@ Prints ``ready`` once the sockets are bound, then one JSON object per engine eve
 are never printed), and exits after ``--seconds`` or on SIGTERM. With ``--tun``, each
 established child SA carries traffic: the child's remote network is routed into TUN ``NAME``
 (source ``--inner-src``), packets read there are protected and sent as UDP-encapsulated ESP
-from port 4500, and ESP arriving on 4500 is unprotected into the TUN (the newest child SA
-wins); the ESP counters are printed at exit as an ``EspCounters`` event.
+from port 4500, and ESP arriving on 4500 is unprotected into the TUN (sent on the newest child SA;
+received on whichever installed SA its SPI names, so a rekeyed SA keeps decrypting until it
+is deleted); the ESP counters, overall and per SA, are printed at exit as an ``EspCounters``
+event.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from typing import Any
 from tunnelgate.config.compile import compile_config
 from tunnelgate.config.loader import load_config
 from tunnelgate.esp.child_sa import ChildSa
-from tunnelgate.esp.packet import EspKeys, EspTransform
+from tunnelgate.esp.packet import EspError, EspKeys, EspTransform, peek_spi_seq
 from tunnelgate.esp.sa import Lifetime
 from tunnelgate.ike.v2.engine import Ikev2Engine
-from tunnelgate.ike.v2.events import ChildSaEstablished, IkeSaEstablished
+from tunnelgate.ike.v2.events import ChildSaDeleted, ChildSaEstablished, IkeSaEstablished
 from tunnelgate.net.esp_runner import EspRunner
 from tunnelgate.net.ike_runner import Address, IkeRunner
 from tunnelgate.net.tun import TunDevice
@@ -80,15 +82,23 @@ def prefixes(addresses: Range) -> list[str]:
 
 
 class DataPlane:
-    """One TUN carrying the newest child SA's traffic over the IKE runner's port 4500."""
+    """One TUN carrying child SA traffic over the IKE runner's port 4500 (make-before-break).
+
+    Outbound traffic uses the newest child SA; inbound ESP is looked up by its SPI among the
+    installed SAs, so an SA replaced by a rekey still decrypts until its ``ChildSaDeleted``.
+    """
 
     def __init__(self, tun_name: str, inner_src: str | None) -> None:
         self.tun_name, self.inner_src = tun_name, inner_src
         self.esp: EspRunner | None = None
         self.tun: TunDevice | None = None
+        self.inbound: dict[int, ChildSa] = {}  # our inbound SPI -> its child SA
+        self.installed: list[ChildSa] = []  # every SA ever installed, oldest first
 
     def child_up(self, event: ChildSaEstablished, peer: str, ike: IkeRunner) -> None:
         sa = child_sa(event, time.monotonic())
+        self.inbound[sa.inbound.spi] = sa
+        self.installed.append(sa)
         if self.esp is not None:
             self.esp.sa, self.esp.peer = sa, peer
             return
@@ -100,9 +110,23 @@ class DataPlane:
         for net in prefixes(event.selector.destination):
             _ip("route", "replace", net, "dev", self.tun_name, *src)
 
+    def child_down(self, event: ChildSaDeleted) -> None:
+        self.inbound.pop(int.from_bytes(event.spi_in, "big"), None)
+
     def received(self, data: bytes, addr: Address) -> None:
-        if self.esp is not None:
-            self.esp.received(data, (str(addr[0]), int(addr[1])))
+        esp = self.esp
+        if esp is None:
+            return
+        newest = esp.sa
+        try:
+            spi, _ = peek_spi_seq(data)
+        except EspError:
+            spi = newest.inbound.spi
+        esp.sa = self.inbound.get(spi, newest)
+        try:
+            esp.received(data, (str(addr[0]), int(addr[1])))
+        finally:
+            esp.sa = newest
 
     def close(self) -> dict[str, object]:
         report: dict[str, object] = {"event": "EspCounters"}
@@ -111,6 +135,16 @@ class DataPlane:
             report.update(self.esp.report())
         if self.tun is not None:
             self.tun.close()
+        report["sas_installed"] = len(self.installed)
+        report["per_sa"] = [
+            {
+                "spi_out": f"{sa.outbound.spi:08x}",
+                "spi_in": f"{sa.inbound.spi:08x}",
+                "protected": sa.outbound_state.counters().packets,
+                "unprotected": sa.inbound_state.counters().packets,
+            }
+            for sa in self.installed
+        ]
         return report
 
 
@@ -159,6 +193,8 @@ async def main(argv: list[str]) -> int:
             peers.append(event.peer[0])
         if isinstance(event, ChildSaEstablished) and plane is not None and peers:
             plane.child_up(event, peers[-1], runner)
+        if isinstance(event, ChildSaDeleted) and plane is not None:
+            plane.child_down(event)
         if isinstance(event, IkeSaEstablished) and args.rekey_ike_after is not None and not ike:
             ike.append(event.spi_i)
 
