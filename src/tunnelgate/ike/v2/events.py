@@ -35,6 +35,10 @@ class ChildSaEstablished:
     map_label: str = ""
     rekeyed_spi: bytes | None = None  # our inbound SPI of the child SA this one replaces
     peer_accepts_tfc_padding: bool = True  # False: the peer sent ESP_TFC_PADDING_NOT_SUPPORTED
+    peer: tuple[str, int] = ("", 0)  # the IKE peer (ESP goes to its address; port 4500 if NAT)
+    udp_encapsulation: bool = False  # a NAT was detected: ESP in UDP 4500 (RFC 3948)
+    ike_spi_i: bytes = b""  # the IKE SA that negotiated it
+    ike_spi_r: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,10 @@ class SaLifecycle(TaskManager):
                     and p.notify_type == NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED
                     for p in peer_payloads
                 ),
+                sa.peer,
+                sa.nat_detected,
+                sa.spi_i,
+                sa.spi_r,
             )
         )
         return child

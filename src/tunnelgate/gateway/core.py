@@ -1,0 +1,562 @@
+"""The gateway without I/O: policy, the IKEv2 engines and the ESP data path composed.
+
+One ``Gateway`` owns one compiled configuration. Its I/O shell feeds it what arrives
+(``receive_tun``, ``receive_udp``, ``receive_esp``) and time (``handle_timer``), and carries
+out the ``outputs()`` (``SendUdp``, ``SendEsp``, ``WriteTun``, route changes); ``next_event()``
+reports what happened (IKE events and the gateway's own). IKE and ESP never meet except
+here, through values: a ``ChildSaEstablished`` becomes an installed ``ChildSa`` in the SAD.
+
+A packet from the protected side (read from the tunnel device):
+
+| what it finds                                   | result                                  |
+|-------------------------------------------------|-----------------------------------------|
+| not IPv4                                        | dropped ``bad-inner-packet``            |
+| egress interface without a crypto map           | dropped ``no-crypto-map`` (D71)         |
+| ``Bypass`` (no permit ACE)                       | dropped ``bypass-not-routed`` (D71)     |
+| ``Drop`` (incomplete map…)                       | dropped under the SPD's reason          |
+| ``Protect`` and a live SA whose selector matches | ESP to the SA's peer (UDP 4500 if NAT)  |
+| ``Protect`` and no SA                            | ACQUIRE: queued, IKE asked; never clear |
+
+ESP from a peer: SAD lookup by SPI and source, then the child SA (replay, ICV, decrypt),
+then the inner packet must match the SA's selectors (mirror), else ``invalid-selectors``.
+
+Rekeys are make-before-break: the new SA is installed after the old one (``Sad.replace``),
+takes over outbound traffic at once, and the old one keeps decrypting until IKE deletes it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunnelgate.esp.child_sa import ChildSa, Dropped, Protected
+from tunnelgate.esp.packet import EspKeys, EspTransform, RandomSource
+from tunnelgate.esp.sa import Lifetime, LifetimeEvent, RekeyNeeded, SaExpired
+from tunnelgate.esp.sad import InboundDropped, Sad, SadEntry
+from tunnelgate.esp.udp_encap import NAT_KEEPALIVE, NON_ESP_MARKER, Esp, Ike, Keepalive, classify
+from tunnelgate.gateway.flow import NotIpv4, flow_of
+from tunnelgate.gateway.outputs import (
+    Address,
+    ChildSaInstalled,
+    ChildSaRemoved,
+    GatewayEvent,
+    NegotiationAbandoned,
+    NegotiationStarted,
+    Output,
+    RouteAdded,
+    RouteRemoved,
+    SendEsp,
+    SendUdp,
+    WriteTun,
+)
+from tunnelgate.ike.v2.engine import Ikev2Engine
+from tunnelgate.ike.v2.events import (
+    AnyEvent,
+    ChildSaDeleted,
+    ChildSaEstablished,
+    ChildSaFailed,
+    IkeSaEstablished,
+    IkeSaFailed,
+    PeerUnreachable,
+)
+from tunnelgate.ike.v2.state import IkeSa
+from tunnelgate.policy.acquire import Acquire, AcquireKey, AcquireTable
+from tunnelgate.policy.address import ipv4_int, ipv4_text, range_to_prefixes
+from tunnelgate.policy.crypto_map import MapEntry
+from tunnelgate.policy.gateway import GatewayPolicy
+from tunnelgate.policy.selector import Range, Selector
+from tunnelgate.policy.spd import Bypass, Classifier, Drop, check_inbound_decrypted
+
+IPV4_IN_ESP = 4  # next header of a tunnel-mode IPv4 packet
+NAT_T_PORT = 4500
+NAT_KEEPALIVE_S = 20.0
+REKEY_RETRY_S = 1.0
+
+SaKey = tuple[str, str, Selector]  # (nameif, crypto map entry label, child selector)
+
+
+@dataclass(slots=True)
+class InstalledSa:
+    """A child SA pair on the data path and what ``show`` needs to know about it."""
+
+    sa: ChildSa
+    interface: str
+    entry: MapEntry
+    selector: Selector
+    local: str
+    peer: Address
+    udp_encapsulation: bool
+    established: ChildSaEstablished = field(repr=False)
+    installed_at: float
+    conn_id: int
+    rekey_asked: bool = False
+    rekey_retry_at: float | None = None
+
+    @property
+    def key(self) -> SaKey:
+        return (self.interface, self.entry.label, self.selector)
+
+
+@dataclass(slots=True)
+class _Want:
+    """Traffic of an ACQUIRE key waits for an SA on ``interface``."""
+
+    interface: str
+    asked: bool = False
+
+
+def prefixes(addresses: Range) -> list[str]:
+    """``A.B.C.D/N`` prefixes that exactly cover ``addresses``."""
+    return [
+        f"{ipv4_text(n)}/{length}" for n, length in range_to_prefixes(addresses.low, addresses.high)
+    ]
+
+
+def esp_sa(event: ChildSaEstablished, now: float, random: RandomSource) -> ChildSa:
+    """The ESP SA pair of an established child: we send with the peer's SPI, receive on
+    ours. Time-based lifetimes stay with IKE (it rekeys and deletes); the data path counts
+    the kilobytes."""
+    keys = event.keys  # initiator->responder first
+    i_to_r, r_to_i = EspKeys(keys.encr_i, keys.integ_i), EspKeys(keys.encr_r, keys.integ_r)
+    out_keys, in_keys = (i_to_r, r_to_i) if event.initiator else (r_to_i, i_to_r)
+    spi_out, spi_in = int.from_bytes(event.spi_out, "big"), int.from_bytes(event.spi_in, "big")
+    outbound = EspTransform.from_keywords(spi_out, event.encryption, event.integrity, out_keys)
+    inbound = EspTransform.from_keywords(spi_in, event.encryption, event.integrity, in_keys)
+    lifetime = Lifetime(seconds=None, kilobytes=event.lifetime_kilobytes)
+    return ChildSa(outbound, inbound, lifetime, now, random)
+
+
+class Gateway:
+    """One gateway's control and data plane without I/O (see the module docstring)."""
+
+    def __init__(
+        self,
+        policy: GatewayPolicy,
+        random: RandomSource,
+        *,
+        acquire_timeout_s: float = 30.0,
+        nat_keepalive_s: float = NAT_KEEPALIVE_S,
+    ) -> None:
+        self.policy = policy
+        self.random = random
+        self.nat_keepalive_s = nat_keepalive_s
+        self.engines: dict[str, Ikev2Engine] = {}
+        self.classifiers: dict[str, Classifier] = {}
+        self.local_addresses: dict[str, str] = {}  # nameif -> its address
+        for nameif, cmap in policy.crypto_maps.items():
+            iface = policy.interfaces.get(nameif)
+            if iface is None or iface.address is None:
+                continue
+            self.classifiers[nameif] = Classifier.compile(cmap)
+            self.local_addresses[nameif] = ipv4_text(iface.address)
+            if nameif in policy.ikev2_enabled:
+                self.engines[nameif] = Ikev2Engine(policy, nameif, random)
+        self._nameif_of = {address: nameif for nameif, address in self.local_addresses.items()}
+        self.sad: Sad[ChildSa] = Sad()
+        self.installed: dict[int, InstalledSa] = {}  # by inbound SPI
+        self._selectors: dict[tuple[str, str], list[Selector]] = {}
+        self.acquire = AcquireTable(timeout_s=acquire_timeout_s)
+        self._wanted: dict[AcquireKey, _Want] = {}
+        self._routes: Counter[str] = Counter()  # RRI prefixes -> SAs needing them
+        self._ike_port: dict[Address, int] = {}  # peer -> our port its IKE last came to
+        self._ike_established_at: dict[bytes, float] = {}
+        self._keepalive_at: dict[tuple[str, Address], float] = {}
+        self._outputs: list[Output] = []
+        self._events: deque[AnyEvent | GatewayEvent] = deque()
+        self.drops: Counter[str] = Counter()
+        self.counters: Counter[str] = Counter()
+        self._conn_ids = 0
+
+    # ------------------------------------------------------------------ surface
+
+    def outputs(self) -> list[Output]:
+        out, self._outputs = self._outputs, []
+        return out
+
+    def next_event(self) -> AnyEvent | GatewayEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def static_routes(self) -> list[str]:
+        """Prefixes to route into the tunnel device at start: every destination of a permit
+        ACE of a static crypto map entry on an interface with an address (static RRI)."""
+        out: list[str] = []
+        for nameif in self.classifiers:
+            for entry in self.policy.crypto_maps[nameif].entries:
+                if entry.acl is None or entry.is_dynamic or entry.incomplete is not None:
+                    continue
+                for rule in entry.acl.permits:
+                    for selector in rule.selectors:
+                        out += [p for p in prefixes(selector.destination) if p not in out]
+        return out
+
+    def get_timer(self) -> float | None:
+        timers = [t for e in self.engines.values() if (t := e.get_timer()) is not None]
+        deadline = self.acquire.next_deadline()
+        if deadline is not None:
+            timers.append(deadline)
+        timers += self._keepalive_at.values()
+        timers += [i.rekey_retry_at for i in self.installed.values() if i.rekey_retry_at]
+        return min(timers, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        for nameif, engine in self.engines.items():
+            engine.handle_timer(now)
+            self._after_ike(nameif, now)
+        for drop in self.acquire.expire(now):
+            self.drops[drop.reason] += 1
+        self._forget_abandoned("no SA established in time")
+        for (nameif, peer), due in list(self._keepalive_at.items()):
+            if due <= now:
+                local = (self.local_addresses[nameif], NAT_T_PORT)
+                self._outputs.append(SendUdp(local, peer, NAT_KEEPALIVE))
+                self._keepalive_at[(nameif, peer)] = now + self.nat_keepalive_s
+        for installed in list(self.installed.values()):
+            if installed.rekey_retry_at is not None and installed.rekey_retry_at <= now:
+                installed.rekey_retry_at = None
+                self._rekey(installed, now)
+        self._drive(now)
+
+    # ------------------------------------------------------------------ inputs
+
+    def receive_udp(self, local: Address, remote: Address, data: bytes, now: float) -> None:
+        """A datagram to one of our IKE ports (500, or 4500: IKE, ESP or a keepalive)."""
+        nameif = self._nameif_of.get(local[0])
+        engine = self.engines.get(nameif) if nameif is not None else None
+        if nameif is None or engine is None:
+            self.drops["no-ike-on-address"] += 1
+            return
+        if local[1] == NAT_T_PORT:
+            kind = classify(data)
+            if isinstance(kind, Esp):
+                self._inbound_esp(kind.packet, remote, True, now)
+                return
+            if isinstance(kind, Keepalive):
+                self.counters["nat-keepalives-received"] += 1
+                return
+            if not isinstance(kind, Ike):
+                self.drops[f"udp-4500-{kind.reason}"] += 1
+                return
+            data = kind.message
+        self._ike_port[remote] = local[1]
+        engine.receive_datagram(data, remote, now)
+        self._after_ike(nameif, now)
+
+    def receive_esp(self, local: str, remote: str, data: bytes, now: float) -> None:
+        """An ESP packet (SPI onwards) that arrived as IP protocol 50."""
+        self._inbound_esp(data, (remote, 0), False, now)
+
+    def receive_tun(self, packet: bytes, now: float) -> None:
+        """A packet from the protected side, routed to the tunnel device."""
+        try:
+            flow = flow_of(packet)
+        except NotIpv4:
+            self.drops["bad-inner-packet"] += 1
+            return
+        route = self.policy.egress_interface(flow.destination)
+        classifier = self.classifiers.get(route[0]) if route is not None else None
+        if route is None or classifier is None:
+            self.drops["no-crypto-map"] += 1
+            return
+        decision = classifier.classify(flow)
+        if isinstance(decision, Bypass):
+            self.drops["bypass-not-routed"] += 1
+            return
+        if isinstance(decision, Drop):
+            self.drops[decision.reason] += 1
+            return
+        nameif, label = route[0], decision.entry.label
+        for selector in self._selectors.get((nameif, label), ()):
+            if selector.matches(flow):
+                entry = self.sad.lookup_outbound((nameif, label, selector))
+                if entry is not None:
+                    self._protect(self.installed[entry.inbound_spi], packet, now)
+                    return
+        key = AcquireKey.of(decision)
+        for event in self.acquire.on_protect_without_sa(key, packet, now):
+            if isinstance(event, Acquire):
+                self._wanted[key] = _Want(nameif)
+            else:
+                self.drops[event.reason] += 1
+        self._drive(now, flow.describe())
+
+    # ------------------------------------------------------------------ data path
+
+    def _protect(self, installed: InstalledSa, packet: bytes, now: float) -> None:
+        result = installed.sa.protect(packet, IPV4_IN_ESP, now, self.random)
+        if isinstance(result, Dropped):
+            self.drops[result.reason] += 1
+        else:
+            assert isinstance(result, Protected)
+            peer = installed.peer
+            if installed.udp_encapsulation:
+                local = (installed.local, NAT_T_PORT)
+                self._outputs.append(SendUdp(local, peer, result.esp))
+            else:
+                self._outputs.append(SendEsp(installed.local, peer[0], result.esp))
+        self._lifetime(installed, result.events, now)
+
+    def _inbound_esp(self, esp: bytes, source: Address, udp: bool, now: float) -> None:
+        if len(esp) < 8:
+            self.drops["short-packet"] += 1
+            return
+        spi = int.from_bytes(esp[:4], "big")
+        lookup = self.sad.lookup_inbound(spi, source[0])
+        if isinstance(lookup, InboundDropped):
+            self.drops[lookup.reason] += 1
+            if lookup.entry is not None:
+                lookup.entry.inbound.inbound_state.record_error(lookup.reason)
+            return
+        installed = self.installed[spi]
+        result = installed.sa.unprotect(esp, now)
+        if isinstance(result, Dropped):
+            self.drops[result.reason] += 1
+            self._lifetime(installed, result.events, now)
+            return
+        if udp and installed.udp_encapsulation and source != installed.peer:
+            installed.peer = source  # the peer's NAT mapping moved (RFC 3948 §3.1)
+        self._lifetime(installed, result.events, now)
+        if result.dummy:
+            self.counters["tfc-dummy-received"] += 1
+            return
+        if result.next_header != IPV4_IN_ESP:
+            self.drops["unsupported-next-header"] += 1
+            return
+        try:
+            flow = flow_of(result.inner)
+        except NotIpv4:
+            self.drops["bad-inner-packet"] += 1
+            return
+        refused = check_inbound_decrypted((installed.selector,), flow)
+        if refused is not None:
+            installed.sa.inbound_state.record_error(refused.reason)
+            self.drops[refused.reason] += 1
+            return
+        self._outputs.append(WriteTun(result.inner))
+
+    def _lifetime(
+        self, installed: InstalledSa, events: tuple[LifetimeEvent, ...], now: float
+    ) -> None:
+        for event in events:
+            if isinstance(event, RekeyNeeded):
+                self._rekey(installed, now)
+            elif isinstance(event, SaExpired):
+                self._expire(installed, now)
+
+    def _rekey(self, installed: InstalledSa, now: float) -> None:
+        """The data path's soft limit (kilobytes, sequence numbers): ask IKE for a rekey."""
+        if installed.rekey_asked:
+            return
+        engine = self.engines[installed.interface]
+        spi_in = installed.established.spi_in
+        try:
+            engine.rekey_child(spi_in, now)
+        except (KeyError, ValueError):  # busy with another exchange, or going away
+            installed.rekey_retry_at = now + REKEY_RETRY_S
+            return
+        installed.rekey_asked = True
+        self._after_ike(installed.interface, now)
+
+    def _expire(self, installed: InstalledSa, now: float) -> None:
+        """The hard limit: the SA carries nothing more; IKE deletes it."""
+        spi_in = installed.established.spi_in
+        self._uninstall(int.from_bytes(spi_in, "big"), "lifetime expired")
+        try:
+            self.engines[installed.interface].delete_child(spi_in, now)
+        except (KeyError, ValueError):
+            return
+        self._after_ike(installed.interface, now)
+
+    # ------------------------------------------------------------------ IKE
+
+    def _after_ike(self, nameif: str, now: float) -> None:
+        engine = self.engines[nameif]
+        local_ip = engine.address[0]
+        for data, peer in engine.datagrams_to_send(now):
+            if self._ike_port.get(peer) == NAT_T_PORT or peer[1] == NAT_T_PORT:
+                self._outputs.append(SendUdp((local_ip, NAT_T_PORT), peer, NON_ESP_MARKER + data))
+            else:
+                self._outputs.append(SendUdp((local_ip, engine.address[1]), peer, data))
+        while (event := engine.next_event()) is not None:
+            self._events.append(event)
+            self._on_ike_event(nameif, event, now)
+
+    def _on_ike_event(self, nameif: str, event: AnyEvent, now: float) -> None:
+        if isinstance(event, IkeSaEstablished):
+            self._ike_established_at[event.spi_i + event.spi_r] = now
+            self.counters["ike-sas-established"] += 1
+        elif isinstance(event, ChildSaEstablished):
+            self._install(nameif, event, now)
+        elif isinstance(event, ChildSaDeleted):
+            self._uninstall(int.from_bytes(event.spi_in, "big"), event.reason)
+        elif isinstance(event, IkeSaFailed | ChildSaFailed | PeerUnreachable):
+            self.counters["negotiations-failed"] += 1
+            self._fail_wanted(event.peer[0], type(event).__name__)
+
+    def _entry(self, nameif: str, label: str) -> MapEntry | None:
+        cmap = self.policy.crypto_maps.get(nameif)
+        return next((e for e in cmap.entries if e.label == label), None) if cmap else None
+
+    def _install(self, nameif: str, event: ChildSaEstablished, now: float) -> None:
+        entry = self._entry(nameif, event.map_label)
+        if entry is None or event.mode != "tunnel":
+            self.drops["child-sa-not-installable"] += 1
+            return
+        self._conn_ids += 1
+        udp = event.udp_encapsulation
+        peer = (event.peer[0], event.peer[1] if udp else 0)
+        installed = InstalledSa(
+            esp_sa(event, now, self.random),
+            nameif,
+            entry,
+            event.selector,
+            self.local_addresses[nameif],
+            peer,
+            udp,
+            event,
+            now,
+            self._conn_ids,
+        )
+        spi_in, spi_out = installed.sa.inbound.spi, installed.sa.outbound.spi
+        sad_entry = SadEntry(
+            spi_in, spi_out, peer[0], installed.key, installed.key, installed.sa, installed.sa
+        )
+        old = int.from_bytes(event.rekeyed_spi, "big") if event.rekeyed_spi else None
+        if old is not None and old in self.installed and self.installed[old].key == installed.key:
+            self.sad.replace(old, sad_entry)
+        else:
+            self.sad.install(sad_entry)
+        self.installed[spi_in] = installed
+        selectors = self._selectors.setdefault((nameif, entry.label), [])
+        if event.selector not in selectors:
+            selectors.append(event.selector)
+        if entry.is_dynamic or entry.reverse_route is not None:
+            for prefix in prefixes(event.selector.destination):
+                self._routes[prefix] += 1
+                if self._routes[prefix] == 1:
+                    self._outputs.append(RouteAdded(prefix))
+        if udp:
+            self._keepalive_at.setdefault((nameif, peer), now + self.nat_keepalive_s)
+        self._events.append(
+            ChildSaInstalled(
+                nameif, entry.label, peer, spi_in, spi_out, event.selector.describe(), udp, old
+            )
+        )
+        self._release(nameif, entry.label, now)
+
+    def _uninstall(self, spi_in: int, reason: str) -> None:
+        installed = self.installed.pop(spi_in, None)
+        if installed is None:
+            return
+        self.sad.remove(spi_in)
+        key = installed.key
+        if not any(i.key == key for i in self.installed.values()):
+            selectors = self._selectors.get(key[:2], [])
+            if installed.selector in selectors:
+                selectors.remove(installed.selector)
+        entry = installed.entry
+        if entry.is_dynamic or entry.reverse_route is not None:
+            for prefix in prefixes(installed.selector.destination):
+                self._routes[prefix] -= 1
+                if self._routes[prefix] <= 0:
+                    del self._routes[prefix]
+                    self._outputs.append(RouteRemoved(prefix))
+        peer_key = (installed.interface, installed.peer)
+        if not any((i.interface, i.peer) == peer_key for i in self.installed.values()):
+            self._keepalive_at.pop(peer_key, None)
+        self._events.append(
+            ChildSaRemoved(installed.interface, spi_in, installed.sa.outbound.spi, reason)
+        )
+
+    def _release(self, nameif: str, label: str, now: float) -> None:
+        """An SA came up for ``label``: send what waited for it (or ask again for the rest)."""
+        for key in list(self.acquire.pending()):
+            want = self._wanted.get(key)
+            if want is None or want.interface != nameif or key.protect.entry.label != label:
+                continue
+            del self._wanted[key]
+            for packet in self.acquire.sa_ready(key, now):
+                self.receive_tun(packet, now)
+
+    def _fail_wanted(self, peer: str, reason: str) -> None:
+        for key in [k for k in self._wanted if k.protect.entry.peers[:1] == (peer,)]:
+            del self._wanted[key]
+            drops = self.acquire.sa_failed(key, 0.0)
+            for drop in drops:
+                self.drops[drop.reason] += 1
+            self._events.append(
+                NegotiationAbandoned(key.protect.entry.label, peer, reason, len(drops))
+            )
+
+    def _forget_abandoned(self, reason: str) -> None:
+        pending = self.acquire.pending()
+        for key in [k for k in self._wanted if k not in pending]:
+            del self._wanted[key]
+            peer = key.protect.entry.peers[0] if key.protect.entry.peers else ""
+            self._events.append(NegotiationAbandoned(key.protect.entry.label, peer, reason, 0))
+
+    def _drive(self, now: float, flow: str = "") -> None:
+        """Ask IKE for the SAs that waiting traffic needs: a new IKE SA towards the entry's
+        peer, or a new child SA on an established one (one request at a time per IKE SA)."""
+        for key, want in list(self._wanted.items()):
+            if want.asked or self._wanted.get(key) is not want:
+                continue  # asked already, or settled by a nested call
+            entry, rule = key.protect.entry, key.protect.rule
+            engine = self.engines.get(want.interface)
+            if engine is None or not entry.peers:
+                del self._wanted[key]
+                why = "IKEv2 not enabled on the interface" if engine is None else "no peer"
+                drops = self.acquire.sa_failed(key, now)
+                self.drops["acquire-failed"] += len(drops)
+                self._events.append(NegotiationAbandoned(entry.label, "", why, len(drops)))
+                continue
+            peer = entry.peers[0]
+            ike = _ike_sa_to(engine, peer)
+            try:
+                if ike is None:
+                    engine.initiate(entry, rule, now)
+                    how = "ike-sa-init"
+                elif ike.state != "established" or ike.pending or ike.retransmit_at:
+                    continue  # being negotiated, or busy: try again after its next event
+                else:
+                    engine.create_child(ike, entry, rule, now)
+                    how = "create-child-sa"
+            except ValueError as exc:
+                del self._wanted[key]
+                drops = self.acquire.sa_failed(key, now)
+                self.drops["acquire-failed"] += len(drops)
+                self._events.append(NegotiationAbandoned(entry.label, peer, str(exc), len(drops)))
+                continue
+            want.asked = True
+            self.counters["negotiations-started"] += 1
+            self._events.append(NegotiationStarted(want.interface, entry.label, peer, flow, how))
+            self._after_ike(want.interface, now)
+
+    # ------------------------------------------------------------------ views
+
+    def ike_established_at(self, sa: IkeSa) -> float | None:
+        return self._ike_established_at.get(sa.spi_i + sa.spi_r)
+
+    def describe(self) -> dict[str, Any]:
+        """Counters for logs and tests: SAs, drops and negotiations."""
+        return {
+            "child_sas": len(self.installed),
+            "ike_sas": sum(len(e.sas) for e in self.engines.values()),
+            "drops": dict(self.drops),
+            "counters": dict(self.counters),
+        }
+
+
+def _ike_sa_to(engine: Ikev2Engine, peer: str) -> IkeSa | None:
+    """The IKE SA with ``peer``: an established one first, else one being negotiated."""
+    found = [sa for sa in engine.sas.values() if sa.peer[0] == peer]
+    found.sort(key=lambda sa: sa.state != "established")
+    return found[0] if found else None
+
+
+def local_address(policy: GatewayPolicy, nameif: str) -> str | None:
+    iface = policy.interfaces.get(nameif)
+    return ipv4_text(iface.address) if iface is not None and iface.address is not None else None
+
+
+__all__ = ["Gateway", "InstalledSa", "esp_sa", "ipv4_int", "local_address", "prefixes"]

@@ -1,0 +1,40 @@
+"""The policy's view of one IPv4 packet read from the protected side (or decrypted)."""
+
+from __future__ import annotations
+
+import struct
+
+from tunnelgate.policy.selector import ICMP, PORT_PROTOCOLS, Flow
+
+_FIXED = struct.Struct("!BxxxxxHxBxx4s4s")  # version/IHL, flags+offset, protocol, src, dst
+_PORTS = struct.Struct("!HH")
+OFFSET_MASK = 0x1FFF
+
+
+class NotIpv4(ValueError):
+    """The bytes are not an IPv4 packet the gateway can classify."""
+
+
+def flow_of(packet: bytes) -> Flow:
+    """Protocol, addresses, ports (first fragments of TCP/UDP) and ICMP type of ``packet``.
+
+    Later fragments carry no ports: they are classified with ports 0 (D71)."""
+    if len(packet) < 20:
+        raise NotIpv4(f"{len(packet)} bytes is shorter than an IPv4 header")
+    ver_ihl, frag, protocol, src, dst = _FIXED.unpack_from(packet)
+    if ver_ihl >> 4 != 4:
+        raise NotIpv4(f"IP version {ver_ihl >> 4}")
+    ihl = (ver_ihl & 0x0F) * 4
+    if ihl < 20 or len(packet) < ihl:
+        raise NotIpv4(f"IPv4 header length {ihl} invalid for {len(packet)} bytes")
+    source, destination = int.from_bytes(src, "big"), int.from_bytes(dst, "big")
+    first = frag & OFFSET_MASK == 0
+    if protocol in PORT_PROTOCOLS and first and len(packet) >= ihl + 4:
+        sport, dport = _PORTS.unpack_from(packet, ihl)
+        return Flow(protocol, source, destination, sport, dport)
+    if protocol == ICMP and first and len(packet) > ihl:
+        return Flow(protocol, source, destination, icmp_type=packet[ihl])
+    return Flow(protocol, source, destination)
+
+
+__all__ = ["NotIpv4", "flow_of"]

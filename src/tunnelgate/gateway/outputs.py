@@ -1,0 +1,108 @@
+"""What the gateway asks its I/O shell to do, and what it reports: small frozen values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SendUdp:
+    """Send ``data`` from ``local`` (address, port 500 or 4500) to ``remote``."""
+
+    local: Address
+    remote: Address
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SendEsp:
+    """Send an ESP packet (SPI to ICV) as IP protocol 50 from ``local`` to ``remote``."""
+
+    local: str
+    remote: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class WriteTun:
+    """Deliver a decrypted inner packet to the protected side."""
+
+    packet: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RouteAdded:
+    """Reverse-route injection: route ``prefix`` (``A.B.C.D/N``) into the tunnel device."""
+
+    prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRemoved:
+    prefix: str
+
+
+Output = SendUdp | SendEsp | WriteTun | RouteAdded | RouteRemoved
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSaInstalled:
+    """A child SA pair now carries traffic (keys are never part of an event)."""
+
+    interface: str
+    map_label: str
+    peer: Address
+    spi_in: int
+    spi_out: int
+    selector: str
+    udp_encapsulation: bool
+    rekey_of: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildSaRemoved:
+    interface: str
+    spi_in: int
+    spi_out: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NegotiationStarted:
+    """Traffic matched a permit without an SA (ACQUIRE): IKE was asked for one."""
+
+    interface: str
+    map_label: str
+    peer: str
+    flow: str
+    how: str  # ike-sa-init | create-child-sa
+
+
+@dataclass(frozen=True, slots=True)
+class NegotiationAbandoned:
+    """No SA came for waiting traffic; its packets were dropped, never sent in clear."""
+
+    map_label: str
+    peer: str
+    reason: str
+    packets_dropped: int
+
+
+GatewayEvent = ChildSaInstalled | ChildSaRemoved | NegotiationStarted | NegotiationAbandoned
+
+__all__ = [
+    "Address",
+    "ChildSaInstalled",
+    "ChildSaRemoved",
+    "GatewayEvent",
+    "NegotiationAbandoned",
+    "NegotiationStarted",
+    "Output",
+    "RouteAdded",
+    "RouteRemoved",
+    "SendEsp",
+    "SendUdp",
+    "WriteTun",
+]

@@ -1,0 +1,234 @@
+"""Two whole gateways (policy + IKEv2 + ESP) in memory, joined by a fake wire and clock.
+
+Timelines, HQ (10.1.0.0/16) <-> branch (10.2.0.0/16):
+
+    host 10.1.0.5 -> TUN(HQ): no SA -> ACQUIRE, packet queued  (nothing leaves in clear)
+    HQ  --- IKE_SA_INIT / IKE_AUTH --->  branch
+    HQ: child SA installed -> the queued packet leaves as ESP -> branch TUN gets it
+    ... kilobyte lifetime reached -> CREATE_CHILD_SA rekey -> new SA carries traffic at once,
+        the old one decrypts until its delete -> no packet lost
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tests.helpers import load
+from tests.protocol.network import SeededRandom
+from tests.protocol.test_ikev2_exchanges import quiet_group
+from tests.unit.tools.test_analyze import BRANCH, HQ, gateway_text
+from tunnelgate.config.compile import compile_config
+from tunnelgate.esp.ipv4 import Ipv4Header, checksum
+from tunnelgate.gateway.core import Gateway
+from tunnelgate.gateway.outputs import (
+    ChildSaInstalled,
+    ChildSaRemoved,
+    NegotiationStarted,
+    SendEsp,
+    SendUdp,
+    WriteTun,
+)
+from tunnelgate.ike.v2.events import IkeSaEstablished
+
+ROUTE = {"hq": "203.0.113.254", "branch": "198.51.100.254"}
+
+
+def gateway(side: dict[str, str], seed: int, extra: str = "", **over: str) -> Gateway:
+    text = gateway_text(
+        side,
+        group=quiet_group(side),
+        extra=f"route outside 0.0.0.0 0.0.0.0 {ROUTE[side['hostname']]}\n" + extra,
+        **over,
+    )
+    return Gateway(compile_config(load(text)), SeededRandom(seed))
+
+
+def icmp_echo(src: str, dst: str, seq: int, size: int = 56) -> bytes:
+    """An IPv4 ICMP echo request with valid checksums."""
+    body = bytes([8, 0, 0, 0]) + (7).to_bytes(2, "big") + seq.to_bytes(2, "big") + bytes(size)
+    body = body[:2] + checksum(body).to_bytes(2, "big") + body[4:]
+    from ipaddress import IPv4Address
+
+    header = Ipv4Header(IPv4Address(src), IPv4Address(dst), 1, 20 + len(body), ident=seq)
+    return header.build() + body
+
+
+@dataclass
+class Wire:
+    """Delivers outputs between gateways by address; ``nat`` rewrites one side's source."""
+
+    gateways: dict[str, Gateway]
+    now: float = 1000.0
+    nat: dict[str, tuple[str, int]] = field(default_factory=dict)  # inside addr -> public
+    tun: dict[str, list[bytes]] = field(default_factory=dict)
+    clear_text: list[bytes] = field(default_factory=list)
+    esp_sent: int = 0
+
+    def _owner(self, address: str) -> tuple[str, Gateway]:
+        for name, gw in self.gateways.items():
+            if address in gw.local_addresses.values():
+                return name, gw
+            public = {self.nat[a][0] for a in gw.local_addresses.values() if a in self.nat}
+            if address in public:
+                return name, gw
+        raise AssertionError(f"nobody at {address}")
+
+    def _inside(self, address: str, port: int) -> tuple[str, int]:
+        for inside, (public, base) in self.nat.items():
+            if address == public:
+                return inside, 500 if port == base else 4500
+        return address, port
+
+    def flush(self) -> None:
+        for _ in range(1000):
+            moved = False
+            for name, gw in self.gateways.items():
+                for out in gw.outputs():
+                    moved = True
+                    self.deliver(name, out)
+            if not moved:
+                return
+        raise AssertionError("the wire never went quiet")
+
+    def deliver(self, sender: str, out: object) -> None:
+        if isinstance(out, WriteTun):
+            self.tun.setdefault(sender, []).append(out.packet)
+        elif isinstance(out, SendUdp):
+            source = out.local
+            if source[0] in self.nat:
+                public, base = self.nat[source[0]]
+                source = (public, base if source[1] == 500 else base + 1)
+            _, gw = self._owner(out.remote[0])
+            self.esp_sent += out.local[1] == 4500 and not out.data.startswith(bytes(4))
+            gw.receive_udp(self._inside(*out.remote), source, out.data, self.now)
+        elif isinstance(out, SendEsp):
+            self.esp_sent += 1
+            _, gw = self._owner(out.remote)
+            gw.receive_esp(out.remote, out.local, out.data, self.now)
+
+    def send_from_lan(self, name: str, packet: bytes) -> None:
+        self.gateways[name].receive_tun(packet, self.now)
+        self.flush()
+
+    def advance(self, seconds: float, step: float = 0.5) -> None:
+        end = self.now + seconds
+        while self.now < end:
+            self.now = min(end, self.now + step)
+            for gw in self.gateways.values():
+                timer = gw.get_timer()
+                if timer is not None and timer <= self.now:
+                    gw.handle_timer(self.now)
+            self.flush()
+
+
+def events(gw: Gateway) -> list[object]:
+    out = []
+    while (e := gw.next_event()) is not None:
+        out.append(e)
+    return out
+
+
+def pair(**over: str) -> Wire:
+    return Wire({"hq": gateway(HQ, 1, **over), "branch": gateway(BRANCH, 2, **over)})
+
+
+def test_first_packet_triggers_negotiation_and_arrives_once_the_sa_is_up() -> None:
+    wire = pair()
+    packet = icmp_echo("10.1.0.5", "10.2.0.9", 1)
+    wire.send_from_lan("hq", packet)
+    assert wire.tun["branch"] == [packet]  # queued during negotiation, then sent protected
+    hq_events = events(wire.gateways["hq"])
+    started = [e for e in hq_events if isinstance(e, NegotiationStarted)]
+    assert [(e.peer, e.how) for e in started] == [("198.51.100.2", "ike-sa-init")]
+    assert any(isinstance(e, IkeSaEstablished) for e in hq_events)
+    installed = [e for e in hq_events if isinstance(e, ChildSaInstalled)]
+    assert len(installed) == 1 and not installed[0].udp_encapsulation
+    # the reply goes back through the branch's SA without a new negotiation
+    reply = icmp_echo("10.2.0.9", "10.1.0.5", 1)
+    wire.send_from_lan("branch", reply)
+    assert wire.tun["hq"] == [reply]
+    assert not any(isinstance(e, NegotiationStarted) for e in events(wire.gateways["branch"]))
+    assert wire.gateways["hq"].drops == {}
+
+
+def test_traffic_outside_the_crypto_acl_is_not_sent_in_clear() -> None:
+    wire = pair()
+    wire.send_from_lan("hq", icmp_echo("10.9.0.5", "10.2.0.9", 1))
+    assert wire.gateways["hq"].drops == {"bypass-not-routed": 1}
+    assert wire.tun == {} and wire.esp_sent == 0
+
+
+def test_forged_and_replayed_esp_is_dropped_and_counted() -> None:
+    wire = pair()
+    wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+    hq, branch = wire.gateways["hq"], wire.gateways["branch"]
+    hq.receive_tun(icmp_echo("10.1.0.5", "10.2.0.9", 2), wire.now)
+    hq.receive_tun(icmp_echo("10.1.0.5", "10.2.0.9", 3), wire.now)
+    sent = [o for o in hq.outputs() if isinstance(o, SendEsp)]
+    assert len(sent) == 2
+    esp, fresh = sent[0].data, sent[1].data
+    branch.receive_esp("198.51.100.2", "203.0.113.1", esp, wire.now)
+    branch.receive_esp("198.51.100.2", "203.0.113.1", esp, wire.now)  # replayed
+    forged = fresh[:-1] + bytes([fresh[-1] ^ 1])  # a sequence number not seen yet
+    branch.receive_esp("198.51.100.2", "203.0.113.1", forged, wire.now)
+    branch.receive_esp("198.51.100.2", "192.0.2.66", esp, wire.now)  # other source
+    branch.receive_esp("198.51.100.2", "203.0.113.1", b"\x00\x00\x99\x99" + esp[4:], wire.now)
+    assert [type(o) for o in branch.outputs()] == [WriteTun]
+    assert branch.drops == {
+        "replay": 1,
+        "icv-failed": 1,
+        "spi-peer-mismatch": 1,
+        "invalid-spi": 1,
+    }
+
+
+def test_kilobyte_lifetime_rekeys_under_traffic_without_losing_a_packet() -> None:
+    # 10 KB lifetime: ~12 packets of 1 KB per SA, so a rekey every few packets
+    extra = "crypto map M 10 set security-association lifetime kilobytes 10\n"
+    wire = Wire(
+        {"hq": gateway(HQ, 1, map_extra=extra), "branch": gateway(BRANCH, 2, map_extra=extra)}
+    )
+    sent = []
+    for seq in range(1, 121):
+        packet = icmp_echo("10.1.0.5", "10.2.0.9", seq, size=1000)
+        sent.append(packet)
+        wire.send_from_lan("hq", packet)
+        wire.advance(0.1, step=0.1)
+    wire.advance(5)
+    assert wire.tun["branch"] == sent  # every packet, in order
+    hq_events = events(wire.gateways["hq"])
+    rekeys = [e for e in hq_events if isinstance(e, ChildSaInstalled) and e.rekey_of]
+    removed = [e for e in hq_events if isinstance(e, ChildSaRemoved)]
+    assert len(rekeys) >= 5 and len(removed) >= 5
+    assert len(wire.gateways["hq"].installed) <= 2
+    assert wire.gateways["hq"].drops == {} and wire.gateways["branch"].drops == {}
+
+
+def test_seconds_lifetime_rekeys_keep_a_continuous_flow() -> None:
+    extra = "crypto map M 10 set security-association lifetime seconds 120\n"
+    wire = Wire(
+        {"hq": gateway(HQ, 1, map_extra=extra), "branch": gateway(BRANCH, 2, map_extra=extra)}
+    )
+    sent = []
+    for seq in range(1, 801):  # 400 s of traffic: at least three rekeys
+        packet = icmp_echo("10.1.0.5", "10.2.0.9", seq)
+        sent.append(packet)
+        wire.send_from_lan("hq", packet)
+        wire.advance(0.5)
+    assert wire.tun["branch"] == sent
+    rekeys = [e for e in events(wire.gateways["hq"]) if isinstance(e, ChildSaInstalled)]
+    assert len(rekeys) >= 4
+    assert wire.gateways["hq"].drops == {}
+
+
+def test_behind_nat_esp_goes_in_udp_4500() -> None:
+    wire = pair()
+    wire.nat = {"198.51.100.2": ("192.0.2.200", 31000)}  # the branch sits behind a NAT
+    # the HQ reaches the branch at its public address
+    hq = gateway(dict(HQ, peer="192.0.2.200"), 1)
+    wire.gateways["hq"] = hq
+    packet = icmp_echo("10.2.0.9", "10.1.0.5", 1)
+    wire.send_from_lan("branch", packet)
+    assert wire.tun.get("hq") == [packet]
+    installed = [e for e in events(wire.gateways["branch"]) if isinstance(e, ChildSaInstalled)]
+    assert installed and installed[0].udp_encapsulation
