@@ -1,0 +1,378 @@
+"""``show crypto ipsec sa`` and ``show crypto ikev2 sa``, laid out as a Cisco ASA 9.x prints them.
+
+Layout source: the ASA 9.x sample outputs that ntc-templates parses (its
+``cisco_asa_show_crypto_ipsec_sa`` template and test capture), Cisco's documented examples of
+``show crypto ipsec sa detail`` and ``show crypto ikev2 sa``. Every function here is pure: it
+formats a :class:`GatewaySnapshot` and never reads anything else. Snapshots hold no key
+material, so none can be printed.
+"""
+
+from __future__ import annotations
+
+from tunnelgate.gateway.snapshot import (
+    ChildOfIke,
+    ChildSaView,
+    EspDirectionView,
+    GatewaySnapshot,
+    Ident,
+    IkeSaView,
+)
+
+NO_IPSEC_SAS = "There are no ipsec sas"
+NO_IKEV2_SAS = "There are no IKEv2 SAs"
+
+# ESP encryption keyword prefix → IV size in bytes (longest prefix wins).
+IV_SIZE: dict[str, int] = {
+    "esp-aes-gcm": 8,
+    "esp-aes-gmac": 8,
+    "esp-aes": 16,
+    "esp-3des": 8,
+    "esp-des": 8,
+    "esp-null": 0,
+}
+
+# Drop reasons (``EspDirectionView.errors`` keys) → the detail counter they feed.
+DETAIL_ERROR_KEYS: dict[str, str] = {
+    "no-sa": "no sa (send)",
+    "invalid-spi": "invalid sa (rcv)",
+    "encaps-failed": "encaps failed (send)",
+    "decaps-failed": "decaps failed (rcv)",
+    "invalid-prot": "invalid prot (rcv)",
+    "icv-failed": "verify failed",
+    "invalid-identity": "invalid identity (rcv)",
+    "invalid-len": "invalid len (rcv)",
+    "invalid-pad": "invalid pad (rcv)",
+    "invalid-ip-version": "invalid ip version (rcv)",
+    "replay-rollover-send": "replay rollover (send)",
+    "replay-rollover": "replay rollover (rcv)",
+    "replay": "replay failed (rcv)",
+    "min-mtu-frag-failed": "min mtu frag failed (send)",
+    "bad-frag-offset": "bad frag offset (rcv)",
+    "internal-err-send": "internal err (send)",
+    "internal-err": "internal err (rcv)",
+}
+
+# The ASA's detail counter lines, in order; a trailing "" keeps the ASA's dangling comma.
+DETAIL_LINES: tuple[tuple[str, ...], ...] = (
+    ("no sa (send)", "invalid sa (rcv)"),
+    ("encaps failed (send)", "decaps failed (rcv)"),
+    ("invalid prot (rcv)", "verify failed"),
+    ("invalid identity (rcv)", "invalid len (rcv)"),
+    ("invalid pad (rcv)", ""),
+    ("invalid ip version (rcv)", ""),
+    ("replay rollover (send)", "replay rollover (rcv)"),
+    ("replay failed (rcv)",),
+    ("min mtu frag failed (send)", "bad frag offset (rcv)"),
+    ("internal err (send)", "internal err (rcv)"),
+)
+
+# IKE encryption (snapshot spelling) → (ASA name, key size or None).
+IKE_ENCRYPTION: dict[str, tuple[str, int | None]] = {
+    "aes-128": ("AES-CBC", 128),
+    "aes-192": ("AES-CBC", 192),
+    "aes-256": ("AES-CBC", 256),
+    "aes-gcm-128": ("AES-GCM", 128),
+    "aes-gcm-192": ("AES-GCM", 192),
+    "aes-gcm-256": ("AES-GCM", 256),
+    "3des": ("3DES", None),
+    "des": ("DES", None),
+}
+
+# IKE integrity → the ASA's ``Hash:`` value.
+IKE_HASH: dict[str, str] = {
+    "md5": "MD596",
+    "sha": "SHA96",
+    "sha1": "SHA96",
+    "sha256": "SHA256",
+    "sha384": "SHA384",
+    "sha512": "SHA512",
+    "null": "N/A",
+    "none": "N/A",
+}
+
+# ESP integrity keyword → the ``esp_hmac:`` value of ``show crypto ikev2 sa detail``.
+ESP_HMAC: dict[str, str] = {
+    "esp-md5-hmac": "MD596",
+    "esp-sha-hmac": "SHA96",
+    "esp-sha256-hmac": "SHA256",
+    "esp-sha384-hmac": "SHA384",
+    "esp-sha512-hmac": "SHA512",
+    "esp-null": "N/A",
+}
+
+IKE_STATUS: dict[str, str] = {"READY": "UP-ACTIVE", "IN-NEG": "IN-NEG", "DELETE": "DELETE"}
+
+IKEV2_HEADER = f"{'Tunnel-id':<10}{'Local':<52}{'Remote':<56}{'Status':<15}Role"
+
+I1, I2, I3 = " " * 4, " " * 6, " " * 9  # the ASA's three indentation levels
+
+
+# --- show crypto ipsec sa -----------------------------------------------------------------
+
+
+def show_crypto_ipsec_sa(
+    snapshot: GatewaySnapshot,
+    *,
+    peer: str | None = None,
+    map_name: str | None = None,
+    detail: bool = False,
+) -> str:
+    """``show crypto ipsec sa [peer A | map NAME] [detail]``: SAs grouped by interface."""
+    sas = [sa for sa in snapshot.child_sas if _selected(sa, peer, map_name)]
+    if not sas:
+        return NO_IPSEC_SAS + "\n"
+    if peer is not None:
+        blocks = [_sa_block(sa, detail) for sa in sas]
+        return f"peer address: {peer}\n" + "\n".join(blocks)
+    groups: dict[str, list[ChildSaView]] = {}
+    for sa in sas:
+        groups.setdefault(sa.interface, []).append(sa)
+    out = [
+        f"interface: {name}\n" + "\n".join(_sa_block(sa, detail) for sa in members)
+        for name, members in groups.items()
+    ]
+    return "\n".join(out)
+
+
+def _selected(sa: ChildSaView, peer: str | None, map_name: str | None) -> bool:
+    """Whether ``sa`` passes the ``peer`` / ``map`` filters."""
+    if peer is not None and sa.peer_address != peer:
+        return False
+    return map_name is None or map_name in (sa.map_name, sa.dynamic_map)
+
+
+def _map_tag(sa: ChildSaView) -> tuple[str, int]:
+    """The tag and seq the ASA shows: the dynamic map's for dynamic entries."""
+    if sa.dynamic_map is not None:
+        return sa.dynamic_map, sa.dynamic_seq if sa.dynamic_seq is not None else sa.map_seq
+    return sa.map_name, sa.map_seq
+
+
+def _sa_block(sa: ChildSaView, detail: bool) -> str:
+    """One ``Crypto map tag:`` block, ending with a newline."""
+    tag, seq = _map_tag(sa)
+    lines = [f"{I1}Crypto map tag: {tag}, seq num: {seq}, local addr: {sa.local_address}", ""]
+    if sa.acl is not None:
+        lines.append(f"{I2}access-list {sa.acl}")
+    lines += [
+        f"{I2}local ident (addr/mask/prot/port): {format_ident(sa.local_ident)}",
+        f"{I2}remote ident (addr/mask/prot/port): {format_ident(sa.remote_ident)}",
+        f"{I2}current_peer: {sa.peer_address}",
+        "",
+        "",
+        *(I2 + line for line in _counter_lines(sa, detail)),
+        "",
+        *(I2 + line for line in _endpoint_lines(sa)),
+        "",
+        f"{I1}inbound esp sas:",
+        *_esp_lines(sa, sa.inbound, tag, inbound=True),
+        f"{I1}outbound esp sas:",
+        *_esp_lines(sa, sa.outbound, tag, inbound=False),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def format_ident(ident: Ident) -> str:
+    """``(addr/mask/prot/port)``; a non-prefix range prints as ``(low-high/prot/port)``."""
+    if ident.mask is None:
+        return f"({ident.address}-{ident.high}/{ident.protocol}/{ident.port})"
+    return f"({ident.address}/{ident.mask}/{ident.protocol}/{ident.port})"
+
+
+def _counter_lines(sa: ChildSaView, detail: bool) -> list[str]:
+    """The ``#pkts …`` block; ``detail`` replaces the error totals with their breakdown."""
+    out, inb = sa.outbound.packets, sa.inbound.packets
+    lines = [
+        f"#pkts encaps: {out}, #pkts encrypt: {out}, #pkts digest: {out}",
+        f"#pkts decaps: {inb}, #pkts decrypt: {inb}, #pkts verify: {inb}",
+        "#pkts compressed: 0, #pkts decompressed: 0",
+        f"#pkts not compressed: {out}, #pkts comp failed: 0, #pkts decomp failed: 0",
+        "#pre-frag successes: 0, #pre-frag failures: 0, #fragments created: 0",
+        "#PMTUs sent: 0, #PMTUs rcvd: 0, #decapsulated frgs needing reassembly: 0",
+        "#TFC rcvd: 0, #TFC sent: 0",
+        "#Valid ICMP Errors rcvd: 0, #Invalid ICMP Errors rcvd: 0",
+    ]
+    if detail:
+        return lines + _detail_lines(sa)
+    return [*lines, f"#send errors: {sa.send_errors}, #recv errors: {sa.recv_errors}"]
+
+
+def _detail_lines(sa: ChildSaView) -> list[str]:
+    """The per-reason drop counters of ``show crypto ipsec sa detail``."""
+    counts: dict[str, int] = {}
+    for reason, count in (*sa.inbound.errors, *sa.outbound.errors):
+        label = DETAIL_ERROR_KEYS.get(reason)
+        if label is not None:
+            counts[label] = counts.get(label, 0) + count
+    return [
+        ", ".join(
+            f"#pkts {label}: {counts.get(label, 0)}" if label else "" for label in row
+        ).rstrip()
+        for row in DETAIL_LINES
+    ]
+
+
+def _endpoint_lines(sa: ChildSaView) -> list[str]:
+    """Endpoints, MTU and the current SPIs."""
+    return [
+        f"local crypto endpt.: {sa.local_address}/{sa.local_port}, "
+        f"remote crypto endpt.: {sa.peer_address}/{sa.peer_port}",
+        f"path mtu {sa.path_mtu}, ipsec overhead {sa.overhead}, media mtu {sa.path_mtu}",
+        "PMTU time remaining (sec): 0, DF policy: copy-df",
+        "ICMP error validation: disabled, TFC packets: disabled",
+        f"current outbound spi: {sa.outbound.spi:08X}",
+        f"current inbound spi : {sa.inbound.spi:08X}",
+    ]
+
+
+def _esp_lines(sa: ChildSaView, esp: EspDirectionView, tag: str, *, inbound: bool) -> list[str]:
+    """One ``inbound esp sas:`` / ``outbound esp sas:`` entry."""
+    lines = [f"{I2}spi: 0x{esp.spi:08X} ({esp.spi})"]
+    lines += [
+        I3 + line
+        for line in (
+            f"SA State: {esp.state}",
+            f"transform: {sa.encryption} {sa.integrity} no compression",
+            f"in use settings ={{{_settings(sa)}}}",
+            f"slot: 0, conn_id: {sa.conn_id}, crypto-map: {tag}",
+            f"sa timing: {_timing(esp)}",
+            f"IV size: {iv_size(sa.encryption)} bytes",
+            "replay detection support: Y",
+            "Anti replay bitmap:",
+        )
+    ]
+    words = bitmap_words(esp.replay_bitmap, esp.replay_window) if inbound else ["0x00000000"] * 2
+    if not inbound:
+        words[-1] = "0x00000001"  # what the ASA shows for every outbound SA
+    lines += [f"{I3} " + " ".join(words[i : i + 2]) for i in range(0, len(words), 2)]
+    return lines
+
+
+def _settings(sa: ChildSaView) -> str:
+    """The ``in use settings`` set, e.g. ``L2L, Tunnel,  NAT-T-Encaps, IKEv2, ``."""
+    parts = ["L2L", sa.mode.capitalize()]
+    if sa.udp_encapsulation:
+        parts.append(" NAT-T-Encaps")  # the ASA prints it after two spaces
+    parts.append(f"IKEv{sa.ike_version}")
+    return "".join(p + ", " for p in parts)
+
+
+def _timing(esp: EspDirectionView) -> str:
+    """``remaining key lifetime (kB/sec): (K/S)``, or ``(sec): S`` when kB is unlimited."""
+    seconds = esp.remaining_seconds if esp.remaining_seconds is not None else 0
+    if esp.remaining_kilobytes is None:
+        return f"remaining key lifetime (sec): {seconds}"
+    return f"remaining key lifetime (kB/sec): ({esp.remaining_kilobytes}/{seconds})"
+
+
+def iv_size(encryption: str) -> int:
+    """IV size in bytes for an ASA ESP encryption keyword."""
+    for prefix in sorted(IV_SIZE, key=len, reverse=True):
+        if encryption.startswith(prefix):
+            return IV_SIZE[prefix]
+    return 0
+
+
+def bitmap_words(bitmap: int, window: int) -> list[str]:
+    """The anti-replay bitmap as 32-bit words, most significant first (at least two)."""
+    count = max(2, -(-window // 32))
+    return [f"0x{(bitmap >> (32 * i)) & 0xFFFFFFFF:08X}" for i in reversed(range(count))]
+
+
+# --- show crypto ikev2 sa -----------------------------------------------------------------
+
+
+def show_crypto_ikev2_sa(snapshot: GatewaySnapshot, *, detail: bool = False) -> str:
+    """``show crypto ikev2 sa [detail]``: one session per IKE SA, with its child SAs."""
+    if not snapshot.ike_sas:
+        return NO_IKEV2_SAS + "\n"
+    sessions = [_ike_session(n, ike, detail) for n, ike in enumerate(snapshot.ike_sas, 1)]
+    return "IKEv2 SAs:\n\n" + "\n".join(sessions)
+
+
+def _ike_session(session_id: int, ike: IkeSaView, detail: bool) -> str:
+    """One ``Session-id:`` block, ending with a newline."""
+    status = IKE_STATUS.get(ike.status, ike.status)
+    local = f"{ike.local_address}/{ike.local_port}"
+    remote = f"{ike.peer_address}/{ike.peer_port}"
+    lines = [
+        f"Session-id:{session_id}, Status:{status}, IKE count:1, CHILD count:{len(ike.children)}",
+        "",
+        IKEV2_HEADER,
+        f"{ike.tunnel_id:>10} {local:<51} {remote:<55} {ike.status:<14} {ike.role.upper()}",
+        f"{I2}{ike_algorithms(ike)}",
+        f"{I2}Life/Active Time: {ike.lifetime_seconds}/{ike.active_seconds} sec",
+    ]
+    if detail:
+        lines += [I2 + line for line in _ike_detail(session_id, ike)]
+    for child in ike.children:
+        lines += _child_lines(child, detail)
+    return "\n".join(lines) + "\n"
+
+
+def ike_algorithms(ike: IkeSaView) -> str:
+    """``Encr: AES-CBC, keysize: 256, Hash: SHA256, DH Grp:19, Auth sign: PSK, …``."""
+    name, keysize = IKE_ENCRYPTION.get(ike.encryption, (ike.encryption.upper(), None))
+    encr = f"Encr: {name}" + (f", keysize: {keysize}" if keysize is not None else "")
+    hash_ = IKE_HASH.get(ike.integrity, ike.integrity.upper())
+    return (
+        f"{encr}, Hash: {hash_}, DH Grp:{ike.dh_group}, "
+        f"Auth sign: {ike.auth_sign}, Auth verify: {ike.auth_verify}"
+    )
+
+
+def _ike_detail(session_id: int, ike: IkeSaView) -> list[str]:
+    """The extra lines of ``show crypto ikev2 sa detail`` (SPIs are public identifiers)."""
+    local_spi, remote_spi = (
+        (ike.spi_i, ike.spi_r) if ike.role.lower() == "initiator" else (ike.spi_r, ike.spi_i)
+    )
+    return [
+        f"Session-id: {session_id}",
+        f"Status Description: {_status_description(ike.status)}",
+        f"Local spi: {local_spi.hex().upper():<22}Remote spi: {remote_spi.hex().upper()}",
+        f"Local id: {ike.local_address}",
+        f"Remote id: {ike.peer_address}",
+        f"PRF: {IKE_HASH.get(ike.prf, ike.prf.upper())}",
+        f"NAT-T is {'detected' if ike.nat_t else 'not detected'}",
+    ]
+
+
+def _status_description(status: str) -> str:
+    """The ASA's wording for an IKE SA state."""
+    return {"READY": "Negotiation done", "IN-NEG": "Negotiating"}.get(status, "Deleting")
+
+
+def _child_lines(child: ChildOfIke, detail: bool) -> list[str]:
+    """``Child sa:`` lines for one child SA."""
+    lines = [
+        f"Child sa: local selector  {child.local_selector}",
+        f"          remote selector {child.remote_selector}",
+        f"          ESP spi in/out: 0x{child.spi_in:08x}/0x{child.spi_out:08x}",
+    ]
+    if detail:
+        lines += [
+            "          AH spi in/out: 0x0/0x0",
+            "          CPI in/out: 0x0/0x0",
+            f"          Encr: {_child_encr(child.encryption)}, "
+            f"esp_hmac: {ESP_HMAC.get(child.integrity, child.integrity.upper())}",
+            "          ah_hmac: None, comp: IPCOMP_NONE, mode tunnel",
+        ]
+    return lines
+
+
+def _child_encr(encryption: str) -> str:
+    """``AES-CBC, keysize: 256`` for an ESP keyword such as ``esp-aes-256``."""
+    name, keysize = IKE_ENCRYPTION.get(encryption.removeprefix("esp-"), (encryption.upper(), None))
+    return name + (f", keysize: {keysize}" if keysize is not None else "")
+
+
+__all__ = [
+    "NO_IKEV2_SAS",
+    "NO_IPSEC_SAS",
+    "bitmap_words",
+    "format_ident",
+    "ike_algorithms",
+    "iv_size",
+    "show_crypto_ikev2_sa",
+    "show_crypto_ipsec_sa",
+]
