@@ -7,6 +7,8 @@ import sys
 
 from tunnelgate import __version__
 from tunnelgate.cli import config_command, tools_command
+from tunnelgate.daemon import run as daemon_run
+from tunnelgate.lab import command as lab_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     config_command.add_parser(sub)
     tools_command.add_parsers(sub)
+    lab_command.add_parser(sub)
+    daemon_run.add_parsers(sub)
     return parser
 
 
@@ -31,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
         return tools_command.run_packet_tracer(args)
     if args.command == "analyze":
         return tools_command.run_analyze(args)
+    if args.command == "run":
+        return daemon_run.run_gateway(args)
+    if args.command == "show":
+        return daemon_run.run_show(args)
+    if args.command == "lab":
+        return lab_command.run(args)
     return 2  # pragma: no cover - argparse requires a command
 
 

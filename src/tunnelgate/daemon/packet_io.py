@@ -1,0 +1,252 @@
+"""The gateway's I/O shell: the TUN device, UDP 500/4500 and raw ESP sockets, routes.
+
+It only moves bytes between the kernel and the sans-IO ``Gateway`` and re-arms one timer.
+Sockets are non-blocking and drained in bursts from the event loop's reader callbacks
+(asyncio's ``DatagramProtocol`` is kept off the packet path: it costs ~3× per packet).
+Every send survives ``OSError`` (counted by reason): a full buffer or an ICMP error from
+an earlier packet never stops the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from tunnelgate.daemon.events_log import event_line
+from tunnelgate.gateway.core import Gateway
+from tunnelgate.gateway.outputs import (
+    Address,
+    RouteAdded,
+    RouteRemoved,
+    SendEsp,
+    SendUdp,
+    WriteTun,
+)
+from tunnelgate.net.tun import TunDevice
+
+IPPROTO_ESP = 50
+BURST = 256
+MAX_DATAGRAM = 65535
+SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
+TUN_MTU = 1400  # room for ESP in UDP with the largest ICV and padding under a 1500 path
+
+
+class StartError(RuntimeError):
+    """The gateway cannot start: a clear sentence for the operator."""
+
+
+def _buffers(sock: socket.socket) -> None:
+    for force, plain in (
+        (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF),
+        (getattr(socket, "SO_SNDBUFFORCE", None), socket.SO_SNDBUF),
+    ):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force or plain, SOCKET_BUFFER_BYTES)
+        except OSError:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, plain, SOCKET_BUFFER_BYTES)
+
+
+def _bind(kind: int, proto: int, address: tuple[str, int], what: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, kind, proto)
+    try:
+        sock.setblocking(False)
+        _buffers(sock)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise StartError(
+            f"cannot open {what} on {address[0]}: {exc.strerror or exc}; the address of the "
+            "configuration's interface must exist on this machine"
+        ) from None
+    return sock
+
+
+def ip(*args: str) -> None:
+    """Run ``ip ARGS`` (iproute2); raise ``StartError`` with its message on failure."""
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
+    if done.returncode != 0:
+        raise StartError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+
+
+class PacketIo:
+    """Runs ``gateway`` on real sockets and a TUN named ``tun_name``."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        tun_name: str,
+        *,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.tun_name = tun_name
+        self.log = log or (lambda line: print(line, file=sys.stdout, flush=True))
+        self.tun: TunDevice | None = None
+        self.udp: dict[Address, socket.socket] = {}
+        self.raw: dict[str, socket.socket] = {}
+        self.errors: Counter[str] = Counter()
+        self.routes: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._fds: list[int] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def open(self) -> None:
+        """Open every socket and the TUN, route the static crypto ACL destinations into it."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            for nameif, address in sorted(self.gateway.local_addresses.items()):
+                if nameif not in self.gateway.engines:
+                    continue
+                for port in (500, 4500):
+                    sock = _bind(socket.SOCK_DGRAM, 0, (address, port), f"UDP {port} ({nameif})")
+                    self.udp[(address, port)] = sock
+                    self._reader(sock, self._udp_readable, sock, (address, port))
+                raw = _bind(socket.SOCK_RAW, IPPROTO_ESP, (address, 0), f"raw ESP ({nameif})")
+                self.raw[address] = raw
+                self._reader(raw, self._raw_readable, raw, address)
+            try:
+                self.tun = TunDevice(self.tun_name)
+            except OSError as exc:
+                raise StartError(f"cannot create TUN {self.tun_name}: {exc.strerror}") from None
+            with contextlib.suppress(OSError):  # no router solicitations into the tunnel
+                Path(f"/proc/sys/net/ipv6/conf/{self.tun_name}/disable_ipv6").write_text("1")
+            ip("link", "set", self.tun_name, "mtu", str(TUN_MTU), "up")
+            for prefix in self.gateway.static_routes():
+                self._route(True, prefix)
+            self._reader(self.tun, self._tun_readable)
+        except BaseException:
+            self.close()
+            raise
+        self.flush()
+
+    def _reader(
+        self, fileobj: socket.socket | TunDevice, callback: Callable[..., None], *args: object
+    ) -> None:
+        assert self._loop is not None
+        fd = fileobj.fileno()
+        self._loop.add_reader(fd, callback, *args)
+        self._fds.append(fd)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._loop is not None:
+            for fd in self._fds:
+                self._loop.remove_reader(fd)
+        self._fds.clear()
+        for prefix in sorted(self.routes):
+            with contextlib.suppress(StartError, subprocess.TimeoutExpired):
+                ip("route", "del", prefix, "dev", self.tun_name)
+        self.routes.clear()
+        for sock in [*self.udp.values(), *self.raw.values()]:
+            sock.close()
+        self.udp.clear()
+        self.raw.clear()
+        if self.tun is not None:
+            self.tun.close()
+            self.tun = None
+
+    # ------------------------------------------------------------------ readers
+
+    def _tun_readable(self) -> None:
+        assert self.tun is not None
+        fd, read, receive, now = self.tun.fileno(), os.read, self.gateway.receive_tun, self.now()
+        try:
+            for _ in range(BURST):
+                receive(read(fd, MAX_DATAGRAM), now)
+        except BlockingIOError:
+            pass
+        self.flush()
+
+    def _udp_readable(self, sock: socket.socket, local: Address) -> None:
+        receive, now = self.gateway.receive_udp, self.now()
+        for _ in range(BURST):
+            try:
+                data, source = sock.recvfrom(MAX_DATAGRAM)
+            except BlockingIOError:
+                break
+            except OSError:  # e.g. a queued ICMP port unreachable
+                self.errors["udp-receive-error"] += 1
+                continue
+            receive(local, (source[0], source[1]), data, now)
+        self.flush()
+
+    def _raw_readable(self, sock: socket.socket, local: str) -> None:
+        receive, now = self.gateway.receive_esp, self.now()
+        for _ in range(BURST):
+            try:
+                data, source = sock.recvfrom(MAX_DATAGRAM)
+            except BlockingIOError:
+                break
+            except OSError:
+                self.errors["esp-receive-error"] += 1
+                continue
+            if len(data) < 20:
+                continue
+            ihl = (data[0] & 0x0F) * 4
+            receive(local, source[0], data[ihl:], now)
+        self.flush()
+
+    # ------------------------------------------------------------------ outputs
+
+    def flush(self) -> None:
+        """Carry out the gateway's outputs, log its events, re-arm the timer."""
+        gateway = self.gateway
+        for out in gateway.outputs():
+            try:
+                if isinstance(out, SendUdp):
+                    self.udp[out.local].sendto(out.data, out.remote)
+                elif isinstance(out, SendEsp):
+                    self.raw[out.local].sendto(out.data, (out.remote, 0))
+                elif isinstance(out, WriteTun):
+                    if self.tun is None or not self.tun.write(out.packet):
+                        self.errors["tun-write"] += 1
+                elif isinstance(out, RouteAdded | RouteRemoved):
+                    self._route(isinstance(out, RouteAdded), out.prefix)
+            except BlockingIOError:
+                self.errors["send-buffer-full"] += 1
+            except (OSError, KeyError, StartError, subprocess.TimeoutExpired) as exc:
+                self.errors[f"send-error-{type(exc).__name__}"] += 1
+        now = self.now()
+        while (event := gateway.next_event()) is not None:
+            self.log(event_line(event, now))
+        self._arm()
+
+    def _route(self, add: bool, prefix: str) -> None:
+        if add:
+            ip("route", "replace", prefix, "dev", self.tun_name)
+            self.routes.add(prefix)
+        elif prefix in self.routes:
+            ip("route", "del", prefix, "dev", self.tun_name)
+            self.routes.discard(prefix)
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        when = self.gateway.get_timer()
+        if when is not None and self._loop is not None:
+            delay = max(0.0, when - self.now())
+            self._timer = self._loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self.gateway.handle_timer(self.now())
+        self.flush()
+
+
+__all__ = ["PacketIo", "StartError", "ip"]
