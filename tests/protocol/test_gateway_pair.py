@@ -232,3 +232,25 @@ def test_behind_nat_esp_goes_in_udp_4500() -> None:
     assert wire.tun.get("hq") == [packet]
     installed = [e for e in events(wire.gateways["branch"]) if isinstance(e, ChildSaInstalled)]
     assert installed and installed[0].udp_encapsulation
+
+
+def test_a_second_permit_line_gets_a_child_sa_on_the_existing_ike_sa() -> None:
+    def acl(lan: str, remote: str, lan2: str, remote2: str) -> str:
+        return (
+            f"access-list VPN extended permit ip {lan} {remote}\n"
+            f"access-list VPN extended permit ip {lan2} {remote2}\n"
+        )
+
+    hq_acl = acl(HQ["lan"], HQ["remote_lan"], "10.11.0.0 255.255.0.0", "10.12.0.0 255.255.0.0")
+    br_acl = acl(
+        BRANCH["lan"], BRANCH["remote_lan"], "10.12.0.0 255.255.0.0", "10.11.0.0 255.255.0.0"
+    )
+    wire = Wire({"hq": gateway(HQ, 1, acl=hq_acl), "branch": gateway(BRANCH, 2, acl=br_acl)})
+    first, second = icmp_echo("10.1.0.5", "10.2.0.9", 1), icmp_echo("10.11.0.5", "10.12.0.9", 2)
+    wire.send_from_lan("hq", first)
+    wire.send_from_lan("hq", second)
+    assert wire.tun["branch"] == [first, second]
+    started = [e for e in events(wire.gateways["hq"]) if isinstance(e, NegotiationStarted)]
+    assert [e.how for e in started] == ["ike-sa-init", "create-child-sa"]
+    assert sum(len(e.sas) for e in wire.gateways["hq"].engines.values()) == 1
+    assert len(wire.gateways["hq"].installed) == 2

@@ -47,6 +47,13 @@ def add_parsers(sub: Any) -> None:
         help="lab and tests only: child SA lifetime overriding the configuration "
         "(forces rekeys every ~N seconds)",
     )
+    run.add_argument(
+        "--ike-lifetime-seconds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="lab and tests only: IKE SA lifetime overriding the ikev2 policies",
+    )
     show = sub.add_parser("show", help="ask a running gateway (show crypto ipsec sa, …)")
     show.add_argument("--control", type=Path, default=DEFAULT_CONTROL, help="control socket")
     show.add_argument("--json", action="store_true", help="values instead of the ASA layout")
@@ -63,6 +70,14 @@ def with_child_lifetime(policy: GatewayPolicy, seconds: int) -> GatewayPolicy:
         for name, cmap in policy.crypto_maps.items()
     }
     return dataclasses.replace(policy, crypto_maps=maps)
+
+
+def with_ike_lifetime(policy: GatewayPolicy, seconds: int) -> GatewayPolicy:
+    """``policy`` with every IKEv2 policy's lifetime set to ``seconds``."""
+    policies = tuple(
+        dataclasses.replace(p, lifetime_seconds=seconds) for p in policy.ikev2_policies
+    )
+    return dataclasses.replace(policy, ikev2_policies=policies)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -90,6 +105,8 @@ def run_gateway(args: argparse.Namespace) -> int:
     policy = compile_config(result.config)
     if args.child_lifetime_seconds is not None:
         policy = with_child_lifetime(policy, args.child_lifetime_seconds)
+    if args.ike_lifetime_seconds is not None:
+        policy = with_ike_lifetime(policy, args.ike_lifetime_seconds)
     if os.geteuid() != 0:
         print(
             "ERROR: tunnelgate run needs root (TUN device, raw ESP socket, routes)", file=sys.stderr

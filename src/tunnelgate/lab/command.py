@@ -85,6 +85,7 @@ class Lab:
     namespaces: dict[str, str] = field(default_factory=dict)  # node -> namespace
     pids: dict[str, int] = field(default_factory=dict)  # gateway -> pid
     configs: dict[str, str] = field(default_factory=dict)  # gateway -> config path
+    gateway_args: list[str] = field(default_factory=list)  # extra `tunnelgate run` options
     _procs: dict[str, subprocess.Popen[bytes]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -100,6 +101,7 @@ class Lab:
         gateways: bool = True,
         config_dir: Path | None = None,
         gateway_wait: float = GATEWAY_WAIT,
+        gateway_args: Sequence[str] = (),
     ) -> Lab:
         """Create the lab (and start the gateways unless ``gateways`` is false). On failure,
         remove whatever was created and raise :class:`LabError`."""
@@ -125,7 +127,9 @@ class Lab:
                     raise LabError(f"gateway configuration {path} not found (use --configs DIR)")
                 configs[gw] = str(path)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lab = cls(prefix=prefix, nat=nat, state_dir=state, configs=configs)
+        lab = cls(
+            prefix=prefix, nat=nat, state_dir=state, configs=configs, gateway_args=[*gateway_args]
+        )
         try:
             lab._build(plan)
             if gateways:
@@ -266,7 +270,7 @@ class Lab:
             sock = self.socket(gw)
             sock.unlink(missing_ok=True)
             argv = [sys.executable, "-m", "tunnelgate", "run", "--config", self.configs[gw]]
-            argv += ["--control", str(sock)]
+            argv += ["--control", str(sock), *self.gateway_args]
             with self.log(gw).open("ab") as log:
                 proc = subprocess.Popen(
                     netns.ns_argv(self.namespace(gw), argv),
@@ -352,12 +356,29 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     up.add_argument(
         "--configs", type=Path, default=None, metavar="DIR", help="gateway configuration directory"
     )
+    for option, what in (("child", "child SA"), ("ike", "IKE SA")):
+        up.add_argument(
+            f"--{option}-lifetime-seconds",
+            type=int,
+            default=None,
+            metavar="N",
+            help=f"force short {what} lifetimes (rekeys every ~N s) on both gateways",
+        )
     common(sub.add_parser("down", help="stop the gateways and delete the namespaces"))
     common(sub.add_parser("status", help="show namespaces and gateway processes"))
     ex = sub.add_parser("exec", help="run a command in a lab namespace: exec NODE -- CMD...")
     common(ex)
     ex.add_argument("node", choices=topology.ALL_NODES)
     ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD")
+
+
+def _lifetime_args(args: argparse.Namespace) -> list[str]:
+    out: list[str] = []
+    for option in ("child", "ike"):
+        value = getattr(args, f"{option}_lifetime_seconds")
+        if value is not None:
+            out += [f"--{option}-lifetime-seconds", str(value)]
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -385,6 +406,7 @@ def _run_up(args: argparse.Namespace) -> int:
         state_dir=args.state,
         gateways=not args.no_gateways,
         config_dir=args.configs,
+        gateway_args=_lifetime_args(args),
     )
     print(f"lab {lab.prefix}: up ({'with' if lab.nat else 'without'} NAT), state {lab.state_dir}")
     for node, ns in lab.namespaces.items():
