@@ -24,7 +24,7 @@ from tunnelgate.gateway.outputs import (
     ChildSaInstalled,
     ChildSaRemoved,
     NegotiationStarted,
-    SendEsp,
+    SendIpv4,
     SendUdp,
     WriteTun,
 )
@@ -63,6 +63,9 @@ class Wire:
     tun: dict[str, list[bytes]] = field(default_factory=dict)
     clear_text: list[bytes] = field(default_factory=list)
     esp_sent: int = 0
+    outer: list[bytes] = field(default_factory=list)  # native ESP packets as sent
+    originated: dict[str, list[bytes]] = field(default_factory=dict)  # gateways' own ICMP
+    _fragments: dict[tuple[bytes, int], dict[int, bytes]] = field(default_factory=dict)
 
     def _owner(self, address: str) -> tuple[str, Gateway]:
         for name, gw in self.gateways.items():
@@ -101,10 +104,36 @@ class Wire:
             _, gw = self._owner(out.remote[0])
             self.esp_sent += out.local[1] == 4500 and not out.data.startswith(bytes(4))
             gw.receive_udp(self._inside(*out.remote), source, out.data, self.now)
-        elif isinstance(out, SendEsp):
+        elif isinstance(out, SendIpv4) and out.packet[9] != 50:
+            self.originated.setdefault(sender, []).append(out.packet)
+        elif isinstance(out, SendIpv4):
             self.esp_sent += 1
-            _, gw = self._owner(out.remote)
-            gw.receive_esp(out.remote, out.local, out.data, self.now)
+            self.outer.append(out.packet)
+            whole = self._reassemble(out.packet)
+            if whole is not None:
+                _, gw = self._owner(out.remote)
+                gw.receive_esp(out.remote, out.local, whole[20:], self.now)
+
+    def _reassemble(self, packet: bytes) -> bytes | None:
+        """What the receiving kernel does before raw sockets see ESP (RFC 791 §3.2)."""
+        flags = int.from_bytes(packet[6:8], "big")
+        if not flags & 0x3FFF:
+            return packet
+        key = (packet[12:20], int.from_bytes(packet[4:6], "big"))
+        parts = self._fragments.setdefault(key, {})
+        parts[(flags & 0x1FFF) * 8] = packet
+        last = [p for p in parts.values() if not int.from_bytes(p[6:8], "big") & 0x2000]
+        if not last:
+            return None
+        end = (int.from_bytes(last[0][6:8], "big") & 0x1FFF) * 8 + len(last[0]) - 20
+        payload, offset = b"", 0
+        while offset < end:
+            if offset not in parts:
+                return None
+            payload += parts[offset][20:]
+            offset += len(parts[offset]) - 20
+        del self._fragments[key]
+        return packet[:20] + payload
 
     def send_from_lan(self, name: str, packet: bytes) -> None:
         self.gateways[name].receive_tun(packet, self.now)
@@ -164,9 +193,9 @@ def test_forged_and_replayed_esp_is_dropped_and_counted() -> None:
     hq, branch = wire.gateways["hq"], wire.gateways["branch"]
     hq.receive_tun(icmp_echo("10.1.0.5", "10.2.0.9", 2), wire.now)
     hq.receive_tun(icmp_echo("10.1.0.5", "10.2.0.9", 3), wire.now)
-    sent = [o for o in hq.outputs() if isinstance(o, SendEsp)]
+    sent = [o for o in hq.outputs() if isinstance(o, SendIpv4)]
     assert len(sent) == 2
-    esp, fresh = sent[0].data, sent[1].data
+    esp, fresh = sent[0].packet[20:], sent[1].packet[20:]
     branch.receive_esp("198.51.100.2", "203.0.113.1", esp, wire.now)
     branch.receive_esp("198.51.100.2", "203.0.113.1", esp, wire.now)  # replayed
     forged = fresh[:-1] + bytes([fresh[-1] ^ 1])  # a sequence number not seen yet

@@ -50,6 +50,15 @@ DETAIL_ERROR_KEYS: dict[str, str] = {
     "bad-frag-offset": "bad frag offset (rcv)",
     "internal-err-send": "internal err (send)",
     "internal-err": "internal err (rcv)",
+    # tunnelgate's own drop reasons (esp/, gateway/) under the ASA counter they belong to
+    "bad-padding": "invalid pad (rcv)",
+    "bad-length": "invalid len (rcv)",
+    "short-packet": "invalid len (rcv)",
+    "bad-inner-packet": "invalid ip version (rcv)",
+    "invalid-selectors": "invalid identity (rcv)",
+    "spi-peer-mismatch": "invalid identity (rcv)",
+    "sa-expired": "decaps failed (rcv)",
+    "sequence-exhausted": "replay rollover (send)",
 }
 
 # The ASA's detail counter lines, in order; a trailing "" keeps the ASA's dangling comma.
@@ -187,10 +196,14 @@ def _counter_lines(sa: ChildSaView, detail: bool) -> list[str]:
         f"#pkts decaps: {inb}, #pkts decrypt: {inb}, #pkts verify: {inb}",
         "#pkts compressed: 0, #pkts decompressed: 0",
         f"#pkts not compressed: {out}, #pkts comp failed: 0, #pkts decomp failed: 0",
-        "#pre-frag successes: 0, #pre-frag failures: 0, #fragments created: 0",
-        "#PMTUs sent: 0, #PMTUs rcvd: 0, #decapsulated frgs needing reassembly: 0",
-        "#TFC rcvd: 0, #TFC sent: 0",
-        "#Valid ICMP Errors rcvd: 0, #Invalid ICMP Errors rcvd: 0",
+        f"#pre-frag successes: {sa.pre_frag_successes}, "
+        f"#pre-frag failures: {sa.pre_frag_failures}, "
+        f"#fragments created: {sa.fragments_created}",
+        f"#PMTUs sent: {sa.pmtus_sent}, #PMTUs rcvd: {sa.pmtus_received}, "
+        "#decapsulated frgs needing reassembly: 0",
+        f"#TFC rcvd: {sa.tfc_received}, #TFC sent: {sa.tfc_sent}",
+        f"#Valid ICMP Errors rcvd: {sa.valid_icmp_errors}, "
+        f"#Invalid ICMP Errors rcvd: {sa.invalid_icmp_errors}",
     ]
     if detail:
         return lines + _detail_lines(sa)
@@ -217,12 +230,17 @@ def _endpoint_lines(sa: ChildSaView) -> list[str]:
     return [
         f"local crypto endpt.: {sa.local_address}/{sa.local_port}, "
         f"remote crypto endpt.: {sa.peer_address}/{sa.peer_port}",
-        f"path mtu {sa.path_mtu}, ipsec overhead {sa.overhead}, media mtu {sa.path_mtu}",
-        "PMTU time remaining (sec): 0, DF policy: copy-df",
-        "ICMP error validation: disabled, TFC packets: disabled",
+        f"path mtu {sa.path_mtu}, ipsec overhead {sa.overhead}, media mtu {sa.media_mtu}",
+        f"PMTU time remaining (sec): {sa.pmtu_remaining_seconds}, DF policy: {sa.df_policy}",
+        f"ICMP error validation: {_enabled(sa.icmp_validation)}, "
+        f"TFC packets: {_enabled(sa.tfc_enabled)}",
         f"current outbound spi: {sa.outbound.spi:08X}",
         f"current inbound spi : {sa.inbound.spi:08X}",
     ]
+
+
+def _enabled(flag: bool) -> str:
+    return "enabled" if flag else "disabled"
 
 
 def _esp_lines(sa: ChildSaView, esp: EspDirectionView, tag: str, *, inbound: bool) -> list[str]:

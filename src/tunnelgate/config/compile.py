@@ -17,6 +17,7 @@ from tunnelgate.config.model import (
     Remark,
     RunningConfig,
     Secret,
+    TfcPackets,
 )
 from tunnelgate.config.ports import ICMP_TYPES, PORTS, PROTOCOLS
 from tunnelgate.policy.acl import Acl, Rule
@@ -27,6 +28,7 @@ from tunnelgate.policy.crypto_map import (
     CryptoMapSet,
     IpsecProposal,
     MapEntry,
+    Tfc,
     TransformSet,
 )
 from tunnelgate.policy.gateway import GatewayPolicy, InterfaceAddress, StaticRoute
@@ -198,7 +200,17 @@ def _map_entry(
         reverse_route=entry.reverse_route,
         ikev1_phase1_mode=entry.ikev1_phase1_mode,
         incomplete=incomplete,
+        df_bit=entry.df_bit or "copy-df",
+        validate_icmp_errors=entry.validate_icmp_errors,
+        tfc=_tfc(entry.tfc_packets) if entry.tfc_packets is not None else None,
     )
+
+
+def _tfc(tfc: TfcPackets) -> Tfc:
+    def value(v: int | str) -> int | None:
+        return None if v == "auto" else int(v)
+
+    return Tfc(value(tfc.burst), value(tfc.payload_size), value(tfc.timeout))
 
 
 def compile_crypto_map(
@@ -337,6 +349,17 @@ def compile_config(config: RunningConfig) -> GatewayPolicy:
         ipsec_lifetime_kilobytes=(
             None if ipsec.lifetime_kilobytes == "unlimited" else int(ipsec.lifetime_kilobytes)
         ),
+        nat_keepalive_seconds=config.isakmp.nat_keepalive_seconds,
+        permit_vpn=config.sysopt_permit_vpn,
+        access_groups_in={
+            g.interface: acls[g.acl]
+            for g in config.access_groups
+            if g.direction == "in" and g.acl in acls
+        },
+        fragmentation=ipsec.fragmentation,
+        fragmentation_interfaces=dict(ipsec.fragmentation_interfaces),
+        pmtu_aging_minutes=ipsec.pmtu_aging_minutes,
+        inner_routing_lookup=ipsec.inner_routing_lookup,
     )
 
 

@@ -26,17 +26,20 @@ from tunnelgate.gateway.outputs import (
     Address,
     RouteAdded,
     RouteRemoved,
-    SendEsp,
+    SendIpv4,
     SendUdp,
     WriteTun,
 )
+from tunnelgate.gateway.path import INTERFACE_MTU
 from tunnelgate.net.tun import TunDevice
 
 IPPROTO_ESP = 50
 BURST = 256
 MAX_DATAGRAM = 65535
 SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
-TUN_MTU = 1400  # room for ESP in UDP with the largest ICV and padding under a 1500 path
+TUN_MTU = INTERFACE_MTU  # the gateway fragments or answers "too big" itself (path.py)
+IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
+IP_PMTUDISC_DONT, IP_PMTUDISC_DO = 0, 2
 
 
 class StartError(RuntimeError):
@@ -93,6 +96,9 @@ class PacketIo:
         self.tun: TunDevice | None = None
         self.udp: dict[Address, socket.socket] = {}
         self.raw: dict[str, socket.socket] = {}
+        self.icmp: dict[str, socket.socket] = {}
+        self.originate: socket.socket | None = None  # IPPROTO_RAW: our own ICMP errors
+        self._udp_df: dict[Address, bool] = {}
         self.errors: Counter[str] = Counter()
         self.routes: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -116,8 +122,16 @@ class PacketIo:
                     self.udp[(address, port)] = sock
                     self._reader(sock, self._udp_readable, sock, (address, port))
                 raw = _bind(socket.SOCK_RAW, IPPROTO_ESP, (address, 0), f"raw ESP ({nameif})")
+                raw.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)  # we build the header
                 self.raw[address] = raw
                 self._reader(raw, self._raw_readable, raw, address)
+                icmp = _bind(
+                    socket.SOCK_RAW, socket.IPPROTO_ICMP, (address, 0), f"raw ICMP ({nameif})"
+                )
+                self.icmp[address] = icmp
+                self._reader(icmp, self._icmp_readable, icmp, address)
+            self.originate = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            self.originate.setblocking(False)
             try:
                 self.tun = TunDevice(self.tun_name)
             except OSError as exc:
@@ -152,10 +166,14 @@ class PacketIo:
             with contextlib.suppress(StartError, subprocess.TimeoutExpired):
                 ip("route", "del", prefix, "dev", self.tun_name)
         self.routes.clear()
-        for sock in [*self.udp.values(), *self.raw.values()]:
+        for sock in [*self.udp.values(), *self.raw.values(), *self.icmp.values()]:
             sock.close()
+        if self.originate is not None:
+            self.originate.close()
+            self.originate = None
         self.udp.clear()
         self.raw.clear()
+        self.icmp.clear()
         if self.tun is not None:
             self.tun.close()
             self.tun = None
@@ -201,7 +219,27 @@ class PacketIo:
             receive(local, source[0], data[ihl:], now)
         self.flush()
 
+    def _icmp_readable(self, sock: socket.socket, local: str) -> None:
+        receive, now = self.gateway.receive_icmp, self.now()
+        for _ in range(BURST):
+            try:
+                data = sock.recv(MAX_DATAGRAM)
+            except BlockingIOError:
+                break
+            except OSError:
+                continue
+            receive(local, data, now)
+        self.flush()
+
     # ------------------------------------------------------------------ outputs
+
+    def _send_udp(self, out: SendUdp) -> None:
+        sock = self.udp[out.local]
+        if self._udp_df.get(out.local, False) != out.df:  # one setsockopt per DF change
+            mode = IP_PMTUDISC_DO if out.df else IP_PMTUDISC_DONT
+            sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, mode)
+            self._udp_df[out.local] = out.df
+        sock.sendto(out.data, out.remote)
 
     def flush(self) -> None:
         """Carry out the gateway's outputs, log its events, re-arm the timer."""
@@ -209,9 +247,11 @@ class PacketIo:
         for out in gateway.outputs():
             try:
                 if isinstance(out, SendUdp):
-                    self.udp[out.local].sendto(out.data, out.remote)
-                elif isinstance(out, SendEsp):
-                    self.raw[out.local].sendto(out.data, (out.remote, 0))
+                    self._send_udp(out)
+                elif isinstance(out, SendIpv4):
+                    sock = self.raw.get(out.local) or self.originate
+                    if sock is not None:
+                        sock.sendto(out.packet, (out.remote, 0))
                 elif isinstance(out, WriteTun):
                     if self.tun is None or not self.tun.write(out.packet):
                         self.errors["tun-write"] += 1

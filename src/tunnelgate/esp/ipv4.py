@@ -153,6 +153,42 @@ def build_outer_ipv4(
     )
 
 
+def fragment(packet: bytes, mtu: int) -> list[bytes]:
+    """``packet`` cut into fragments of at most ``mtu`` bytes (RFC 791 §3.2); a packet that
+    fits is returned whole. Raises ``Ipv4Error`` when DF is set and it does not fit.
+    Options stay in the first fragment only (none the gateway sees needs copying)."""
+    header, payload = split(packet)
+    if header.total_length <= mtu:
+        return [packet[: header.total_length]]
+    if header.df:
+        raise Ipv4Error(f"{header.total_length}-byte packet with DF set exceeds MTU {mtu}")
+    out: list[bytes] = []
+    start = 0
+    while start < len(payload):
+        options = header.options if start == 0 else b""
+        room = (mtu - MIN_HEADER_BYTES - len(options)) // 8 * 8
+        if room < 8:
+            raise Ipv4Error(f"MTU {mtu} leaves no room for a fragment")
+        chunk = payload[start : start + room]
+        more = header.mf or start + len(chunk) < len(payload)
+        part = Ipv4Header(
+            header.src,
+            header.dst,
+            header.protocol,
+            MIN_HEADER_BYTES + len(options) + len(chunk),
+            header.ident,
+            header.ttl,
+            header.tos,
+            df=False,
+            mf=more,
+            fragment_offset=header.fragment_offset + start // 8,
+            options=options,
+        )
+        out.append(part.build() + chunk)
+        start += len(chunk)
+    return out
+
+
 def parse_ipv4(packet: bytes) -> tuple[Ipv4Header, bytes]:
     """``split`` under the name the ESP packet helpers use: validated header and payload."""
     return split(packet)
@@ -167,6 +203,7 @@ __all__ = [
     "Ipv4Header",
     "build_outer_ipv4",
     "checksum",
+    "fragment",
     "outer_fields",
     "parse_header",
     "parse_ipv4",

@@ -2,7 +2,7 @@
 
 One ``Gateway`` owns one compiled configuration. Its I/O shell feeds it what arrives
 (``receive_tun``, ``receive_udp``, ``receive_esp``) and time (``handle_timer``), and carries
-out the ``outputs()`` (``SendUdp``, ``SendEsp``, ``WriteTun``, route changes); ``next_event()``
+out the ``outputs()`` (``SendUdp``, ``SendIpv4``, ``WriteTun``, route changes); ``next_event()``
 reports what happened (IKE events and the gateway's own). IKE and ESP never meet except
 here, through values: a ``ChildSaEstablished`` becomes an installed ``ChildSa`` in the SAD.
 
@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunnelgate.esp.child_sa import ChildSa, Dropped, Protected
+from tunnelgate.esp.icmp import ERROR_TYPES, frag_needed, parse_error
+from tunnelgate.esp.ipv4 import FLAG_DF, Ipv4Error, build_outer_ipv4, checksum, fragment
 from tunnelgate.esp.packet import EspKeys, EspTransform, RandomSource
 from tunnelgate.esp.sa import Lifetime, LifetimeEvent, RekeyNeeded, SaExpired
 from tunnelgate.esp.sad import InboundDropped, Sad, SadEntry
@@ -46,9 +48,16 @@ from tunnelgate.gateway.outputs import (
     Output,
     RouteAdded,
     RouteRemoved,
-    SendEsp,
+    SendIpv4,
     SendUdp,
     WriteTun,
+)
+from tunnelgate.gateway.path import (
+    INTERFACE_MTU,
+    MIN_PATH_MTU,
+    max_inner,
+    outer_df,
+    path_too_big,
 )
 from tunnelgate.ike.v2.engine import Ikev2Engine
 from tunnelgate.ike.v2.events import (
@@ -63,12 +72,13 @@ from tunnelgate.ike.v2.events import (
 from tunnelgate.ike.v2.state import IkeSa
 from tunnelgate.policy.acquire import Acquire, AcquireKey, AcquireTable
 from tunnelgate.policy.address import ipv4_int, ipv4_text, range_to_prefixes
-from tunnelgate.policy.crypto_map import MapEntry
+from tunnelgate.policy.crypto_map import MapEntry, Tfc
 from tunnelgate.policy.gateway import GatewayPolicy
-from tunnelgate.policy.selector import Range, Selector
+from tunnelgate.policy.selector import ICMP, Flow, Range, Selector
 from tunnelgate.policy.spd import Bypass, Classifier, Drop, check_inbound_decrypted
 
 IPV4_IN_ESP = 4  # next header of a tunnel-mode IPv4 packet
+NO_NEXT_HEADER = 59  # a TFC dummy packet (RFC 4303 §2.6)
 NAT_T_PORT = 4500
 NAT_KEEPALIVE_S = 20.0
 REKEY_RETRY_S = 1.0
@@ -92,6 +102,10 @@ class InstalledSa:
     conn_id: int
     rekey_asked: bool = False
     rekey_retry_at: float | None = None
+    path_mtu: int = INTERFACE_MTU
+    pmtu_reset_at: float | None = None  # pmtu-aging: when a lowered path MTU is restored
+    tfc_at: float | None = None  # next burst of TFC dummy packets
+    stats: Counter[str] = field(default_factory=Counter)  # pmtus-sent, tfc-sent, …
 
     @property
     def key(self) -> SaKey:
@@ -136,11 +150,11 @@ class Gateway:
         random: RandomSource,
         *,
         acquire_timeout_s: float = 30.0,
-        nat_keepalive_s: float = NAT_KEEPALIVE_S,
+        nat_keepalive_s: float | None = None,
     ) -> None:
         self.policy = policy
         self.random = random
-        self.nat_keepalive_s = nat_keepalive_s
+        self.nat_keepalive_s = nat_keepalive_s or float(policy.nat_keepalive_seconds)
         self.engines: dict[str, Ikev2Engine] = {}
         self.classifiers: dict[str, Classifier] = {}
         self.local_addresses: dict[str, str] = {}  # nameif -> its address
@@ -167,6 +181,7 @@ class Gateway:
         self.drops: Counter[str] = Counter()
         self.counters: Counter[str] = Counter()
         self._conn_ids = 0
+        self._ident = 0  # outer IPv4 identification of native ESP packets
 
     # ------------------------------------------------------------------ surface
 
@@ -196,7 +211,8 @@ class Gateway:
         if deadline is not None:
             timers.append(deadline)
         timers += self._keepalive_at.values()
-        timers += [i.rekey_retry_at for i in self.installed.values() if i.rekey_retry_at]
+        for i in self.installed.values():
+            timers += [t for t in (i.rekey_retry_at, i.pmtu_reset_at, i.tfc_at) if t is not None]
         return min(timers, default=None)
 
     def handle_timer(self, now: float) -> None:
@@ -215,6 +231,11 @@ class Gateway:
             if installed.rekey_retry_at is not None and installed.rekey_retry_at <= now:
                 installed.rekey_retry_at = None
                 self._rekey(installed, now)
+            if installed.pmtu_reset_at is not None and installed.pmtu_reset_at <= now:
+                installed.pmtu_reset_at = None
+                installed.path_mtu = INTERFACE_MTU
+            if installed.tfc_at is not None and installed.tfc_at <= now:
+                self._send_tfc(installed, now)
         self._drive(now)
 
     # ------------------------------------------------------------------ inputs
@@ -245,6 +266,24 @@ class Gateway:
     def receive_esp(self, local: str, remote: str, data: bytes, now: float) -> None:
         """An ESP packet (SPI onwards) that arrived as IP protocol 50."""
         self._inbound_esp(data, (remote, 0), False, now)
+
+    def receive_icmp(self, local: str, packet: bytes, now: float) -> None:
+        """An ICMP packet to one of our addresses: "fragmentation needed" about our ESP
+        lowers that SA's path MTU (restored after ``pmtu-aging``, if set)."""
+        too_big = path_too_big(packet)
+        if too_big is None:
+            return
+        for installed in self.installed.values():
+            if installed.sa.outbound.spi != too_big.spi:
+                continue
+            installed.stats["pmtus-received"] += 1
+            mtu = too_big.mtu or installed.path_mtu - 1
+            mtu = max(MIN_PATH_MTU, mtu)
+            if mtu < installed.path_mtu:
+                installed.path_mtu = mtu
+                aging = self.policy.pmtu_aging_minutes
+                installed.pmtu_reset_at = now + aging * 60 if aging else None
+            return
 
     def receive_tun(self, packet: bytes, now: float) -> None:
         """A packet from the protected side, routed to the tunnel device."""
@@ -283,18 +322,98 @@ class Gateway:
     # ------------------------------------------------------------------ data path
 
     def _protect(self, installed: InstalledSa, packet: bytes, now: float) -> None:
-        result = installed.sa.protect(packet, IPV4_IN_ESP, now, self.random)
+        """Fragmentation policy and DF (``crypto ipsec fragmentation``, ``set df-bit``), then
+        encrypt and send. A packet too big for the path with DF kept gets an ICMP
+        "fragmentation needed" back (``#PMTUs sent``); nothing is silently lost."""
+        limit = max_inner(installed.sa.outbound, installed.path_mtu, installed.udp_encapsulation)
+        if len(packet) <= limit:
+            self._seal(installed, packet, IPV4_IN_ESP, now)
+            return
+        inner_df = bool(packet[6] & 0x40)
+        policy = installed.entry.df_bit
+        if self.policy.fragmentation_for(installed.interface) == "after-encryption":
+            if outer_df(policy, inner_df):
+                self._too_big(installed, packet, limit)
+            else:
+                self._seal(installed, packet, IPV4_IN_ESP, now)  # the outer packet fragments
+            return
+        if inner_df and policy != "clear-df":
+            self._too_big(installed, packet, limit)
+            return
+        try:
+            pieces = fragment(_clear_df(packet) if inner_df else packet, limit)
+        except Ipv4Error:
+            installed.stats["pre-frag-failures"] += 1
+            self.drops["pre-frag-failed"] += 1
+            return
+        installed.stats["pre-frag-successes"] += 1
+        installed.stats["fragments-created"] += len(pieces)
+        for piece in pieces:
+            self._seal(installed, piece, IPV4_IN_ESP, now)
+
+    def _too_big(self, installed: InstalledSa, packet: bytes, mtu: int) -> None:
+        """Tell the sender to use smaller packets (RFC 1191), from our address on its side."""
+        self.drops["too-big-df"] += 1
+        if packet[9] == ICMP and len(packet) > 20 and packet[(packet[0] & 0x0F) * 4] in ERROR_TYPES:
+            return  # never an ICMP error about an ICMP error (RFC 1122 §3.2.2)
+        source = int.from_bytes(packet[12:16], "big")
+        route = self.policy.egress_interface(source)
+        local = self.local_addresses.get(route[0]) if route else None
+        if local is None and route is not None:
+            iface = self.policy.interfaces.get(route[0])
+            local = ipv4_text(iface.address) if iface and iface.address is not None else None
+        installed.stats["pmtus-sent"] += 1
+        source_text = ipv4_text(source)
+        # from the gateway's own stack: written into the TUN, the kernel would drop a packet
+        # with one of its own addresses as source
+        icmp = frag_needed(packet, mtu, local or installed.local)
+        self._outputs.append(SendIpv4(local or installed.local, source_text, icmp))
+
+    def _seal(self, installed: InstalledSa, inner: bytes, next_header: int, now: float) -> None:
+        """Encrypt one packet on the SA and send it: UDP 4500 behind NAT, else native ESP with
+        the outer header built here (DF and TOS per RFC 4301 §5.1.2.1 and ``set df-bit``)."""
+        result = installed.sa.protect(inner, next_header, now, self.random)
         if isinstance(result, Dropped):
             self.drops[result.reason] += 1
+            self._lifetime(installed, result.events, now)
+            return
+        assert isinstance(result, Protected)
+        tunnelled = next_header == IPV4_IN_ESP
+        df = outer_df(installed.entry.df_bit, tunnelled and bool(inner[6] & 0x40))
+        peer = installed.peer
+        if installed.udp_encapsulation:
+            local = (installed.local, NAT_T_PORT)
+            self._outputs.append(SendUdp(local, peer, result.esp, df))
         else:
-            assert isinstance(result, Protected)
-            peer = installed.peer
-            if installed.udp_encapsulation:
-                local = (installed.local, NAT_T_PORT)
-                self._outputs.append(SendUdp(local, peer, result.esp))
-            else:
-                self._outputs.append(SendEsp(installed.local, peer[0], result.esp))
+            self._ident = (self._ident + 1) & 0xFFFF
+            tos = inner[1] if tunnelled else 0
+            outer = build_outer_ipv4(
+                installed.local, peer[0], result.esp, df=df, tos=tos, ident=self._ident
+            )
+            pieces = [outer]
+            if len(outer) > installed.path_mtu and not df:
+                pieces = fragment(outer, installed.path_mtu)
+                installed.stats["fragments-created"] += len(pieces)
+            for piece in pieces:
+                self._outputs.append(SendIpv4(installed.local, peer[0], piece))
         self._lifetime(installed, result.events, now)
+
+    def _send_tfc(self, installed: InstalledSa, now: float) -> None:
+        """A burst of dummy packets (next header 59) per ``set tfc-packets``."""
+        tfc = installed.entry.tfc
+        assert tfc is not None
+        burst = tfc.burst or self._uniform(1, 16)
+        for _ in range(burst):
+            size = tfc.payload_size or self._uniform(64, 1024)
+            self._seal(installed, self.random(size), NO_NEXT_HEADER, now)
+        installed.stats["tfc-sent"] += burst
+        installed.tfc_at = now + self._tfc_interval(tfc)
+
+    def _tfc_interval(self, tfc: Tfc) -> float:
+        return float(tfc.timeout_s or self._uniform(10, 60))
+
+    def _uniform(self, low: int, high: int) -> int:
+        return low + int.from_bytes(self.random(2), "big") % (high - low + 1)
 
     def _inbound_esp(self, esp: bytes, source: Address, udp: bool, now: float) -> None:
         if len(esp) < 8:
@@ -317,7 +436,7 @@ class Gateway:
             installed.peer = source  # the peer's NAT mapping moved (RFC 3948 §3.1)
         self._lifetime(installed, result.events, now)
         if result.dummy:
-            self.counters["tfc-dummy-received"] += 1
+            installed.stats["tfc-received"] += 1
             return
         if result.next_header != IPV4_IN_ESP:
             self.drops["unsupported-next-header"] += 1
@@ -327,12 +446,40 @@ class Gateway:
         except NotIpv4:
             self.drops["bad-inner-packet"] += 1
             return
-        refused = check_inbound_decrypted((installed.selector,), flow)
-        if refused is not None:
-            installed.sa.inbound_state.record_error(refused.reason)
-            self.drops[refused.reason] += 1
+        reason = self._inbound_refusal(installed, flow, result.inner)
+        if reason is not None:
+            installed.sa.inbound_state.record_error(reason)
+            self.drops[reason] += 1
             return
         self._outputs.append(WriteTun(result.inner))
+
+    def _inbound_refusal(self, installed: InstalledSa, flow: Flow, inner: bytes) -> str | None:
+        """Why a decrypted packet may not pass, or None: the SA's selectors (an ICMP error
+        whose quoted packet belongs to the SA passes with ``set validate-icmp-errors``), then,
+        with ``no sysopt connection permit-vpn``, the interface's inbound access-group."""
+        if (
+            installed.entry.validate_icmp_errors
+            and flow.protocol == ICMP
+            and flow.icmp_type in ERROR_TYPES
+        ):
+            error = parse_error(inner)
+            try:
+                quoted = flow_of(error.quoted) if error is not None else None
+            except NotIpv4:
+                quoted = None
+            if quoted is None or not installed.selector.matches(quoted):
+                installed.stats["invalid-icmp-errors"] += 1
+                return "invalid-icmp-error"
+            installed.stats["valid-icmp-errors"] += 1
+        elif check_inbound_decrypted((installed.selector,), flow) is not None:
+            return "invalid-selectors"
+        if not self.policy.permit_vpn:
+            acl = self.policy.access_groups_in.get(installed.interface)
+            if acl is not None:
+                rule = acl.first_match(flow)
+                if rule is None or not rule.is_permit:
+                    return "acl-denied"
+        return None
 
     def _lifetime(
         self, installed: InstalledSa, events: tuple[LifetimeEvent, ...], now: float
@@ -437,6 +584,8 @@ class Gateway:
                     self._outputs.append(RouteAdded(prefix))
         if udp:
             self._keepalive_at.setdefault((nameif, peer), now + self.nat_keepalive_s)
+        if entry.tfc is not None and event.peer_accepts_tfc_padding:
+            installed.tfc_at = now + self._tfc_interval(entry.tfc)
         self._events.append(
             ChildSaInstalled(
                 nameif, entry.label, peer, spi_in, spi_out, event.selector.describe(), udp, old
@@ -545,6 +694,14 @@ class Gateway:
             "drops": dict(self.drops),
             "counters": dict(self.counters),
         }
+
+
+def _clear_df(packet: bytes) -> bytes:
+    """``packet`` with its DF bit cleared (``set df-bit clear-df`` fragments it anyway)."""
+    flags = int.from_bytes(packet[6:8], "big") & ~FLAG_DF
+    ihl = (packet[0] & 0x0F) * 4
+    header = packet[:6] + flags.to_bytes(2, "big") + packet[8:10] + b"\x00\x00" + packet[12:ihl]
+    return header[:10] + checksum(header).to_bytes(2, "big") + header[12:] + packet[ihl:]
 
 
 def _ike_sa_to(engine: Ikev2Engine, peer: str) -> IkeSa | None:

@@ -9,20 +9,23 @@ Address = tuple[str, int]
 
 @dataclass(frozen=True, slots=True)
 class SendUdp:
-    """Send ``data`` from ``local`` (address, port 500 or 4500) to ``remote``."""
+    """Send ``data`` from ``local`` (address, port 500 or 4500) to ``remote``; ``df``: the
+    DF bit of the datagram (without it the kernel fragments what exceeds the path MTU)."""
 
     local: Address
     remote: Address
     data: bytes
+    df: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class SendEsp:
-    """Send an ESP packet (SPI to ICV) as IP protocol 50 from ``local`` to ``remote``."""
+class SendIpv4:
+    """Send a complete IPv4 packet built by the gateway from ``local``: native ESP, or an
+    ICMP error the gateway itself originates (routed by the host like its own traffic)."""
 
     local: str
     remote: str
-    data: bytes
+    packet: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,7 @@ class RouteRemoved:
     prefix: str
 
 
-Output = SendUdp | SendEsp | WriteTun | RouteAdded | RouteRemoved
+Output = SendUdp | SendIpv4 | WriteTun | RouteAdded | RouteRemoved
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,7 @@ __all__ = [
     "Output",
     "RouteAdded",
     "RouteRemoved",
-    "SendEsp",
+    "SendIpv4",
     "SendUdp",
     "WriteTun",
 ]

@@ -67,6 +67,20 @@ class ChildSaView:
     recv_errors: int = 0
     path_mtu: int = 1500
     overhead: int = 0  # bytes ESP (and UDP) add per packet at most
+    media_mtu: int = 1500
+    pmtu_remaining_seconds: int = 0  # until a lowered path MTU is reset (pmtu-aging)
+    df_policy: str = "copy-df"
+    icmp_validation: bool = False
+    tfc_enabled: bool = False
+    pre_frag_successes: int = 0
+    pre_frag_failures: int = 0
+    fragments_created: int = 0
+    pmtus_sent: int = 0
+    pmtus_received: int = 0
+    tfc_sent: int = 0
+    tfc_received: int = 0
+    valid_icmp_errors: int = 0
+    invalid_icmp_errors: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tunnelgate.esp.sa import EspSaState
 from tunnelgate.gateway.core import Gateway, InstalledSa
+from tunnelgate.gateway.path import INTERFACE_MTU, worst_overhead
 from tunnelgate.gateway.snapshot import (
     ChildOfIke,
     ChildSaView,
@@ -81,7 +82,7 @@ def _child_view(gateway: Gateway, sa: InstalledSa, now: float) -> ChildSaView:
         rule = next((r for r in entry.acl.rules if sel_in(r.selectors, sel)), None)
         if rule is not None:
             acl = f"{entry.acl.name} {rule.text}"
-    overhead = 8 + 8 + 16 + 16 + (8 if sa.udp_encapsulation else 0) + 20
+    stats = sa.stats
     return ChildSaView(
         interface=sa.interface,
         map_name=entry.map,
@@ -105,7 +106,24 @@ def _child_view(gateway: Gateway, sa: InstalledSa, now: float) -> ChildSaView:
         outbound=outbound,
         conn_id=sa.conn_id,
         age_seconds=int(now - sa.installed_at),
-        overhead=overhead,
+        path_mtu=sa.path_mtu,
+        overhead=worst_overhead(sa.sa.outbound, sa.udp_encapsulation),
+        media_mtu=INTERFACE_MTU,
+        pmtu_remaining_seconds=(
+            max(0, int(sa.pmtu_reset_at - now)) if sa.pmtu_reset_at is not None else 0
+        ),
+        df_policy=entry.df_bit,
+        icmp_validation=entry.validate_icmp_errors,
+        tfc_enabled=sa.tfc_at is not None,
+        pre_frag_successes=stats["pre-frag-successes"],
+        pre_frag_failures=stats["pre-frag-failures"],
+        fragments_created=stats["fragments-created"],
+        pmtus_sent=stats["pmtus-sent"],
+        pmtus_received=stats["pmtus-received"],
+        tfc_sent=stats["tfc-sent"],
+        tfc_received=stats["tfc-received"],
+        valid_icmp_errors=stats["valid-icmp-errors"],
+        invalid_icmp_errors=stats["invalid-icmp-errors"],
     )
 
 

@@ -29,6 +29,16 @@ class IpsecProposal:
 
 
 @dataclass(frozen=True, slots=True)
+class Tfc:
+    """``set tfc-packets``: dummy packets per burst, their payload bytes, seconds between
+    bursts; ``None`` = auto (drawn per burst within the command's range)."""
+
+    burst: int | None = None  # 1-16
+    payload_size: int | None = None  # 64-1024
+    timeout_s: int | None = None  # 10-60
+
+
+@dataclass(frozen=True, slots=True)
 class MapEntry:
     """One entry of a crypto map set, dynamic-map entries included (resolved and ordered)."""
 
@@ -48,6 +58,9 @@ class MapEntry:
     reverse_route: str | None = None
     ikev1_phase1_mode: str = "main"  # main | aggressive
     incomplete: str | None = None  # why a static entry is incomplete; it drops what reaches it
+    df_bit: str = "copy-df"  # clear-df | copy-df | set-df: the outer header's DF
+    validate_icmp_errors: bool = False
+    tfc: Tfc | None = None
 
     @property
     def is_dynamic(self) -> bool:

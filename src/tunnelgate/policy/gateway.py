@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tunnelgate.policy.acl import Acl
 from tunnelgate.policy.crypto_map import CryptoMapSet
 from tunnelgate.policy.ike import Ikev1Policy, Ikev2Policy, TunnelGroup, TunnelGroupMap
 
@@ -51,6 +52,18 @@ class GatewayPolicy:
     tunnel_group_map: TunnelGroupMap | None = None
     ipsec_lifetime_seconds: int = 28800
     ipsec_lifetime_kilobytes: int | None = 4608000
+    nat_keepalive_seconds: int = 20
+    # data path (issue 5)
+    permit_vpn: bool = True  # sysopt connection permit-vpn: decrypted traffic skips ACLs
+    access_groups_in: dict[str, Acl] = field(default_factory=dict)  # nameif -> inbound ACL
+    fragmentation: str = "before-encryption"  # crypto ipsec fragmentation (default)
+    fragmentation_interfaces: dict[str, str] = field(default_factory=dict)
+    pmtu_aging_minutes: int | None = None  # None: infinite
+    inner_routing_lookup: bool = False
+
+    def fragmentation_for(self, nameif: str) -> str:
+        """``before-encryption`` or ``after-encryption`` on interface ``nameif``."""
+        return self.fragmentation_interfaces.get(nameif, self.fragmentation)
 
     def interface_for(self, address: int) -> str | None:
         """The nameif whose own address is ``address``."""
