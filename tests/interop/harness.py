@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -882,3 +883,253 @@ def send_udp(ns: Namespace, src: str, dst: str, port: int, payload: bytes) -> No
         f"s.sendto(bytes.fromhex({payload.hex()!r}), ({dst!r}, {port}))\n"
     )
     ns.run(sys.executable, "-c", code, timeout=10)
+
+
+# ---------------------------------------------------------------------------------------------
+# Two sites with hosts behind the gateways, and the real `tunnelgate run` daemon
+
+
+@dataclass(frozen=True)
+class Sites:
+    """host-a 10.1.0.10 — gw-a 192.0.2.1 — inet — gw-b 198.51.100.2 — host-b 10.2.0.10.
+
+    ``gw_a_outside``/``gw_b_outside`` are the gateways' outside interface names (veths); the
+    gateways forward, with reverse-path filtering off (traffic leaves through TUN devices).
+    """
+
+    host_a: Namespace
+    gw_a: Namespace
+    inet: Namespace
+    gw_b: Namespace
+    host_b: Namespace
+    gw_a_outside: str
+    gw_b_outside: str
+
+    GW_A = "192.0.2.1"
+    GW_B = "198.51.100.2"
+    HOST_A = "10.1.0.10"
+    HOST_B = "10.2.0.10"
+
+
+def _sysctl(ns: Namespace, *settings: str) -> None:
+    for setting in settings:
+        ns.run("sysctl", "-q", "-w", setting)
+
+
+def topology_sites(netns: Netns) -> Sites:
+    """Five namespaces: a host behind each gateway, a router ("internet") between them."""
+    host_a, gw_a, inet = netns.add("ha"), netns.add("gwa"), netns.add("inet")
+    gw_b, host_b = netns.add("gwb"), netns.add("hb")
+    netns.veth(host_a, "10.1.0.10/24", gw_a, "10.1.0.1/24")
+    out_a = netns.veth(gw_a, "192.0.2.1/24", inet, "192.0.2.254/24")
+    out_b = netns.veth(gw_b, "198.51.100.2/24", inet, "198.51.100.254/24")
+    netns.veth(gw_b, "10.2.0.1/24", host_b, "10.2.0.10/24")
+    host_a.ip("route", "add", "default", "via", "10.1.0.1")
+    host_b.ip("route", "add", "default", "via", "10.2.0.1")
+    gw_a.ip("route", "add", "default", "via", "192.0.2.254")
+    gw_b.ip("route", "add", "default", "via", "198.51.100.254")
+    _sysctl(inet, "net.ipv4.ip_forward=1")
+    for gw in (gw_a, gw_b):
+        _sysctl(
+            gw,
+            "net.ipv4.ip_forward=1",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.default.rp_filter=0",
+        )
+    return Sites(host_a, gw_a, inet, gw_b, host_b, out_a.a_ifname, out_b.a_ifname)
+
+
+class TunnelgateDaemon:
+    """``python -m tunnelgate run`` in a namespace: JSON events from its stdout (a file), the
+    control socket for ``show`` commands; ended by its pid (SIGTERM, then SIGKILL)."""
+
+    def __init__(
+        self,
+        ns: Namespace,
+        config_text: str,
+        *,
+        args: Sequence[str] = (),
+        tun: str = "tgtun0",
+        python_prelude: str | None = None,
+    ) -> None:
+        self.ns = ns
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"tg-gw-{os.getpid()}-"))
+        self.config = self.workdir / "gateway.cfg"
+        self.config.write_text(textwrap.dedent(config_text))
+        self.control = self.workdir / "control" / "gw.sock"
+        self.stdout_file = self.workdir / "events.jsonl"
+        self.stderr_file = self.workdir / "stderr.txt"
+        self.tun = tun
+        argv = [
+            *("run", "--config", str(self.config), "--control", str(self.control)),
+            *("--tun", tun, *args),
+        ]
+        if python_prelude is None:
+            command = [sys.executable, "-m", "tunnelgate", *argv]
+        else:  # a test-only tweak applied before the daemon starts (e.g. shorter timers)
+            script = (
+                f"{python_prelude}\nimport runpy, sys\nsys.argv = ['tunnelgate', *sys.argv[1:]]\n"
+            )
+            script += "runpy.run_module('tunnelgate', run_name='__main__', alter_sys=True)\n"
+            command = [sys.executable, "-c", script, *argv]
+        with self.stdout_file.open("wb") as out, self.stderr_file.open("wb") as err:
+            self.proc = ns.popen(*command, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        ns.stoppers.append(self.stop)
+        _register(self.stop)
+        self._final: tuple[str, str] | None = None
+
+    def start(self, *, timeout: float = 15.0) -> TunnelgateDaemon:
+        """Wait for ``GatewayStarted`` and the control socket."""
+
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise HarnessError(f"tunnelgate exited with {self.proc.returncode}\n{self.text()}")
+            return bool(self.find("GatewayStarted")) and self.control.exists()
+
+        try:
+            wait_until(ready, timeout=timeout, what="tunnelgate: GatewayStarted")
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def _texts(self) -> tuple[str, str]:
+        if self._final is not None:
+            return self._final
+        out = err = ""
+        with contextlib.suppress(OSError):
+            out = self.stdout_file.read_text(errors="replace")
+        with contextlib.suppress(OSError):
+            err = self.stderr_file.read_text(errors="replace")
+        return out, err
+
+    def text(self) -> str:
+        out, err = self._texts()
+        return f"--- tunnelgate stdout\n{out}\n--- tunnelgate stderr\n{err[-4000:]}"
+
+    def events(self) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        for line in self._texts()[0].splitlines():
+            if line.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    out.append(json.loads(line))
+        return out
+
+    def find(self, kind: str, **fields: object) -> list[dict[str, object]]:
+        """Events of that kind whose fields equal ``fields``."""
+        return [
+            e
+            for e in self.events()
+            if e.get("event") == kind and all(e.get(k) == v for k, v in fields.items())
+        ]
+
+    def wait_event(
+        self, kind: str, *, count: int = 1, timeout: float = 20.0, **fields: object
+    ) -> list[dict[str, object]]:
+        def seen() -> list[dict[str, object]] | None:
+            found = self.find(kind, **fields)
+            return found if len(found) >= count else None
+
+        try:
+            return wait_until(seen, timeout=timeout, what=f"tunnelgate: {count}x {kind}")
+        except TimeoutError as exc:
+            raise HarnessError(f"{exc}\n{self.text()}") from exc
+
+    def show(self, line: str, *, as_json: bool = False) -> str:
+        from tunnelgate.daemon.control import request
+
+        answer = request(self.control, line, as_json=as_json)
+        if not answer.ok:
+            raise HarnessError(f"tunnelgate: {line!r} failed: {answer.output}")
+        return answer.output
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, *, grace: float = 5.0) -> int | None:
+        _unregister(self.stop)
+        code = end_process(self.proc, grace=grace)
+        if self._final is None:
+            self._final = self._texts()
+        if self.workdir.exists():
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return code
+
+
+#: One TCP transfer: a server in one namespace hashes what it receives, the client sends
+#: deterministic pseudo-random bytes; both print "<bytes> <sha256>".
+TCP_SERVER = """
+import hashlib, socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1); s.settimeout(float(sys.argv[3]))
+print("listening", flush=True)
+c, _ = s.accept(); c.settimeout(float(sys.argv[3])); h = hashlib.sha256(); n = 0
+while chunk := c.recv(65536):
+    h.update(chunk); n += len(chunk)
+print(n, h.hexdigest(), flush=True)
+"""
+
+TCP_CLIENT = """
+import hashlib, random, socket, sys
+size, timeout, mss = int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+data = random.Random(7).randbytes(size)
+c = socket.socket(); c.settimeout(timeout)
+if mss:  # clamp the segment size (what an MSS-clamping router or a lower route MTU does)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
+c.connect((sys.argv[1], int(sys.argv[2])))
+c.sendall(data); c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
+print(size, hashlib.sha256(data).hexdigest(), flush=True)
+"""
+
+
+def tcp_transfer(
+    client: Namespace,
+    server: Namespace,
+    address: str,
+    size: int,
+    *,
+    port: int = 5001,
+    timeout: float = 20.0,
+    mss: int | None = None,
+) -> tuple[str, str]:
+    """Send ``size`` bytes from ``client`` to ``address`` (in ``server``): (sent, received).
+
+    ``timeout`` bounds each socket operation on both ends; ``mss`` clamps the client's TCP
+    segment size (``TCP_MAXSEG``), None for the kernel's choice.
+    """
+    proc = server.popen(
+        *(sys.executable, "-c", TCP_SERVER, address, str(port), str(timeout)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().decode().strip() != "listening":
+            raise HarnessError(f"TCP server in {server.name} did not start")
+        sent = client.run(
+            *(sys.executable, "-c", TCP_CLIENT, address, str(port), str(size)),
+            *(str(timeout), str(mss or 0)),
+            timeout=2 * timeout + 10,
+        )
+        out, _ = proc.communicate(timeout=timeout + 10)
+    finally:
+        end_process(proc)
+        with contextlib.suppress(ValueError):
+            server.processes.remove(proc)
+    return sent.stdout.strip(), out.decode().strip()
+
+
+def ping(
+    ns: Namespace, target: str, count: int, *, interval: float = 0.2, deadline: float | None = None
+) -> tuple[int, int, str]:
+    """``ping`` from ``ns``: (transmitted, received, output)."""
+    argv = ["ping", "-n", "-c", str(count), "-i", str(interval), "-W", "2"]
+    if deadline is not None:
+        argv += ["-w", str(int(deadline))]
+    limit = (deadline if deadline is not None else count * interval + 5) + 10
+    result = ns.run(*argv, target, timeout=limit, check=False)
+    for line in result.stdout.splitlines():
+        if "packets transmitted" in line:
+            parts = line.split()
+            return int(parts[0]), int(parts[3]), result.stdout
+    return 0, 0, result.stdout + result.stderr
