@@ -202,3 +202,49 @@ def test_no_clear_text_on_the_internet(make_lab: list[Lab], tmp_path: Path) -> N
     assert "50" in protocols  # ESP went by
     assert "1" not in protocols  # no clear ICMP between the sites
     assert not any("10.2.0.10" in line for line in fields)
+
+
+def test_protected_traffic_never_leaks_when_the_gateway_dies(
+    make_lab: list[Lab], tmp_path: Path
+) -> None:
+    lab = up(make_lab, tmp_path)
+    assert ping(lab, "host-a", "10.2.0.10", 2) == (2, 2)
+    os.kill(lab.pids["gw-a"], 9)  # no clean shutdown: the TUN and its routes vanish
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "tgtun0" in lab.exec("gw-a", ["ip", "link"]).stdout:
+        time.sleep(0.1)
+    routes = lab.exec("gw-a", ["ip", "route", "show", "10.2.0.0/24"]).stdout
+    assert "blackhole 10.2.0.0/24" in routes  # fail closed, not the default route
+    capture = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            lab.namespace("inet"),
+            "tshark",
+            "-i",
+            "eth0",
+            "-a",
+            "duration:5",
+            "-w",
+            "-",
+            "-F",
+            "pcap",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(2)
+    assert ping(lab, "host-a", "10.2.0.10", 3)[1] == 0
+    pcap, _ = capture.communicate(timeout=30)
+    path = tmp_path / "dead.pcap"
+    path.write_bytes(pcap)
+    seen = subprocess.run(
+        ["tshark", "-r", str(path), "-T", "fields", "-e", "ip.dst"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert "10.2.0.10" not in seen

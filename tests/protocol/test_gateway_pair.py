@@ -23,7 +23,9 @@ from tunnelgate.gateway.core import Gateway
 from tunnelgate.gateway.outputs import (
     ChildSaInstalled,
     ChildSaRemoved,
+    NegotiationAbandoned,
     NegotiationStarted,
+    PeerFailedOver,
     SendIpv4,
     SendUdp,
     WriteTun,
@@ -63,18 +65,20 @@ class Wire:
     tun: dict[str, list[bytes]] = field(default_factory=dict)
     clear_text: list[bytes] = field(default_factory=list)
     esp_sent: int = 0
+    lost: list[str] = field(default_factory=list)  # destinations nobody answers at
     outer: list[bytes] = field(default_factory=list)  # native ESP packets as sent
     originated: dict[str, list[bytes]] = field(default_factory=dict)  # gateways' own ICMP
     _fragments: dict[tuple[bytes, int], dict[int, bytes]] = field(default_factory=dict)
 
-    def _owner(self, address: str) -> tuple[str, Gateway]:
+    def _owner(self, address: str) -> tuple[str, Gateway] | None:
         for name, gw in self.gateways.items():
             if address in gw.local_addresses.values():
                 return name, gw
             public = {self.nat[a][0] for a in gw.local_addresses.values() if a in self.nat}
             if address in public:
                 return name, gw
-        raise AssertionError(f"nobody at {address}")
+        self.lost.append(address)  # nobody there: the datagram is lost
+        return None
 
     def _inside(self, address: str, port: int) -> tuple[str, int]:
         for inside, (public, base) in self.nat.items():
@@ -101,18 +105,20 @@ class Wire:
             if source[0] in self.nat:
                 public, base = self.nat[source[0]]
                 source = (public, base if source[1] == 500 else base + 1)
-            _, gw = self._owner(out.remote[0])
+            owner = self._owner(out.remote[0])
             self.esp_sent += out.local[1] == 4500 and not out.data.startswith(bytes(4))
-            gw.receive_udp(self._inside(*out.remote), source, out.data, self.now)
+            if owner is None:
+                return
+            owner[1].receive_udp(self._inside(*out.remote), source, out.data, self.now)
         elif isinstance(out, SendIpv4) and out.packet[9] != 50:
             self.originated.setdefault(sender, []).append(out.packet)
         elif isinstance(out, SendIpv4):
             self.esp_sent += 1
             self.outer.append(out.packet)
             whole = self._reassemble(out.packet)
-            if whole is not None:
-                _, gw = self._owner(out.remote)
-                gw.receive_esp(out.remote, out.local, whole[20:], self.now)
+            owner = self._owner(out.remote)
+            if whole is not None and owner is not None:
+                owner[1].receive_esp(out.remote, out.local, whole[20:], self.now)
 
     def _reassemble(self, packet: bytes) -> bytes | None:
         """What the receiving kernel does before raw sockets see ESP (RFC 791 §3.2)."""
@@ -283,3 +289,29 @@ def test_a_second_permit_line_gets_a_child_sa_on_the_existing_ike_sa() -> None:
     assert [e.how for e in started] == ["ike-sa-init", "create-child-sa"]
     assert sum(len(e.sas) for e in wire.gateways["hq"].engines.values()) == 1
     assert len(wire.gateways["hq"].installed) == 2
+
+
+def test_a_dead_first_peer_fails_over_to_the_next_and_the_working_one_is_kept() -> None:
+    entry = (
+        "crypto map M 10 match address VPN\ncrypto map M 10 set peer 192.0.2.99 198.51.100.2\n"
+        "crypto map M 10 set ikev2 ipsec-proposal P\n"
+    )
+    extra = quiet_group(dict(HQ, peer="192.0.2.99"))
+    wire = Wire({"hq": gateway(HQ, 1, extra, map=entry), "branch": gateway(BRANCH, 2)})
+    hq = wire.gateways["hq"]
+    wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+    assert "branch" not in wire.tun and set(wire.lost) == {"192.0.2.99"}
+    wire.advance(70, step=1)  # five retransmissions, then PeerUnreachable
+    seen = events(hq)
+    assert [(e.failed, e.next_peer) for e in seen if isinstance(e, PeerFailedOver)] == [
+        ("192.0.2.99", "198.51.100.2")
+    ]
+    assert any(isinstance(e, NegotiationAbandoned) for e in seen)
+    assert hq.drops["acquire-timeout"] == 1  # the waiting packet, never sent in clear
+    packet = icmp_echo("10.1.0.5", "10.2.0.9", 2)
+    wire.send_from_lan("hq", packet)
+    assert wire.tun["branch"] == [packet]
+    started = [e for e in events(hq) if isinstance(e, NegotiationStarted)]
+    assert [e.peer for e in started] == ["198.51.100.2"]
+    wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 3))  # stays on the live peer
+    assert len(wire.tun["branch"]) == 2 and not events(hq)

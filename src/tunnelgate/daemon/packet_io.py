@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tunnelgate.daemon.events_log import event_line
+from tunnelgate.daemon.routes import RouteError, TunnelRoutes, ip
 from tunnelgate.gateway.core import Gateway
 from tunnelgate.gateway.outputs import (
     Address,
@@ -73,13 +74,6 @@ def _bind(kind: int, proto: int, address: tuple[str, int], what: str) -> socket.
     return sock
 
 
-def ip(*args: str) -> None:
-    """Run ``ip ARGS`` (iproute2); raise ``StartError`` with its message on failure."""
-    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=10)
-    if done.returncode != 0:
-        raise StartError(f"ip {' '.join(args)}: {done.stderr.strip()}")
-
-
 class PacketIo:
     """Runs ``gateway`` on real sockets and a TUN named ``tun_name``."""
 
@@ -100,7 +94,8 @@ class PacketIo:
         self.originate: socket.socket | None = None  # IPPROTO_RAW: our own ICMP errors
         self._udp_df: dict[Address, bool] = {}
         self.errors: Counter[str] = Counter()
-        self.routes: set[str] = set()
+        self.routes = TunnelRoutes(tun_name)
+        self.release_routes = False  # on stop, also remove the fail-closed blackholes
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._fds: list[int] = []
@@ -138,9 +133,12 @@ class PacketIo:
                 raise StartError(f"cannot create TUN {self.tun_name}: {exc.strerror}") from None
             with contextlib.suppress(OSError):  # no router solicitations into the tunnel
                 Path(f"/proc/sys/net/ipv6/conf/{self.tun_name}/disable_ipv6").write_text("1")
-            ip("link", "set", self.tun_name, "mtu", str(TUN_MTU), "up")
-            for prefix in self.gateway.static_routes():
-                self._route(True, prefix)
+            try:
+                ip("link", "set", self.tun_name, "mtu", str(TUN_MTU), "up")
+                for prefix in self.gateway.static_routes():
+                    self.routes.add(prefix)
+            except RouteError as exc:
+                raise StartError(str(exc)) from None
             self._reader(self.tun, self._tun_readable)
         except BaseException:
             self.close()
@@ -162,10 +160,7 @@ class PacketIo:
             for fd in self._fds:
                 self._loop.remove_reader(fd)
         self._fds.clear()
-        for prefix in sorted(self.routes):
-            with contextlib.suppress(StartError, subprocess.TimeoutExpired):
-                ip("route", "del", prefix, "dev", self.tun_name)
-        self.routes.clear()
+        self.routes.stop(release=self.release_routes)
         for sock in [*self.udp.values(), *self.raw.values(), *self.icmp.values()]:
             sock.close()
         if self.originate is not None:
@@ -256,23 +251,18 @@ class PacketIo:
                     if self.tun is None or not self.tun.write(out.packet):
                         self.errors["tun-write"] += 1
                 elif isinstance(out, RouteAdded | RouteRemoved):
-                    self._route(isinstance(out, RouteAdded), out.prefix)
+                    if isinstance(out, RouteAdded):
+                        self.routes.add(out.prefix)
+                    else:
+                        self.routes.remove(out.prefix)
             except BlockingIOError:
                 self.errors["send-buffer-full"] += 1
-            except (OSError, KeyError, StartError, subprocess.TimeoutExpired) as exc:
+            except (OSError, KeyError, RouteError, subprocess.TimeoutExpired) as exc:
                 self.errors[f"send-error-{type(exc).__name__}"] += 1
         now = self.now()
         while (event := gateway.next_event()) is not None:
             self.log(event_line(event, now))
         self._arm()
-
-    def _route(self, add: bool, prefix: str) -> None:
-        if add:
-            ip("route", "replace", prefix, "dev", self.tun_name)
-            self.routes.add(prefix)
-        elif prefix in self.routes:
-            ip("route", "del", prefix, "dev", self.tun_name)
-            self.routes.discard(prefix)
 
     def _arm(self) -> None:
         if self._timer is not None:

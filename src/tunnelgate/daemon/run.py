@@ -4,8 +4,10 @@ The configuration is loaded strictly (any error: nothing starts, every diagnosti
 printed). Each ``interface`` with a crypto map and ``crypto ikev2 enable`` gets UDP 500/4500
 and a raw ESP socket on the address the configuration gives it; the protected traffic
 enters through a TUN device into which the crypto ACL destinations are routed. Events are
-written to stdout as JSON lines; SIGTERM/SIGINT stop the gateway cleanly (routes, TUN and
-control socket removed).
+written to stdout as JSON lines; SIGTERM/SIGINT stop the gateway cleanly (TUN routes, TUN and
+control socket removed). The protected prefixes keep a blackhole route after the gateway stops
+or dies, so their traffic never leaves in clear (``daemon/routes.py``); ``--release-routes``
+removes them on a clean stop.
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ def add_parsers(sub: Any) -> None:
         metavar="N",
         help="lab and tests only: child SA lifetime overriding the configuration "
         "(forces rekeys every ~N seconds)",
+    )
+    run.add_argument(
+        "--release-routes",
+        action="store_true",
+        help="on a clean stop also remove the blackhole routes that keep the protected "
+        "prefixes from leaving in clear text",
     )
     run.add_argument(
         "--ike-lifetime-seconds",
@@ -128,6 +136,7 @@ async def _serve(args: argparse.Namespace, policy: GatewayPolicy, shell: Shell) 
             "crypto ikev2 enable IF with an ip address: nothing to do"
         )
     io = PacketIo(gateway, args.tun)
+    io.release_routes = args.release_routes
 
     def show_other(line: str) -> Answer:
         output = shell.execute(line)
@@ -151,7 +160,7 @@ async def _serve(args: argparse.Namespace, policy: GatewayPolicy, shell: Shell) 
             "hostname": policy.hostname,
             "interfaces": addresses,
             "tun": args.tun,
-            "routes": sorted(io.routes),
+            "routes": sorted(io.routes.prefixes),
         }
         print(json.dumps(started), flush=True)
         await stop.wait()

@@ -27,7 +27,7 @@ takes over outbound traffic at once, and the old one keeps decrypting until IKE 
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tunnelgate.esp.child_sa import ChildSa, Dropped, Protected
@@ -46,6 +46,7 @@ from tunnelgate.gateway.outputs import (
     NegotiationAbandoned,
     NegotiationStarted,
     Output,
+    PeerFailedOver,
     RouteAdded,
     RouteRemoved,
     SendIpv4,
@@ -118,6 +119,7 @@ class _Want:
 
     interface: str
     asked: bool = False
+    peer: str = ""  # the peer asked, once asked
 
 
 def prefixes(addresses: Range) -> list[str]:
@@ -182,6 +184,7 @@ class Gateway:
         self.counters: Counter[str] = Counter()
         self._conn_ids = 0
         self._ident = 0  # outer IPv4 identification of native ESP packets
+        self._active_peer: dict[str, int] = {}  # map entry label -> index into its peers
 
     # ------------------------------------------------------------------ surface
 
@@ -538,7 +541,8 @@ class Gateway:
             self._uninstall(int.from_bytes(event.spi_in, "big"), event.reason)
         elif isinstance(event, IkeSaFailed | ChildSaFailed | PeerUnreachable):
             self.counters["negotiations-failed"] += 1
-            self._fail_wanted(event.peer[0], type(event).__name__)
+            dead = not isinstance(event, ChildSaFailed)  # the peer itself failed: fail over
+            self._fail_wanted(event.peer[0], type(event).__name__, failover=dead)
 
     def _entry(self, nameif: str, label: str) -> MapEntry | None:
         cmap = self.policy.crypto_maps.get(nameif)
@@ -627,8 +631,24 @@ class Gateway:
             for packet in self.acquire.sa_ready(key, now):
                 self.receive_tun(packet, now)
 
-    def _fail_wanted(self, peer: str, reason: str) -> None:
-        for key in [k for k in self._wanted if k.protect.entry.peers[:1] == (peer,)]:
+    def _failover(self, peer: str) -> None:
+        """Entries whose active peer is ``peer`` move on to their next peer."""
+        for cmap in self.policy.crypto_maps.values():
+            for entry in cmap.entries:
+                if len(entry.peers) > 1 and self.active_peer(entry) == peer:
+                    self._active_peer[entry.label] = self._active_peer.get(entry.label, 0) + 1
+                    self._events.append(PeerFailedOver(entry.label, peer, self.active_peer(entry)))
+
+    def active_peer(self, entry: MapEntry) -> str:
+        """The peer that traffic of ``entry`` negotiates with: the first ``set peer`` until
+        it fails, then the next, cycling back to the first after the last."""
+        return entry.peers[self._active_peer.get(entry.label, 0) % len(entry.peers)]
+
+    def _fail_wanted(self, peer: str, reason: str, *, failover: bool) -> None:
+        if failover:
+            self._failover(peer)
+        failed = [k for k, w in self._wanted.items() if w.asked and w.peer == peer]
+        for key in failed:
             del self._wanted[key]
             drops = self.acquire.sa_failed(key, 0.0)
             for drop in drops:
@@ -659,11 +679,13 @@ class Gateway:
                 self.drops["acquire-failed"] += len(drops)
                 self._events.append(NegotiationAbandoned(entry.label, "", why, len(drops)))
                 continue
-            peer = entry.peers[0]
+            peer = self.active_peer(entry)
             ike = _ike_sa_to(engine, peer)
             try:
                 if ike is None:
-                    engine.initiate(entry, rule, now)
+                    first = entry.peers.index(peer)  # IKE starts with the entry's first peer
+                    rotated = replace(entry, peers=entry.peers[first:] + entry.peers[:first])
+                    engine.initiate(rotated, rule, now)
                     how = "ike-sa-init"
                 elif ike.state != "established" or ike.pending or ike.retransmit_at:
                     continue  # being negotiated, or busy: try again after its next event
@@ -676,7 +698,7 @@ class Gateway:
                 self.drops["acquire-failed"] += len(drops)
                 self._events.append(NegotiationAbandoned(entry.label, peer, str(exc), len(drops)))
                 continue
-            want.asked = True
+            want.asked, want.peer = True, peer
             self.counters["negotiations-started"] += 1
             self._events.append(NegotiationStarted(want.interface, entry.label, peer, flow, how))
             self._after_ike(want.interface, now)

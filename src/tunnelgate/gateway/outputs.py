@@ -93,7 +93,19 @@ class NegotiationAbandoned:
     packets_dropped: int
 
 
-GatewayEvent = ChildSaInstalled | ChildSaRemoved | NegotiationStarted | NegotiationAbandoned
+@dataclass(frozen=True, slots=True)
+class PeerFailedOver:
+    """The active peer of a crypto map entry with several ``set peer`` failed: traffic
+    negotiates with the next one from now on (after the last: the first again)."""
+
+    map_label: str
+    failed: str
+    next_peer: str
+
+
+GatewayEvent = (
+    ChildSaInstalled | ChildSaRemoved | NegotiationStarted | NegotiationAbandoned | PeerFailedOver
+)
 
 __all__ = [
     "Address",
@@ -103,6 +115,7 @@ __all__ = [
     "NegotiationAbandoned",
     "NegotiationStarted",
     "Output",
+    "PeerFailedOver",
     "RouteAdded",
     "RouteRemoved",
     "SendIpv4",
