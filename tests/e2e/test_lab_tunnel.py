@@ -148,10 +148,11 @@ def test_through_nat_esp_rides_udp_4500_both_ways(make_lab: list[Lab], tmp_path:
     assert sent == received
 
 
-def test_rekeys_under_traffic_lose_nothing(make_lab: list[Lab], tmp_path: Path) -> None:
+@pytest.mark.parametrize("nat", [False, True], ids=["native-esp", "nat-t"])
+def test_rekeys_under_traffic_lose_nothing(make_lab: list[Lab], tmp_path: Path, nat: bool) -> None:
     # child SAs live 6 s (rekeyed at 85-95 %), the IKE SA 10 s: several of each in 16 s
     args = ("--child-lifetime-seconds", "6", "--ike-lifetime-seconds", "10")
-    lab = up(make_lab, tmp_path, args=args)
+    lab = up(make_lab, tmp_path, nat=nat, args=args)
     assert ping(lab, "host-a", "10.2.0.10", 1) == (1, 1)
     start = time.monotonic()
     sent, received = ping(lab, "host-a", "10.2.0.10", 320, interval=0.05)
