@@ -119,6 +119,14 @@ def test_ping_and_tcp_through_the_tunnel_initiated_by_site_a(
     assert "Crypto map tag: LAB-MAP, seq num: 10, local addr: 192.0.2.1" in ipsec
     assert "current_peer: 198.51.100.2" in ipsec
     assert "remote crypto endpt.: 198.51.100.2/500" in ipsec  # native ESP: no NAT
+    # what automation reads: the ntc-templates TextFSM template parses the live output
+    from ntc_templates.parse import parse_output
+
+    (row,) = parse_output(platform="cisco_asa", command="show crypto ipsec sa", data=ipsec)
+    assert (row["crypto_map_tag"], row["current_peer"]) == ("LAB-MAP", "198.51.100.2")
+    assert row["local_identity_addr"] == "10.1.0.0" and row["remote_identity_addr"] == "10.2.0.0"
+    assert int(row["packets_encapsulated"]) >= 5 and int(row["packets_decapsulated"]) >= 5
+    assert row["pmtus_sent"] == ipsec.split("#PMTUs sent: ")[1].split(",")[0]
     ikev2 = show(lab, "gw-b", "sh cry ikev2 sa")
     assert "READY" in ikev2 and "RESPONDER" in ikev2
     # TCP sends with DF: full-size segments were answered with "fragmentation needed"
