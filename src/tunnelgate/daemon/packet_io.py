@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import socket
 import subprocess
@@ -239,12 +240,24 @@ class PacketIo:
     def flush(self) -> None:
         """Carry out the gateway's outputs, log its events, re-arm the timer."""
         gateway = self.gateway
+        raw, originate, write = self.raw, self.originate, os.write
+        tun_fd = self.tun.fileno() if self.tun is not None else -1
         for out in gateway.outputs():
+            kind = type(out)  # the data path's outputs first, by exact type
             try:
-                if isinstance(out, SendUdp):
+                if kind is WriteTun:
+                    if tun_fd < 0:
+                        self.errors["tun-write"] += 1
+                    else:
+                        write(tun_fd, out.packet)  # type: ignore[union-attr]
+                elif kind is SendIpv4:
+                    sock = raw.get(out.local) or originate  # type: ignore[union-attr,arg-type]
+                    if sock is not None:
+                        sock.sendto(out.packet, (out.remote, 0))  # type: ignore[union-attr]
+                elif isinstance(out, SendUdp):
                     self._send_udp(out)
                 elif isinstance(out, SendIpv4):
-                    sock = self.raw.get(out.local) or self.originate
+                    sock = raw.get(out.local) or originate
                     if sock is not None:
                         sock.sendto(out.packet, (out.remote, 0))
                 elif isinstance(out, WriteTun):
@@ -256,9 +269,12 @@ class PacketIo:
                     else:
                         self.routes.remove(out.prefix)
             except BlockingIOError:
-                self.errors["send-buffer-full"] += 1
+                self.errors["tun-write" if kind is WriteTun else "send-buffer-full"] += 1
             except (OSError, KeyError, RouteError, subprocess.TimeoutExpired) as exc:
-                self.errors[f"send-error-{type(exc).__name__}"] += 1
+                if kind is WriteTun and getattr(exc, "errno", None) == errno.EINVAL:
+                    self.errors["tun-write"] += 1  # the kernel refused the packet
+                else:
+                    self.errors[f"send-error-{type(exc).__name__}"] += 1
         now = self.now()
         while (event := gateway.next_event()) is not None:
             self.log(event_line(event, now))

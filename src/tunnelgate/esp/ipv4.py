@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import IPv4Address
 
 VERSION = 4
@@ -153,6 +154,40 @@ def build_outer_ipv4(
     )
 
 
+_OUTER = struct.Struct("!BBHHHBBH4s4s")
+
+
+@lru_cache(maxsize=256)
+def packed_address(address: str) -> bytes:
+    """The 4 bytes of a dotted-quad address (cached: the data path asks per packet)."""
+    return IPv4Address(address).packed
+
+
+def outer_ipv4_packed(
+    src: bytes,
+    dst: bytes,
+    esp_payload: bytes,
+    *,
+    df: bool = False,
+    tos: int = 0,
+    ident: int = 0,
+    ttl: int = 64,
+    protocol: int = PROTO_ESP,
+) -> bytes:
+    """``build_outer_ipv4`` for packed addresses, without intermediate objects: the data
+    path's per-packet version (same bytes)."""
+    total = MIN_HEADER_BYTES + len(esp_payload)
+    if total > 0xFFFF:
+        raise ValueError(f"IPv4 packet of {total} bytes exceeds 65535")
+    flags = FLAG_DF if df else 0
+    raw = _OUTER.pack(0x45, tos, total, ident, flags, ttl, protocol, 0, src, dst)
+    words = struct.unpack("!10H", raw)
+    csum = sum(words)
+    csum = (csum & 0xFFFF) + (csum >> 16)
+    csum = ~((csum & 0xFFFF) + (csum >> 16)) & 0xFFFF
+    return b"".join((raw[:10], csum.to_bytes(2, "big"), raw[12:], esp_payload))
+
+
 def fragment(packet: bytes, mtu: int) -> list[bytes]:
     """``packet`` cut into fragments of at most ``mtu`` bytes (RFC 791 §3.2); a packet that
     fits is returned whole. Raises ``Ipv4Error`` when DF is set and it does not fit.
@@ -205,6 +240,8 @@ __all__ = [
     "checksum",
     "fragment",
     "outer_fields",
+    "outer_ipv4_packed",
+    "packed_address",
     "parse_header",
     "parse_ipv4",
     "split",

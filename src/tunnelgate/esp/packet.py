@@ -51,6 +51,7 @@ MAX_PAD_BYTES = 255
 _HEADER = struct.Struct("!II")
 _IPV4_MIN_BYTES = 20
 _IPV6_HEADER_BYTES = 40
+_PADDING = tuple(bytes(range(1, n + 1)) for n in range(MAX_PAD_BYTES + 1))  # 1, 2, 3 …
 
 
 class EspError(ValueError):
@@ -200,14 +201,12 @@ def encapsulate(
     pad_bytes = -body_bytes % align
     if pad_bytes > MAX_PAD_BYTES:
         raise ValueError(f"alignment {align} needs {pad_bytes} bytes of padding (max 255)")
-    plaintext = b"".join(
-        (
-            inner,
-            bytes(tfc_padding),
-            bytes(range(1, pad_bytes + 1)),
-            bytes((pad_bytes, next_header)),
-        )
-    )
+    padding = _PADDING[pad_bytes]
+    trailer = bytes((pad_bytes, next_header))
+    if tfc_padding:
+        plaintext = b"".join((inner, bytes(tfc_padding), padding, trailer))
+    else:
+        plaintext = b"".join((inner, padding, trailer))
     header, aad, icv_suffix = _associated(transform.spi, seq, transform.esn)
     if enc.aead:
         iv = seq.to_bytes(enc.iv_bytes, "big")  # see the module docstring
@@ -285,7 +284,7 @@ def decapsulate(transform: EspTransform, data: bytes, *, seq_high: int = 0) -> D
         raise EspError("icv-failed") from None
     pad_bytes, next_header = plaintext[-2], plaintext[-1]
     payload_end = len(plaintext) - TRAILER_BYTES - pad_bytes
-    if payload_end < 0 or plaintext[payload_end:-TRAILER_BYTES] != bytes(range(1, pad_bytes + 1)):
+    if payload_end < 0 or plaintext[payload_end:-TRAILER_BYTES] != _PADDING[pad_bytes]:
         raise EspError("bad-padding")
     inner = plaintext[:payload_end]
     return Decapsulated(seq, _strip_tfc(inner, next_header), next_header)

@@ -72,6 +72,8 @@ class Sad(Generic[T]):
         self._retiring: set[int] = set()
         self._by_selector: dict[Hashable, list[int]] = {}  # inbound SPIs, install order
         self._by_policy: dict[Hashable, list[int]] = {}  # inbound SPIs, install order
+        #: bumped by every install, replace and remove: caches of lookups compare it
+        self.generation = 0
 
     def __len__(self) -> int:
         return len(self._by_spi)
@@ -81,6 +83,7 @@ class Sad(Generic[T]):
 
     def install(self, entry: SadEntry[T]) -> None:
         """Add a new SA pair after any others with its selector key."""
+        self.generation += 1
         self._add(entry)
         self._by_selector.setdefault(entry.selector_key, []).append(entry.inbound_spi)
         self._by_policy.setdefault(entry.policy_key, []).append(entry.inbound_spi)
@@ -92,6 +95,7 @@ class Sad(Generic[T]):
             raise KeyError(f"no SA with inbound SPI {old_inbound_spi:#010x}")
         if old.selector_key != entry.selector_key:
             raise ValueError("a rekeyed SA keeps its predecessor's selectors")
+        self.generation += 1
         self._add(entry)
         for index, key in (
             (self._by_selector, entry.selector_key),
@@ -110,6 +114,7 @@ class Sad(Generic[T]):
         entry = self._by_spi.pop(inbound_spi, None)
         if entry is None:
             return None
+        self.generation += 1
         self._retiring.discard(inbound_spi)
         for index, key in (
             (self._by_selector, entry.selector_key),

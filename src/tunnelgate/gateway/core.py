@@ -32,12 +32,19 @@ from typing import Any
 
 from tunnelgate.esp.child_sa import ChildSa, Dropped, Protected
 from tunnelgate.esp.icmp import ERROR_TYPES, frag_needed, parse_error
-from tunnelgate.esp.ipv4 import FLAG_DF, Ipv4Error, build_outer_ipv4, checksum, fragment
+from tunnelgate.esp.ipv4 import (
+    FLAG_DF,
+    Ipv4Error,
+    checksum,
+    fragment,
+    outer_ipv4_packed,
+    packed_address,
+)
 from tunnelgate.esp.packet import EspKeys, EspTransform, RandomSource
 from tunnelgate.esp.sa import Lifetime, LifetimeEvent, RekeyNeeded, SaExpired
 from tunnelgate.esp.sad import InboundDropped, Sad, SadEntry
 from tunnelgate.esp.udp_encap import NAT_KEEPALIVE, NON_ESP_MARKER, Esp, Ike, Keepalive, classify
-from tunnelgate.gateway.flow import NotIpv4, flow_of
+from tunnelgate.gateway.flow import NotIpv4, flow_key, flow_of
 from tunnelgate.gateway.outputs import (
     Address,
     ChildSaInstalled,
@@ -83,6 +90,8 @@ NO_NEXT_HEADER = 59  # a TFC dummy packet (RFC 4303 §2.6)
 NAT_T_PORT = 4500
 NAT_KEEPALIVE_S = 20.0
 REKEY_RETRY_S = 1.0
+DELETE_RETRY_S = 0.5
+FLOW_CACHE_MAX = 4096  # flows remembered by the outbound fast path (cleared when full)
 
 SaKey = tuple[str, str, Selector]  # (nameif, crypto map entry label, child selector)
 
@@ -185,6 +194,13 @@ class Gateway:
         self._conn_ids = 0
         self._ident = 0  # outer IPv4 identification of native ESP packets
         self._active_peer: dict[str, int] = {}  # map entry label -> index into its peers
+        self._deletes: list[tuple[str, bytes]] = []  # child SAs to delete once IKE is free
+        self._deletes_at = 0.0  # when to try those again
+        # outbound fast path: flow key -> the SA that protects it, valid for one SAD
+        # generation and one policy (see receive_tun)
+        self._flow_cache: dict[bytes, InstalledSa] = {}
+        self._flow_generation = -1
+        self._flow_policy: GatewayPolicy | None = None
 
     # ------------------------------------------------------------------ surface
 
@@ -216,12 +232,16 @@ class Gateway:
         timers += self._keepalive_at.values()
         for i in self.installed.values():
             timers += [t for t in (i.rekey_retry_at, i.pmtu_reset_at, i.tfc_at) if t is not None]
+        if self._deletes:
+            timers.append(self._deletes_at)
         return min(timers, default=None)
 
     def handle_timer(self, now: float) -> None:
         for nameif, engine in self.engines.items():
             engine.handle_timer(now)
             self._after_ike(nameif, now)
+        if self._deletes:
+            self._send_deletes(now)
         for drop in self.acquire.expire(now):
             self.drops[drop.reason] += 1
         self._forget_abandoned("no SA established in time")
@@ -289,7 +309,21 @@ class Gateway:
             return
 
     def receive_tun(self, packet: bytes, now: float) -> None:
-        """A packet from the protected side, routed to the tunnel device."""
+        """A packet from the protected side, routed to the tunnel device.
+
+        Fast path: a flow whose route, SPD decision, selector and SA were found before is
+        protected by the same SA again, as long as no SA was installed, replaced or removed
+        since (the SAD's generation) and the policy is the same object. Only a found SA is
+        remembered: drops and ACQUIREs always take the full path."""
+        fast_key = flow_key(packet)
+        if fast_key is not None:
+            if self._flow_generation != self.sad.generation or self._flow_policy is not self.policy:
+                self._flow_cache.clear()
+                self._flow_generation, self._flow_policy = self.sad.generation, self.policy
+            cached = self._flow_cache.get(fast_key)
+            if cached is not None:
+                self._protect(cached, packet, now)
+                return
         try:
             flow = flow_of(packet)
         except NotIpv4:
@@ -312,7 +346,12 @@ class Gateway:
             if selector.matches(flow):
                 entry = self.sad.lookup_outbound((nameif, label, selector))
                 if entry is not None:
-                    self._protect(self.installed[entry.inbound_spi], packet, now)
+                    installed = self.installed[entry.inbound_spi]
+                    if fast_key is not None and self._flow_generation == self.sad.generation:
+                        if len(self._flow_cache) >= FLOW_CACHE_MAX:
+                            self._flow_cache.clear()
+                        self._flow_cache[fast_key] = installed
+                    self._protect(installed, packet, now)
                     return
         key = AcquireKey.of(decision)
         for event in self.acquire.on_protect_without_sa(key, packet, now):
@@ -390,8 +429,13 @@ class Gateway:
         else:
             self._ident = (self._ident + 1) & 0xFFFF
             tos = inner[1] if tunnelled else 0
-            outer = build_outer_ipv4(
-                installed.local, peer[0], result.esp, df=df, tos=tos, ident=self._ident
+            outer = outer_ipv4_packed(
+                packed_address(installed.local),
+                packed_address(peer[0]),
+                result.esp,
+                df=df,
+                tos=tos,
+                ident=self._ident,
             )
             pieces = [outer]
             if len(outer) > installed.path_mtu and not df:
@@ -702,6 +746,60 @@ class Gateway:
             self.counters["negotiations-started"] += 1
             self._events.append(NegotiationStarted(want.interface, entry.label, peer, flow, how))
             self._after_ike(want.interface, now)
+
+    # ------------------------------------------------------------------ commands
+
+    def tear_down(self, spi_in: int, reason: str, now: float) -> bool:
+        """Stop using a child SA at once and delete it with its peer (``clear crypto ipsec
+        sa``, a configuration change); the Delete is sent as soon as IKE is free."""
+        installed = self.installed.get(spi_in)
+        if installed is None:
+            return False
+        self._uninstall(spi_in, reason)
+        self._deletes.append((installed.interface, installed.established.spi_in))
+        self._send_deletes(now)
+        return True
+
+    def delete_ike_sas(self, peer: str | None, now: float) -> int:
+        """``clear crypto ikev2 sa [PEER]``: delete established IKE SAs (and their children)
+        with an INFORMATIONAL Delete; an SA busy with another exchange is skipped."""
+        deleted = 0
+        for nameif, engine in self.engines.items():
+            for sa in list(engine.sas.values()):
+                if sa.state != "established" or (peer is not None and sa.peer[0] != peer):
+                    continue
+                try:
+                    engine.delete_ike_sa(sa, now)
+                except ValueError:
+                    continue
+                deleted += 1
+            self._after_ike(nameif, now)
+        return deleted
+
+    def rebuild_address_index(self) -> None:
+        """After the interfaces changed (a new configuration): which nameif owns an address."""
+        self._nameif_of = {address: nameif for nameif, address in self.local_addresses.items()}
+
+    def emit_routes(self, changes: list[RouteAdded | RouteRemoved]) -> None:
+        """Route changes decided outside the data path (a new configuration's crypto ACLs)."""
+        self._outputs.extend(changes)
+
+    def _send_deletes(self, now: float) -> None:
+        waiting: list[tuple[str, bytes]] = []
+        for nameif, spi in self._deletes:
+            engine = self.engines.get(nameif)
+            if engine is None:
+                continue
+            try:
+                engine.delete_child(spi, now)
+            except KeyError:
+                continue  # IKE no longer knows it: nothing to tell the peer
+            except ValueError:
+                waiting.append((nameif, spi))  # another exchange is outstanding
+                continue
+            self._after_ike(nameif, now)
+        self._deletes = waiting
+        self._deletes_at = now + DELETE_RETRY_S
 
     # ------------------------------------------------------------------ views
 

@@ -37,4 +37,20 @@ def flow_of(packet: bytes) -> Flow:
     return Flow(protocol, source, destination)
 
 
-__all__ = ["NotIpv4", "flow_of"]
+def flow_key(packet: bytes) -> bytes | None:
+    """The bytes that determine ``flow_of(packet)``, for a per-flow cache; ``None`` when the
+    packet is not a plain one (IPv4 options, a fragment, too short): classify it in full.
+
+    Equal keys give equal flows: protocol, addresses, then the ports (TCP/UDP) or the ICMP
+    type; the key's length tells which."""
+    if len(packet) < 24 or packet[0] != 0x45 or packet[6] & 0x1F or packet[7]:
+        return None
+    protocol = packet[9]
+    if protocol in PORT_PROTOCOLS:
+        return packet[9:10] + packet[12:24]
+    if protocol == ICMP:
+        return packet[9:10] + packet[12:21]
+    return packet[9:10] + packet[12:20]
+
+
+__all__ = ["NotIpv4", "flow_key", "flow_of"]
