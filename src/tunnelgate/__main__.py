@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from tunnelgate import __version__
-from tunnelgate.cli import config_command, tools_command
+from tunnelgate.cli import attach, config_command, tools_command
 from tunnelgate.daemon import run as daemon_run
 from tunnelgate.lab import command as lab_command
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     tools_command.add_parsers(sub)
     lab_command.add_parser(sub)
     daemon_run.add_parsers(sub)
+    attach.add_parser(sub)
     return parser
 
 
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         return tools_command.run_analyze(args)
     if args.command == "run":
         return daemon_run.run_gateway(args)
+    if args.command == "cli":
+        return attach.run(args)
     if args.command == "show":
         return daemon_run.run_show(args)
     if args.command == "lab":

@@ -15,7 +15,14 @@ from functools import cache
 from typing import Any
 
 from tunnelgate.config.diagnostics import Diagnostic, Severity
-from tunnelgate.config.grammar import Ambiguous, CommandSpec, Incomplete, Match, ModeGrammar
+from tunnelgate.config.grammar import (
+    Ambiguous,
+    Candidate,
+    CommandSpec,
+    Incomplete,
+    Match,
+    ModeGrammar,
+)
 from tunnelgate.config.model import RunningConfig
 from tunnelgate.config.render import render_config_text, show_running_config
 from tunnelgate.config.session import ConfigSession, is_comment
@@ -180,6 +187,14 @@ class Shell:
             self.configuring = ConfigSession(self.config)
             return ShellOutput()
         return self._exec(text)
+
+    def candidates(self, line: str) -> list[Candidate]:
+        """What may follow ``line`` in the current mode (``?`` help and Tab completion)."""
+        if self.configuring is not None:
+            from tunnelgate.config.commands import grammars
+
+            return grammars()[self.configuring.mode].candidates(line)
+        return exec_grammar().candidates(line)
 
     def _in_config(self, text: str, lowered: str) -> ShellOutput:
         session = self.configuring

@@ -1,8 +1,11 @@
 """The local control socket: a Unix stream socket only root can use (mode 0600, in a 0700
-directory), one JSON request line per connection, one JSON answer.
+directory). Each connection is one operator session (its own CLI mode); requests and answers
+are JSON lines, as many as the client sends:
 
     request: {"line": "show crypto ipsec sa", "json": false}
-    answer:  {"ok": true, "output": "..."}
+    answer:  {"ok": true, "output": "...", "prompt": "gw-a#"}
+    request: {"complete": "show crypto ip"}
+    answer:  {"completions": ["ipsec"]}
 """
 
 from __future__ import annotations
@@ -14,12 +17,21 @@ import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 from tunnelgate.daemon.operations import Answer
 
 DEFAULT_CONTROL = Path("/run/tunnelgate/tunnelgate.sock")
 MAX_REQUEST_BYTES = 64 * 1024
-Handler = Callable[[str, bool], Answer]
+IDLE_TIMEOUT_S = 3600.0
+
+
+class Session(Protocol):
+    @property
+    def prompt(self) -> str: ...
+
+    def handle(self, line: str, as_json: bool = False) -> Answer: ...
+    def complete(self, line: str) -> list[str]: ...
 
 
 class ControlError(RuntimeError):
@@ -27,10 +39,10 @@ class ControlError(RuntimeError):
 
 
 class ControlServer:
-    """Serves ``handler(line, as_json)`` on ``path`` inside the running event loop."""
+    """Serves one ``Session`` per connection on ``path`` inside the running event loop."""
 
-    def __init__(self, path: Path, handler: Handler) -> None:
-        self.path, self.handler = path, handler
+    def __init__(self, path: Path, new_session: Callable[[], Session]) -> None:
+        self.path, self.new_session = path, new_session
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -47,36 +59,48 @@ class ControlServer:
         os.chmod(self.path, 0o600)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = self.new_session()
         try:
-            raw = await asyncio.wait_for(reader.readline(), 5.0)
-            answer = self._answer(raw)
-            writer.write(json.dumps({"ok": answer.ok, "output": answer.output}).encode() + b"\n")
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
+            while True:
+                raw = await asyncio.wait_for(reader.readline(), IDLE_TIMEOUT_S)
+                if not raw:
+                    break
+                writer.write(json.dumps(self._answer(session, raw)).encode() + b"\n")
+                await writer.drain()
+        except (TimeoutError, ConnectionError, asyncio.LimitOverrunError, ValueError):
             pass
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    def _answer(self, raw: bytes) -> Answer:
+    def _answer(self, session: Session, raw: bytes) -> dict[str, Any]:
         if len(raw) > MAX_REQUEST_BYTES:
-            return Answer(False, "ERROR: request too long\n")
+            return _reply(Answer(False, "ERROR: request too long\n"), session)
         try:
             request = json.loads(raw)
+            if "complete" in request:
+                return {"completions": session.complete(str(request["complete"]))}
             line, as_json = str(request["line"]), bool(request.get("json", False))
-        except (ValueError, KeyError, TypeError):
-            return Answer(False, 'ERROR: expected one JSON line {"line": "show ..."}\n')
+        except (ValueError, KeyError, TypeError, AttributeError):
+            bad = 'ERROR: expected one JSON line {"line": "show ..."}\n'
+            return _reply(Answer(False, bad), session)
         try:
-            return self.handler(line, as_json)
+            return _reply(session.handle(line, as_json), session)
         except Exception as exc:  # an operator command must never stop the gateway
-            return Answer(False, f"ERROR: internal error: {type(exc).__name__}: {exc}\n")
+            return _reply(
+                Answer(False, f"ERROR: internal error: {type(exc).__name__}: {exc}\n"), session
+            )
 
     def close(self) -> None:
         if self._server is not None:
             self._server.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+def _reply(answer: Answer, session: Session) -> dict[str, Any]:
+    return {"ok": answer.ok, "output": answer.output, "prompt": answer.prompt or session.prompt}
 
 
 def _answers(path: Path) -> bool:
@@ -89,32 +113,77 @@ def _answers(path: Path) -> bool:
     return True
 
 
-def request(path: Path, line: str, *, as_json: bool = False, timeout: float = 5.0) -> Answer:
-    """Send one command to the daemon at ``path`` and return its answer."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
+class ControlClient:
+    """A session with the daemon at ``path`` (one connection, many lines)."""
+
+    def __init__(self, path: Path, *, timeout: float = 10.0) -> None:
+        self.path = path
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        self._buffer = b""
         try:
-            sock.connect(str(path))
-            sock.sendall(json.dumps({"line": line, "json": as_json}).encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            self._sock.connect(str(path))
         except FileNotFoundError:
+            self._sock.close()
             raise ControlError(f"no gateway is running with control socket {path}") from None
         except PermissionError:
+            self._sock.close()
             raise ControlError(
                 f"{path}: permission denied (the control socket is root-only)"
             ) from None
         except OSError as exc:
+            self._sock.close()
             raise ControlError(f"{path}: {exc.strerror or exc}") from None
-    try:
-        answer = json.loads(data)
-        return Answer(bool(answer["ok"]), str(answer["output"]))
-    except (ValueError, KeyError, TypeError):
-        raise ControlError(f"{path}: the gateway sent an invalid answer") from None
+
+    def _exchange(self, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self._sock.sendall(json.dumps(request).encode() + b"\n")
+            while b"\n" not in self._buffer:
+                chunk = self._sock.recv(65536)
+                if not chunk:
+                    raise ControlError(f"{self.path}: the gateway closed the session")
+                self._buffer += chunk
+        except OSError as exc:
+            raise ControlError(f"{self.path}: {exc.strerror or exc}") from None
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            answer: dict[str, Any] = json.loads(line)
+        except ValueError:
+            raise ControlError(f"{self.path}: the gateway sent an invalid answer") from None
+        return answer
+
+    def send(self, line: str, *, as_json: bool = False) -> Answer:
+        answer = self._exchange({"line": line, "json": as_json})
+        try:
+            return Answer(bool(answer["ok"]), str(answer["output"]), str(answer.get("prompt", "")))
+        except (KeyError, TypeError):
+            raise ControlError(f"{self.path}: the gateway sent an invalid answer") from None
+
+    def complete(self, line: str) -> list[str]:
+        answer = self._exchange({"complete": line})
+        return [str(c) for c in answer.get("completions", [])]
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> ControlClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-__all__ = ["DEFAULT_CONTROL", "ControlError", "ControlServer", "request"]
+def request(path: Path, line: str, *, as_json: bool = False, timeout: float = 10.0) -> Answer:
+    """Send one command to the daemon at ``path`` (a session of one line) and return its answer."""
+    with ControlClient(path, timeout=timeout) as client:
+        return client.send(line, as_json=as_json)
+
+
+__all__ = [
+    "DEFAULT_CONTROL",
+    "ControlClient",
+    "ControlError",
+    "ControlServer",
+    "Session",
+    "request",
+]

@@ -1,15 +1,17 @@
-"""What the control socket answers: ``show`` commands against a live gateway (sans-IO).
+"""Operational commands of a live gateway, as a grammar table (sans-IO).
 
-| command                                               | answer                          |
-|-------------------------------------------------------|---------------------------------|
-| ``show crypto ipsec sa [peer A | map M] [detail]``    | the ASA layout (``show_sa``)    |
-| ``show crypto ikev2 sa [detail]``                     | the ASA layout                  |
-| ``show crypto isakmp sa [detail]``                    | IKEv1 (none yet), then IKEv2    |
-| ``show tunnelgate counters``                          | drops and counters (JSON)       |
-| ``show running-config …`` and other shows             | the configuration shell         |
+| command                                                  | answer                          |
+|----------------------------------------------------------|---------------------------------|
+| ``show crypto ipsec sa [peer A | map M] [detail]``        | the ASA layout (``show_sa``)    |
+| ``show crypto ikev2 sa [detail]``                         | the ASA layout                  |
+| ``show crypto isakmp sa [detail]``                        | IKEv1 (none yet), then IKEv2    |
+| ``show tunnelgate counters``                              | drops and counters (JSON)       |
+| ``clear crypto ipsec sa [peer A | map M]``                | child SAs torn down (Delete)    |
+| ``clear crypto ikev2 sa [A]``                             | IKE SAs deleted with children   |
 
-Words may be abbreviated to a unique prefix, as on the ASA. With ``json`` the SA commands
-return the snapshot's values instead of the text layout.
+Words may be abbreviated to a unique prefix, as on the ASA (the same grammar engine as the
+configuration language, so errors carry the ASA's caret). Other lines go to ``fallback`` (the
+configuration shell). With ``as_json`` the show commands return the snapshot's values.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
 
 from tunnelgate.cli.show_sa import show_crypto_ikev2_sa, show_crypto_ipsec_sa
+from tunnelgate.config.grammar import Args, Candidate, CommandSpec, Match, ModeGrammar
 from tunnelgate.gateway.snapshot import GatewaySnapshot
 
 INVALID = "ERROR: % Invalid input detected at '^' marker.\n"
@@ -30,87 +35,120 @@ NO_IKEV1 = "There are no IKEv1 SAs\n"
 class Answer:
     ok: bool
     output: str
+    prompt: str = ""
 
 
-def _expand(words: list[str], table: tuple[str, ...]) -> list[str] | None:
-    """Match ``words`` against the fixed words of ``table``, unique prefixes allowed."""
-    if len(words) < len(table):
-        return None
-    for word, want in zip(words, table, strict=False):
-        if not want.startswith(word.lower()):
-            return None
-    return list(table) + words[len(table) :]
+class Operations(Protocol):
+    """What the commands need from the running gateway."""
+
+    def snapshot(self) -> GatewaySnapshot: ...
+    def clear_ipsec(self, peer: str | None, map_name: str | None) -> int: ...
+    def clear_ike(self, peer: str | None) -> int: ...
 
 
-def _snapshot_json(snapshot: GatewaySnapshot, part: str) -> str:
+Action = Callable[[Operations, Args, bool], Answer]
+
+
+def _json(snapshot: GatewaySnapshot, part: str) -> str:
     def encode(value: object) -> object:
         return value.hex() if isinstance(value, bytes) else str(value)
 
-    data = dataclasses.asdict(snapshot)
-    return json.dumps(data[part] if part else data, default=encode, indent=1) + "\n"
+    return json.dumps(dataclasses.asdict(snapshot)[part], default=encode, indent=1) + "\n"
 
 
-def _ipsec(snapshot: GatewaySnapshot, rest: list[str], as_json: bool) -> Answer:
-    peer = map_name = None
-    detail = False
-    words = list(rest)
-    while words:
-        word = words.pop(0).lower()
-        if "peer".startswith(word) and words:
-            peer = words.pop(0)
-        elif "map".startswith(word) and words:
-            map_name = words.pop(0)
-        elif "detail".startswith(word):
-            detail = True
-        else:
-            return Answer(False, INVALID)
+def _show_ipsec(ops: Operations, args: Args, as_json: bool) -> Answer:
+    snap = ops.snapshot()
     if as_json:
-        return Answer(True, _snapshot_json(snapshot, "child_sas"))
-    return Answer(True, show_crypto_ipsec_sa(snapshot, peer=peer, map_name=map_name, detail=detail))
+        return Answer(True, _json(snap, "child_sas"))
+    text = show_crypto_ipsec_sa(
+        snap, peer=args.get("peer"), map_name=args.get("map"), detail="detail" in args
+    )
+    return Answer(True, text)
 
 
-def _detail(rest: list[str]) -> bool | None:
-    if not rest:
-        return False
-    if len(rest) == 1 and "detail".startswith(rest[0].lower()):
-        return True
-    return None
+def _show_ike(ops: Operations, args: Args, as_json: bool, *, isakmp: bool = False) -> Answer:
+    snap = ops.snapshot()
+    if as_json:
+        return Answer(True, _json(snap, "ike_sas"))
+    text = show_crypto_ikev2_sa(snap, detail="detail" in args)
+    return Answer(True, (NO_IKEV1 + "\n" if isakmp else "") + text)
+
+
+def _show_isakmp(ops: Operations, args: Args, as_json: bool) -> Answer:
+    return _show_ike(ops, args, as_json, isakmp=True)
+
+
+def _counters(ops: Operations, args: Args, as_json: bool) -> Answer:
+    snap = ops.snapshot()
+    data = {"drops": snap.drops, "counters": snap.counters}
+    return Answer(True, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def _clear_ipsec(ops: Operations, args: Args, as_json: bool) -> Answer:
+    ops.clear_ipsec(args.get("peer"), args.get("map"))
+    return Answer(True, "")
+
+
+def _clear_ike(ops: Operations, args: Args, as_json: bool) -> Answer:
+    ops.clear_ike(args.get("peer"))
+    return Answer(True, "")
+
+
+_SELECT = "[{peer A.B.C.D$peer|map WORD$map}]"
+ROWS: tuple[tuple[str, Action, str], ...] = (
+    (f"show crypto ipsec sa {_SELECT} [detail]$detail", _show_ipsec, "IPsec SAs"),
+    ("show crypto ikev2 sa [detail]$detail", _show_ike, "IKEv2 SAs"),
+    ("show crypto isakmp sa [detail]$detail", _show_isakmp, "IKE SAs"),
+    ("show tunnelgate counters", _counters, "Data-path drops and counters"),
+    (f"clear crypto ipsec sa {_SELECT}", _clear_ipsec, "Tear down IPsec SAs"),
+    ("clear crypto ikev2 sa [A.B.C.D$peer]", _clear_ike, "Delete IKEv2 SAs"),
+)
+
+
+KEYWORD_HELP: tuple[tuple[str, str], ...] = (
+    ("show", "Show running system information"),
+    ("clear", "Reset functions"),
+    ("crypto", "Crypto information"),
+    ("ipsec", "IPsec security associations"),
+    ("ikev2", "IKEv2 security associations"),
+    ("isakmp", "IKE security associations"),
+    ("sa", "Security associations"),
+    ("peer", "Only the SAs with this peer"),
+    ("map", "Only the SAs of this crypto map"),
+    ("detail", "Detailed counters"),
+    ("tunnelgate", "tunnelgate's own information"),
+    ("counters", "Data-path drops and counters (JSON)"),
+)
+
+
+@cache
+def grammar() -> ModeGrammar:
+    table = ModeGrammar("operations")
+    for syntax, action, help_text in ROWS:
+        table.add(CommandSpec(syntax, action, help_text, KEYWORD_HELP))
+    return table
+
+
+def candidates(line: str) -> list[Candidate]:
+    """What may follow ``line`` among the operational commands (for ``?`` and Tab)."""
+    return grammar().candidates(line)
 
 
 def execute(
     line: str,
-    snapshot: Callable[[], GatewaySnapshot],
+    ops: Operations,
     *,
     as_json: bool = False,
     fallback: Callable[[str], Answer] | None = None,
 ) -> Answer:
-    """Answer one operator command; ``fallback`` handles other ``show`` commands."""
-    words = line.split()
-    if not words or not "show".startswith(words[0].lower()) or len(words[0]) < 2:
-        return Answer(False, INVALID)
-    if (w := _expand(words, ("show", "crypto", "ipsec", "sa"))) is not None:
-        return _ipsec(snapshot(), w[4:], as_json)
-    tables: tuple[tuple[str, ...], ...] = (
-        ("show", "crypto", "ikev2", "sa"),
-        ("show", "crypto", "isakmp", "sa"),
-    )
-    for table in tables:
-        if (w := _expand(words, table)) is not None:
-            detail = _detail(w[4:])
-            if detail is None:
-                return Answer(False, INVALID)
-            snap = snapshot()
-            if as_json:
-                return Answer(True, _snapshot_json(snap, "ike_sas"))
-            text = show_crypto_ikev2_sa(snap, detail=detail)
-            return Answer(True, (NO_IKEV1 + "\n" if table[2] == "isakmp" else "") + text)
-    if _expand(words, ("show", "tunnelgate", "counters")) is not None:
-        snap = snapshot()
-        data = {"drops": snap.drops, "counters": snap.counters}
-        return Answer(True, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    """Answer one operator line: an operational command, else ``fallback``."""
+    match = grammar().match(line)
+    if isinstance(match, Match):
+        action: Action = match.command.action
+        return action(ops, match.args, as_json)
     if fallback is not None:
         return fallback(line)
     return Answer(False, INVALID)
 
 
-__all__ = ["Answer", "execute"]
+__all__ = ["Answer", "Operations", "candidates", "execute", "grammar"]

@@ -19,18 +19,19 @@ import json
 import os
 import signal
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tunnelgate.cli.files import ConfigFileError, read_text
-from tunnelgate.cli.shell import Shell
+from tunnelgate.cli.files import ConfigFileError, keystore_path, read_text, write_private
 from tunnelgate.config.compile import compile_config
 from tunnelgate.config.loader import load_config
+from tunnelgate.config.model import RunningConfig
 from tunnelgate.daemon.control import DEFAULT_CONTROL, ControlError, ControlServer, request
-from tunnelgate.daemon.operations import Answer, execute
+from tunnelgate.daemon.live import LiveGateway
 from tunnelgate.daemon.packet_io import PacketIo, StartError
-from tunnelgate.gateway.core import Gateway
-from tunnelgate.gateway.views import snapshot
+from tunnelgate.daemon.session import OperatorSession
 from tunnelgate.policy.gateway import GatewayPolicy
 
 DEFAULT_TUN = "tgtun0"
@@ -98,6 +99,20 @@ def run_show(args: argparse.Namespace) -> int:
     return 0 if answer.ok else 1
 
 
+def policy_compiler(args: argparse.Namespace) -> Callable[[RunningConfig], GatewayPolicy]:
+    """``compile_config`` with the lab-only lifetime overrides of ``args``."""
+
+    def compile_policy(config: RunningConfig) -> GatewayPolicy:
+        policy = compile_config(config)
+        if args.child_lifetime_seconds is not None:
+            policy = with_child_lifetime(policy, args.child_lifetime_seconds)
+        if args.ike_lifetime_seconds is not None:
+            policy = with_ike_lifetime(policy, args.ike_lifetime_seconds)
+        return policy
+
+    return compile_policy
+
+
 def run_gateway(args: argparse.Namespace) -> int:
     try:
         text = read_text(args.config)
@@ -110,43 +125,45 @@ def run_gateway(args: argparse.Namespace) -> int:
             print(diag.render(), file=sys.stderr)
         print(f"ERROR: {args.config}: invalid, the gateway was not started", file=sys.stderr)
         return 1
-    policy = compile_config(result.config)
-    if args.child_lifetime_seconds is not None:
-        policy = with_child_lifetime(policy, args.child_lifetime_seconds)
-    if args.ike_lifetime_seconds is not None:
-        policy = with_ike_lifetime(policy, args.ike_lifetime_seconds)
     if os.geteuid() != 0:
         print(
             "ERROR: tunnelgate run needs root (TUN device, raw ESP socket, routes)", file=sys.stderr
         )
         return 2
-    shell = Shell(result.config)
     try:
-        return asyncio.run(_serve(args, policy, shell))
+        return asyncio.run(_serve(args, result.config))
     except (StartError, ControlError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
 
 
-async def _serve(args: argparse.Namespace, policy: GatewayPolicy, shell: Shell) -> int:
-    gateway = Gateway(policy, os.urandom)
+def _keystore(config_path: Path) -> object:
+    from tunnelgate.pki.keystore import KeyStore
+
+    path = keystore_path(config_path)
+    return KeyStore.from_bytes(path.read_bytes()) if path.exists() else KeyStore()
+
+
+async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
+    live = LiveGateway(
+        config,
+        _keystore(args.config),
+        compile_policy=policy_compiler(args),
+        random=os.urandom,
+        clock=time.monotonic,
+        save_config=lambda text: write_private(args.config, text.encode()),
+        save_keys=lambda data: write_private(keystore_path(args.config), data),
+    )
+    gateway = live.gateway
+    io = PacketIo(gateway, args.tun)
+    io.release_routes = args.release_routes
+    live.clock, live.after = io.now, io.flush
     if not gateway.engines:
         raise StartError(
             "no interface has both a crypto map (crypto map NAME interface IF) and "
             "crypto ikev2 enable IF with an ip address: nothing to do"
         )
-    io = PacketIo(gateway, args.tun)
-    io.release_routes = args.release_routes
-
-    def show_other(line: str) -> Answer:
-        output = shell.execute(line)
-        return Answer(output.ok, output.text)
-
-    def handle(line: str, as_json: bool) -> Answer:
-        now = io.now()
-        return execute(line, lambda: snapshot(gateway, now), as_json=as_json, fallback=show_other)
-
-    control = ControlServer(args.control, handle)
+    control = ControlServer(args.control, lambda: OperatorSession(live))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -157,7 +174,7 @@ async def _serve(args: argparse.Namespace, policy: GatewayPolicy, shell: Shell) 
         addresses = ", ".join(f"{n} {a}" for n, a in sorted(gateway.local_addresses.items()))
         started = {
             "event": "GatewayStarted",
-            "hostname": policy.hostname,
+            "hostname": config.hostname,
             "interfaces": addresses,
             "tun": args.tun,
             "routes": sorted(io.routes.prefixes),
@@ -171,4 +188,4 @@ async def _serve(args: argparse.Namespace, policy: GatewayPolicy, shell: Shell) 
     return 0
 
 
-__all__ = ["add_parsers", "run_gateway", "run_show", "with_child_lifetime"]
+__all__ = ["add_parsers", "policy_compiler", "run_gateway", "run_show", "with_child_lifetime"]

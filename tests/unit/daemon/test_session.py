@@ -1,0 +1,92 @@
+"""Operator sessions on a live gateway (``daemon/session.py`` over ``daemon/live.py``): the
+gateway is real and talks to a second one over the in-memory wire of the protocol tests."""
+
+from __future__ import annotations
+
+from tests.helpers import load
+from tests.protocol.network import SeededRandom
+from tests.protocol.test_gateway_pair import ROUTE, Wire, gateway, icmp_echo
+from tests.protocol.test_ikev2_exchanges import quiet_group
+from tests.unit.tools.test_analyze import BRANCH, HQ, gateway_text
+from tunnelgate.config.compile import compile_config
+from tunnelgate.daemon.live import LiveGateway
+from tunnelgate.daemon.session import OperatorSession
+
+
+class Setup:
+    def __init__(self) -> None:
+        text = gateway_text(
+            HQ, group=quiet_group(HQ), extra=f"route outside 0.0.0.0 0.0.0.0 {ROUTE['hq']}\n"
+        )
+        self.saved: list[str] = []
+        self.wire = Wire({})
+        self.live = LiveGateway(
+            load(text),
+            None,
+            compile_policy=compile_config,
+            random=SeededRandom(1),
+            clock=lambda: self.wire.now,
+            save_config=self.saved.append,
+            save_keys=lambda data: None,
+        )
+        self.wire.gateways.update({"hq": self.live.gateway, "branch": gateway(BRANCH, 2)})
+        self.live.after = self.wire.flush
+        self.session = OperatorSession(self.live)
+
+    def up(self) -> None:
+        self.wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+
+
+def test_show_commands_abbreviated_and_prompts() -> None:
+    s = Setup()
+    s.up()
+    answer = s.session.handle("sh cry ips sa")
+    assert answer.ok and "current_peer: 198.51.100.2" in answer.output
+    assert answer.prompt == "hq#"
+    assert "READY" in s.session.handle("show crypto ikev2 sa").output
+    assert s.session.handle("show crypto isakmp sa").output.startswith("There are no IKEv1 SAs")
+    bad = s.session.handle("show crypto ipsec sa peer 1.2.3")
+    assert not bad.ok and "% Invalid input detected at '^' marker." in bad.output
+    assert s.session.handle("configure terminal").prompt == "hq(config)#"
+    assert "current_peer" in s.session.handle("show crypto ipsec sa").output  # also in config
+
+
+def test_help_and_completion_come_from_the_grammars() -> None:
+    s = Setup()
+    help_text = s.session.handle("show crypto ?").output
+    assert "ipsec" in help_text and "IPsec security associations" in help_text
+    assert "ikev2" in help_text and "key" in help_text  # operations + the shell's own
+    assert s.session.complete("show crypto ip") == ["ipsec"]
+    s.session.handle("configure terminal")
+    assert "crypto" in s.session.complete("cr")
+
+
+def test_a_config_change_applies_live_and_a_refused_line_changes_nothing() -> None:
+    s = Setup()
+    s.up()
+    assert len(s.live.gateway.installed) == 1
+    s.session.handle("configure terminal")
+    refused = s.session.handle("crypto map M 10 set pfs group99")
+    assert not refused.ok and len(s.live.gateway.installed) == 1
+    s.session.handle("crypto ipsec ikev2 ipsec-proposal P")
+    changed = s.session.handle("protocol esp encryption aes-192")
+    assert changed.ok and "torn down" in changed.output
+    assert s.live.gateway.installed == {}  # and the Delete went to the branch:
+    assert s.wire.gateways["branch"].installed == {}
+    assert s.session.handle("end").prompt == "hq#"
+    assert s.session.handle("write memory").ok
+    assert s.saved and "protocol esp encryption aes-192" in s.saved[-1]
+
+
+def test_clear_crypto_ipsec_sa_by_peer_and_clear_ikev2_sa() -> None:
+    s = Setup()
+    s.up()
+    assert s.session.handle("clear crypto ipsec sa peer 192.0.2.77").ok
+    assert len(s.live.gateway.installed) == 1  # another peer: nothing cleared
+    assert s.session.handle("clear crypto ipsec sa peer 198.51.100.2").ok
+    assert s.live.gateway.installed == {}
+    s.up()
+    assert len(s.live.gateway.installed) == 1
+    assert s.session.handle("clear crypto ikev2 sa").ok
+    assert s.live.gateway.installed == {}
+    assert all(not e.sas for e in s.live.gateway.engines.values())
