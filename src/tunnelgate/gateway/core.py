@@ -83,7 +83,7 @@ from tunnelgate.policy.address import ipv4_int, ipv4_text, range_to_prefixes
 from tunnelgate.policy.crypto_map import MapEntry, Tfc
 from tunnelgate.policy.gateway import GatewayPolicy
 from tunnelgate.policy.selector import ICMP, Flow, Range, Selector
-from tunnelgate.policy.spd import Bypass, Classifier, Drop, check_inbound_decrypted
+from tunnelgate.policy.spd import Bypass, Classifier, Drop, Protect, check_inbound_decrypted
 
 IPV4_IN_ESP = 4  # next header of a tunnel-mode IPv4 packet
 NO_NEXT_HEADER = 59  # a TFC dummy packet (RFC 4303 §2.6)
@@ -335,24 +335,27 @@ class Gateway:
             self.drops["no-crypto-map"] += 1
             return
         decision = classifier.classify(flow)
-        if isinstance(decision, Bypass):
-            self.drops["bypass-not-routed"] += 1
-            return
         if isinstance(decision, Drop):
             self.drops[decision.reason] += 1
             return
-        nameif, label = route[0], decision.entry.label
-        for selector in self._selectors.get((nameif, label), ()):
-            if selector.matches(flow):
-                entry = self.sad.lookup_outbound((nameif, label, selector))
-                if entry is not None:
-                    installed = self.installed[entry.inbound_spi]
-                    if fast_key is not None and self._flow_generation == self.sad.generation:
-                        if len(self._flow_cache) >= FLOW_CACHE_MAX:
-                            self._flow_cache.clear()
-                        self._flow_cache[fast_key] = installed
-                    self._protect(installed, packet, now)
-                    return
+        nameif = route[0]
+        if isinstance(decision, Bypass):
+            # no static entry protects it; an SA negotiated through a dynamic-map entry may
+            # (its negotiated selectors are the entry's ACL, "Create Dynamic Crypto Maps")
+            installed = self._dynamic_sa(nameif, flow)
+            if installed is None:
+                self.drops["bypass-not-routed"] += 1
+                return
+        else:
+            installed = self._sa_for(nameif, decision.entry.label, flow)
+        if installed is not None:
+            if fast_key is not None and self._flow_generation == self.sad.generation:
+                if len(self._flow_cache) >= FLOW_CACHE_MAX:
+                    self._flow_cache.clear()
+                self._flow_cache[fast_key] = installed
+            self._protect(installed, packet, now)
+            return
+        assert isinstance(decision, Protect)
         key = AcquireKey.of(decision)
         for event in self.acquire.on_protect_without_sa(key, packet, now):
             if isinstance(event, Acquire):
@@ -360,6 +363,24 @@ class Gateway:
             else:
                 self.drops[event.reason] += 1
         self._drive(now, flow.describe())
+
+    def _sa_for(self, nameif: str, label: str, flow: Flow) -> InstalledSa | None:
+        """The live SA of entry ``label`` whose negotiated selector covers ``flow``."""
+        for selector in self._selectors.get((nameif, label), ()):
+            if selector.matches(flow):
+                entry = self.sad.lookup_outbound((nameif, label, selector))
+                if entry is not None:
+                    return self.installed[entry.inbound_spi]
+        return None
+
+    def _dynamic_sa(self, nameif: str, flow: Flow) -> InstalledSa | None:
+        """An SA of a dynamic-map entry of ``nameif``'s crypto map set that carries ``flow``."""
+        for entry in self.policy.crypto_maps[nameif].entries:
+            if entry.is_dynamic and (nameif, entry.label) in self._selectors:
+                installed = self._sa_for(nameif, entry.label, flow)
+                if installed is not None:
+                    return installed
+        return None
 
     # ------------------------------------------------------------------ data path
 
