@@ -1,0 +1,1 @@
+"""IKEv1 / ISAKMP codec tests."""
