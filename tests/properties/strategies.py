@@ -42,6 +42,8 @@ from tunnelgate.config.model import (
     IpsecSettings,
     IsakmpSettings,
     Keepalive,
+    LoggingHost,
+    LoggingSettings,
     NetworkObject,
     NetworkObjectGroup,
     PortSpec,
@@ -871,6 +873,40 @@ def tunnel_group_maps(
 
 
 @st.composite
+def logging_settings(draw: st.DrawFn, nameifs: list[str]) -> LoggingSettings:
+    """``logging …``: levels, facility, UDP/TCP hosts (one per interface and address)."""
+    levels = maybe(st.integers(0, 7))
+    udp = st.one_of(st.just(514), st.integers(1025, 65535))
+    tcp = st.one_of(st.just(1470), st.integers(1025, 65535))
+    transport = st.one_of(st.tuples(st.just("udp"), udp), st.tuples(st.just("tcp"), tcp))
+    hosts = draw(
+        st.lists(
+            st.builds(
+                lambda i, a, t: LoggingHost(i, a, *t),
+                known_or_new(tuple(nameifs)),
+                ipv4(),
+                transport,
+            ),
+            max_size=3,
+            unique_by=lambda h: (h.interface, h.address),
+        )
+    )
+    ids = st.integers(100000, 999999)
+    return LoggingSettings(
+        enabled=draw(st.booleans()),
+        timestamp=draw(st.booleans()),
+        console=draw(levels),
+        buffered=draw(levels),
+        trap=draw(levels),
+        facility=draw(st.integers(16, 23)),
+        device_id_hostname=draw(st.booleans()),
+        hosts=hosts,
+        disabled_messages=draw(st.sets(ids, max_size=3)),
+        message_levels=draw(st.dictionaries(ids, st.integers(0, 7), max_size=3)),
+    )
+
+
+@st.composite
 def running_configs(draw: st.DrawFn) -> RunningConfig:
     """A valid, canonical configuration touching every family (each may be empty)."""
     nameifs = draw(st.lists(names(max_size=10), max_size=3, unique=True))
@@ -925,6 +961,7 @@ def running_configs(draw: st.DrawFn) -> RunningConfig:
         access_lists=acls,
         access_groups=draw(access_groups(acl_names, nameifs)),
         sysopt_permit_vpn=draw(st.booleans()),
+        logging=draw(logging_settings(nameifs)),
         aaa=draw(aaa),
         isakmp=isakmp,
         ikev1_policies=_by_priority(v1, lambda p: p.priority),

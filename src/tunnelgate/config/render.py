@@ -17,6 +17,9 @@ from tunnelgate.config.commands import (
     system,
     tunnel_group,
 )
+from tunnelgate.config.commands import (
+    logging as logging_cmds,
+)
 from tunnelgate.config.model import RunningConfig
 from tunnelgate.config.render_types import Block, RenderOptions
 
@@ -28,6 +31,7 @@ SECTIONS: tuple[Section, ...] = (
     interface.render,
     objects.render,
     access_list.render,
+    logging_cmds.render,
     system.render_tail,
     aaa.render,
     ipsec.render,

@@ -17,6 +17,9 @@ from tunnelgate.config.commands import (
     system,
     tunnel_group,
 )
+from tunnelgate.config.commands import (
+    logging as logging_cmds,
+)
 from tunnelgate.config.commands.table import CommandTable
 from tunnelgate.config.grammar import ModeGrammar
 from tunnelgate.config.modes import ALL_MODES, Mode
@@ -27,6 +30,7 @@ FAMILIES: tuple[CommandTable, ...] = (
     interface.COMMANDS,
     objects.COMMANDS,
     access_list.COMMANDS,
+    logging_cmds.COMMANDS,
     isakmp.COMMANDS,
     ipsec.COMMANDS,
     crypto_map.COMMANDS,

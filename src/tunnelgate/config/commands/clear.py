@@ -14,6 +14,7 @@ from tunnelgate.config.grammar import Args
 from tunnelgate.config.model import RunningConfig
 from tunnelgate.config.model.ipsec import IpsecSettings
 from tunnelgate.config.model.isakmp import IsakmpSettings
+from tunnelgate.config.model.logging import LoggingSettings
 from tunnelgate.config.model.tunnel_group import TunnelGroupMap
 from tunnelgate.config.modes import CONFIG
 
@@ -196,3 +197,8 @@ def clear_tunnel_groups(ctx: CommandContext, args: Args) -> None:
 @COMMANDS.command(CONFIG, "clear configure tunnel-group-map")
 def clear_tunnel_group_map(ctx: CommandContext, args: Args) -> None:
     ctx.config.tunnel_group_map = TunnelGroupMap()
+
+
+@COMMANDS.command(CONFIG, "clear configure logging")
+def clear_logging(ctx: CommandContext, args: Args) -> None:
+    ctx.config.logging = LoggingSettings()

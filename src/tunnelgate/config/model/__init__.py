@@ -16,6 +16,7 @@ from tunnelgate.config.model.crypto_map import CryptoMapEntry, TfcPackets
 from tunnelgate.config.model.interface import Interface, Route
 from tunnelgate.config.model.ipsec import IpsecProposal, IpsecSettings, TransformSet
 from tunnelgate.config.model.isakmp import Ikev1Policy, Ikev2Policy, IsakmpSettings
+from tunnelgate.config.model.logging import LoggingHost, LoggingSettings
 from tunnelgate.config.model.objects import GroupMember, NetworkObject, NetworkObjectGroup
 from tunnelgate.config.model.running import RunningConfig
 from tunnelgate.config.model.tunnel_group import (
@@ -44,6 +45,8 @@ __all__ = [
     "IpsecSettings",
     "IsakmpSettings",
     "Keepalive",
+    "LoggingHost",
+    "LoggingSettings",
     "NetworkObject",
     "NetworkObjectGroup",
     "PortSpec",

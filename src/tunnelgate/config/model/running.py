@@ -10,6 +10,7 @@ from tunnelgate.config.model.crypto_map import CryptoMapEntry
 from tunnelgate.config.model.interface import Interface, Route
 from tunnelgate.config.model.ipsec import IpsecSettings
 from tunnelgate.config.model.isakmp import Ikev1Policy, Ikev2Policy, IsakmpSettings
+from tunnelgate.config.model.logging import LoggingSettings
 from tunnelgate.config.model.objects import NetworkObject, NetworkObjectGroup
 from tunnelgate.config.model.tunnel_group import (
     CertificateMatch,
@@ -32,6 +33,7 @@ class RunningConfig:
     access_lists: dict[str, AccessList] = field(default_factory=dict)
     access_groups: list[AccessGroup] = field(default_factory=list)
     sysopt_permit_vpn: bool = True
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     aaa: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, service) -> group
     isakmp: IsakmpSettings = field(default_factory=IsakmpSettings)
     ikev1_policies: dict[int, Ikev1Policy] = field(default_factory=dict)
