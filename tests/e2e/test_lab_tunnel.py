@@ -15,7 +15,6 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,14 +42,6 @@ c = socket.create_connection(("10.2.0.10", 5001), timeout=20)
 c.sendall(data); c.close()
 print(size, hashlib.sha256(data).hexdigest(), flush=True)
 """
-
-
-@pytest.fixture
-def make_lab(tmp_path: Path) -> Iterator[list[Lab]]:
-    labs: list[Lab] = []
-    yield labs
-    for lab in labs:
-        lab.down()
 
 
 def up(labs: list[Lab], tmp_path: Path, *, nat: bool = False, args: tuple[str, ...] = ()) -> Lab:
