@@ -90,3 +90,22 @@ def test_clear_crypto_ipsec_sa_by_peer_and_clear_ikev2_sa() -> None:
     assert s.session.handle("clear crypto ikev2 sa").ok
     assert s.live.gateway.installed == {}
     assert all(not e.sas for e in s.live.gateway.engines.values())
+
+
+def test_reapplying_the_crypto_map_and_adding_a_sequence_keeps_the_tunnel() -> None:
+    s = Setup()
+    s.up()
+    (before,) = s.live.gateway.installed
+    s.session.handle("configure terminal")
+    for line in (
+        "crypto map M interface outside",  # re-applied: resynchronises, tears nothing down
+        "access-list VPN2 extended permit ip 10.1.0.0 255.255.0.0 10.7.0.0 255.255.0.0",
+        "crypto map M 20 match address VPN2",
+        "crypto map M 20 set peer 192.0.2.7",
+        "crypto map M 20 set ikev2 ipsec-proposal P",
+        "crypto map M interface outside",
+    ):
+        answer = s.session.handle(line)
+        assert answer.ok and "torn down" not in answer.output, (line, answer.output)
+    assert list(s.live.gateway.installed) == [before]
+    assert any(e.seq == 20 for e in s.live.gateway.policy.crypto_maps["outside"].entries)
