@@ -3,6 +3,9 @@ gateway is real and talks to a second one over the in-memory wire of the protoco
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.helpers import load
 from tests.protocol.network import SeededRandom
 from tests.protocol.test_gateway_pair import ROUTE, Wire, gateway, icmp_echo
@@ -109,3 +112,38 @@ def test_reapplying_the_crypto_map_and_adding_a_sequence_keeps_the_tunnel() -> N
         assert answer.ok and "torn down" not in answer.output, (line, answer.output)
     assert list(s.live.gateway.installed) == [before]
     assert any(e.seq == 20 for e in s.live.gateway.policy.crypto_maps["outside"].entries)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=60),
+            st.sampled_from(
+                [
+                    "configure terminal",
+                    "show crypto ipsec sa",
+                    "clear crypto ipsec sa",
+                    "crypto map M 10 set peer",
+                    "no crypto map M 10",
+                    "end",
+                    "?",
+                    "show crypto ?",
+                    "crypto ipsec ikev2 ipsec-proposal P",
+                    "protocol esp encryption",
+                ]
+            ),
+        ),
+        max_size=8,
+    )
+)
+def test_any_operator_input_gets_an_answer_and_never_breaks_the_gateway(lines: list[str]) -> None:
+    s = Setup()
+    s.up()
+    for line in lines:
+        answer = s.session.handle(line)
+        assert isinstance(answer.output, str) and answer.prompt.startswith("hq")
+    s.session.handle("end")
+    packet = icmp_echo("10.1.0.5", "10.2.0.9", 99)
+    s.live.gateway.receive_tun(packet, s.wire.now)  # the data path still answers
+    s.wire.flush()
