@@ -81,6 +81,8 @@ class ChildSaView:
     tfc_received: int = 0
     valid_icmp_errors: int = 0
     invalid_icmp_errors: int = 0
+    lifetime_seconds: int | None = None  # negotiated lifetime (``show vpn-sessiondb`` Rekey Int)
+    lifetime_kilobytes: int | None = None  # None: unlimited or not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,7 @@ class IkeSaView:
     children: tuple[ChildOfIke, ...] = ()
     auth_sign: str = "PSK"  # how we authenticated: PSK | RSA | ECDSA
     auth_verify: str = "PSK"  # how the peer authenticated
+    tunnel_group: str | None = None  # the connection profile; None: named after the peer
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,7 @@ class GatewaySnapshot:
     ike_sas: tuple[IkeSaView, ...] = ()
     drops: dict[str, int] = field(default_factory=dict)  # data-path drops by reason
     counters: dict[str, int] = field(default_factory=dict)  # packets in/out, negotiations…
+    taken_at: float = 0.0  # UNIX time of the snapshot (``show vpn-sessiondb`` Login Time)
 
 
 __all__ = [
