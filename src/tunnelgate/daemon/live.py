@@ -3,6 +3,7 @@ act on it, without I/O (the daemon passes its clock, its flush and its file writ
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from tunnelgate.config.model import RunningConfig
@@ -33,11 +34,12 @@ class LiveGateway:
         self.compile_policy = compile_policy
         self.gateway = Gateway(compile_policy(config), random)
         self.clock = clock
+        self.wallclock: Callable[[], float] = time.time
         self.after: Callable[[], None] = lambda: None  # the I/O shell carries out outputs
         self._save_config, self._save_keys = save_config, save_keys
 
     def snapshot(self) -> GatewaySnapshot:
-        return snapshot(self.gateway, self.clock())
+        return snapshot(self.gateway, self.clock(), self.wallclock())
 
     def clear_ipsec(self, peer: str | None, map_name: str | None) -> int:
         now, cleared = self.clock(), 0

@@ -6,6 +6,8 @@
 | ``show crypto ikev2 sa [detail]``                         | the ASA layout                  |
 | ``show crypto isakmp sa [detail]``                        | IKEv1 (none yet), then IKEv2    |
 | ``show tunnelgate counters``                              | drops and counters (JSON)       |
+| ``show ipsec stats``, ``show crypto isakmp stats``        | the ASA layouts (``show_stats``)|
+| ``show vpn-sessiondb [detail] l2l``                       | the ASA layout                  |
 | ``clear crypto ipsec sa [peer A | map M]``                | child SAs torn down (Delete)    |
 | ``clear crypto ikev2 sa [A]``                             | IKE SAs deleted with children   |
 
@@ -24,6 +26,11 @@ from functools import cache
 from typing import Protocol
 
 from tunnelgate.cli.show_sa import show_crypto_ikev2_sa, show_crypto_ipsec_sa
+from tunnelgate.cli.show_stats import (
+    show_crypto_isakmp_stats,
+    show_ipsec_stats,
+    show_vpn_sessiondb_l2l,
+)
 from tunnelgate.config.grammar import Args, Candidate, CommandSpec, Match, ModeGrammar
 from tunnelgate.gateway.snapshot import GatewaySnapshot
 
@@ -84,6 +91,21 @@ def _counters(ops: Operations, args: Args, as_json: bool) -> Answer:
     return Answer(True, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+def _ipsec_stats(ops: Operations, args: Args, as_json: bool) -> Answer:
+    return Answer(True, show_ipsec_stats(ops.snapshot()))
+
+
+def _isakmp_stats(ops: Operations, args: Args, as_json: bool) -> Answer:
+    return Answer(True, show_crypto_isakmp_stats(ops.snapshot()))
+
+
+def _sessiondb(ops: Operations, args: Args, as_json: bool) -> Answer:
+    snap = ops.snapshot()
+    if as_json:
+        return Answer(True, _json(snap, "ike_sas"))
+    return Answer(True, show_vpn_sessiondb_l2l(snap, detail="detail" in args))
+
+
 def _clear_ipsec(ops: Operations, args: Args, as_json: bool) -> Answer:
     ops.clear_ipsec(args.get("peer"), args.get("map"))
     return Answer(True, "")
@@ -100,6 +122,9 @@ ROWS: tuple[tuple[str, Action, str], ...] = (
     ("show crypto ikev2 sa [detail]$detail", _show_ike, "IKEv2 SAs"),
     ("show crypto isakmp sa [detail]$detail", _show_isakmp, "IKE SAs"),
     ("show tunnelgate counters", _counters, "Data-path drops and counters"),
+    ("show ipsec stats", _ipsec_stats, "IPsec global statistics"),
+    ("show crypto isakmp stats", _isakmp_stats, "IKE global statistics"),
+    ("show vpn-sessiondb [detail]$detail l2l", _sessiondb, "LAN-to-LAN sessions"),
     (f"clear crypto ipsec sa {_SELECT}", _clear_ipsec, "Tear down IPsec SAs"),
     ("clear crypto ikev2 sa [A.B.C.D$peer]", _clear_ike, "Delete IKEv2 SAs"),
 )
@@ -118,6 +143,9 @@ KEYWORD_HELP: tuple[tuple[str, str], ...] = (
     ("detail", "Detailed counters"),
     ("tunnelgate", "tunnelgate's own information"),
     ("counters", "Data-path drops and counters (JSON)"),
+    ("stats", "Global statistics"),
+    ("vpn-sessiondb", "VPN session database"),
+    ("l2l", "LAN-to-LAN sessions"),
 )
 
 

@@ -124,6 +124,8 @@ def _child_view(gateway: Gateway, sa: InstalledSa, now: float) -> ChildSaView:
         tfc_received=stats["tfc-received"],
         valid_icmp_errors=stats["valid-icmp-errors"],
         invalid_icmp_errors=stats["invalid-icmp-errors"],
+        lifetime_seconds=event.lifetime_seconds,
+        lifetime_kilobytes=event.lifetime_kilobytes,
     )
 
 
@@ -192,15 +194,21 @@ def _ike_view(gateway: Gateway, nameif: str, ike: IkeSa, tunnel_id: int, now: fl
         active_seconds=int(now - established) if established is not None else 0,
         nat_t=ike.nat_detected,
         children=children,
+        tunnel_group=_tunnel_group(gateway, ike.peer[0]),
     )
+
+
+def _tunnel_group(gateway: Gateway, peer: str) -> str | None:
+    return peer if peer in gateway.policy.tunnel_groups else None
 
 
 def _selector_text(addresses: Range, ports: Range) -> str:
     return f"{ipv4_text(addresses.low)}/{ports.low} - {ipv4_text(addresses.high)}/{ports.high}"
 
 
-def snapshot(gateway: Gateway, now: float) -> GatewaySnapshot:
-    """Everything ``show crypto ipsec sa`` and ``show crypto ikev2 sa`` print, at ``now``."""
+def snapshot(gateway: Gateway, now: float, wallclock: float = 0.0) -> GatewaySnapshot:
+    """Everything the ``show`` commands print, at monotonic ``now`` (``wallclock``: the UNIX
+    time of the same instant, for login times)."""
     children = sorted(
         (_child_view(gateway, sa, now) for sa in gateway.installed.values()),
         key=lambda v: (v.interface, v.map_name, v.map_seq, v.conn_id),
@@ -215,6 +223,7 @@ def snapshot(gateway: Gateway, now: float) -> GatewaySnapshot:
         ike_sas=tuple(ikes),
         drops=dict(gateway.drops),
         counters=dict(gateway.counters),
+        taken_at=wallclock,
     )
 
 

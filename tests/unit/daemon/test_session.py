@@ -52,6 +52,12 @@ def test_show_commands_abbreviated_and_prompts() -> None:
     assert not bad.ok and "% Invalid input detected at '^' marker." in bad.output
     assert s.session.handle("configure terminal").prompt == "hq(config)#"
     assert "current_peer" in s.session.handle("show crypto ipsec sa").output  # also in config
+    stats = s.session.handle("show ipsec stats")
+    assert stats.ok and "IPsec Global Statistics" in stats.output
+    assert "IKEv2" in s.session.handle("sh cry isa stats").output
+    sessions = s.session.handle("show vpn-sessiondb detail l2l").output
+    assert "Connection   : 198.51.100.2" in sessions and "IKEv2" in sessions
+    assert "1970" not in sessions  # login time from the wall clock
 
 
 def test_help_and_completion_come_from_the_grammars() -> None:
