@@ -1,0 +1,299 @@
+"""The IKEv1 engine (RFC 2409) without I/O: phase 1 in main mode with pre-shared keys.
+
+One ``Ikev1Engine`` serves one local address of a gateway, with the house surface of
+ARCHITECTURE.md: ``receive_datagram(data, addr, now)``, ``datagrams_to_send(now)``,
+``get_timer()``, ``handle_timer(now)``, ``next_event()`` and the command
+``initiate(entry, rule, now)``. ISAKMP SAs are filed by (initiator cookie, peer address).
+
+Reliability (RFC 2408 §5, as pluto and charon do it): the initiator retransmits its last
+message until the answer arrives; a repeat of the last message a responder received is
+answered with its last message again; any other message that does not fit the state's row
+of ``main_mode.TRANSITIONS`` is dropped and counted in ``drops``. Peer input never raises
+out of ``receive_datagram``: ``DecodeError`` and crypto errors become drops, ``Phase1Error``
+an unprotected informational notify (RFC 2408 §5: no ISAKMP SA protects it yet), an
+``Ikev1SaFailed`` event and a count under the notify's name.
+
+Hooks for later: aggressive mode (``ExchangeType.AGGRESSIVE``) and quick mode
+(``QUICK_MODE``, IVs from ``Protection.iv(message_id)``, keys from ``SKEYID_d``) are counted
+as not implemented; encrypted informational exchanges (DPD R-U-THERE, delete) likewise; NAT-T
+detection is done (``Phase1Sa.nat_detected``) but the float to UDP 4500 is not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, deque
+
+from tunnelgate.crypto.errors import CryptoError, UnknownAlgorithm
+from tunnelgate.ike.v1.constants import ExchangeType, NotifyMessageType, PayloadType, ProtocolId
+from tunnelgate.ike.v1.encoding import DecodeError
+from tunnelgate.ike.v1.errors import Phase1Error
+from tunnelgate.ike.v1.events import Ikev1Event, Ikev1SaDeleted, Ikev1SaEstablished, Ikev1SaFailed
+from tunnelgate.ike.v1.main_mode import BY_STATE, Inbound, MainModeExchange, fits
+from tunnelgate.ike.v1.message import (
+    Envelope,
+    Header,
+    Message,
+    decode_envelope,
+    decode_payloads,
+    encode_message,
+)
+from tunnelgate.ike.v1.payloads import NotifyPayload, Payload
+from tunnelgate.ike.v1.state import COOKIE_BYTES, Address, MainModeState, Phase1Sa, RandomSource
+from tunnelgate.policy.acl import Rule
+from tunnelgate.policy.address import ipv4_text
+from tunnelgate.policy.crypto_map import MapEntry
+from tunnelgate.policy.gateway import GatewayPolicy
+from tunnelgate.policy.refusal import Refusal
+from tunnelgate.policy.tunnel_group_lookup import find_tunnel_group
+
+log = logging.getLogger("tunnelgate.ike")
+
+ZERO_COOKIE = bytes(COOKIE_BYTES)
+HALF_OPEN_TIMEOUT_S = 30.0  # a responder forgets an unfinished main mode after this
+ERROR_NOTIFY_LIMIT = 8192  # notify types below are errors (RFC 2408 §3.14.1)
+
+
+class Ikev1Engine(MainModeExchange):
+    """IKEv1 phase 1 for one local address of a gateway (see the module docstring)."""
+
+    def __init__(
+        self,
+        gateway: GatewayPolicy,
+        interface: str,
+        random: RandomSource,
+        *,
+        retransmit_timeout_s: float = 1.0,
+        retransmit_tries: int = 5,
+        port: int = 500,
+    ) -> None:
+        self.gateway = gateway
+        self.interface = interface
+        iface = gateway.interfaces[interface]
+        if iface.address is None:
+            raise ValueError(f"interface {interface} has no IPv4 address")
+        self.address = (ipv4_text(iface.address), port)
+        self.random = random
+        self.retransmit_timeout_s = retransmit_timeout_s
+        self.retransmit_tries = retransmit_tries
+        self.sas: dict[tuple[bytes, str], Phase1Sa] = {}
+        self._outbox: list[tuple[bytes, Address]] = []
+        self._events: deque[Ikev1Event] = deque()
+        self.drops: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ surface
+
+    def initiate(self, entry: MapEntry, rule: Rule, now: float, peer_port: int = 500) -> Phase1Sa:
+        """Start main mode towards the entry's first peer (quick mode for ``rule`` follows
+        once phase 1 is up: not yet implemented)."""
+        if not entry.peers:
+            raise ValueError(f"{entry.label} has no peer")
+        if not self.gateway.ikev1_policies:
+            raise ValueError("no crypto ikev1 policy is configured")
+        peer = (entry.peers[0], peer_port)
+        match = find_tunnel_group(self.gateway, peer_address=peer[0], version=1, auth="psk")
+        if isinstance(match, Refusal):
+            raise ValueError(match.reason)
+        sa = Phase1Sa(True, peer, self._new_cookie(), psk=match.group.ikev1_psk)
+        self.sas[sa.key] = sa
+        self._send_mm1(sa, now)
+        return sa
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    def next_event(self) -> Ikev1Event | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        timers = [
+            t for sa in self.sas.values() for t in (sa.retransmit_at, sa.expire_at) if t is not None
+        ]
+        return min(timers) if timers else None
+
+    def handle_timer(self, now: float) -> None:
+        for sa in list(self.sas.values()):
+            if sa.expire_at is not None and sa.expire_at <= now:
+                self._expire(sa)
+            elif sa.retransmit_at is not None and sa.retransmit_at <= now:
+                if sa.retransmits >= self.retransmit_tries:
+                    self._fail(sa, "", f"no answer after {sa.retransmits + 1} tries")
+                    continue
+                sa.retransmits += 1
+                sa.retransmit_at = now + self.retransmit_timeout_s * (2**sa.retransmits)
+                self._outbox.append((sa.last_sent, sa.peer))
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        """Handle one datagram from ``addr``; never raises for anything the peer sends."""
+        try:
+            self._receive(data, addr, now)
+        except (DecodeError, CryptoError, UnknownAlgorithm, ValueError) as exc:
+            self.drops[type(exc).__name__] += 1
+            log.debug("dropped %d bytes from %s:%d: %s", len(data), addr[0], addr[1], exc)
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _receive(self, data: bytes, addr: Address, now: float) -> None:
+        envelope = decode_envelope(data)
+        header = envelope.header
+        if header.exchange_type == ExchangeType.MAIN_MODE:
+            self._on_main_mode(envelope, data, addr, now)
+        elif header.exchange_type == ExchangeType.INFORMATIONAL:
+            self._on_informational(envelope, addr)
+        elif header.exchange_type == ExchangeType.AGGRESSIVE:
+            self.drops["aggressive-mode-not-implemented"] += 1  # hook: AGGR_R0 rows
+        elif header.exchange_type == ExchangeType.QUICK_MODE:
+            self.drops["quick-mode-not-implemented"] += 1  # hook: the quick-mode table
+        else:
+            self.drops["unsupported-exchange"] += 1
+
+    def _on_main_mode(self, envelope: Envelope, data: bytes, addr: Address, now: float) -> None:
+        header = envelope.header
+        if header.message_id != 0:
+            self.drops["invalid-message-id"] += 1
+            return
+        sa = self.sas.get((header.initiator_cookie, addr[0]))
+        if sa is None:
+            if header.responder_cookie != ZERO_COOKIE or header.is_encrypted:
+                self.drops["unknown-cookie"] += 1
+                return
+            if self.interface not in self.gateway.ikev1_enabled:
+                self.drops["ikev1-not-enabled"] += 1
+                return
+            sa = Phase1Sa(False, addr, header.initiator_cookie, self._new_cookie())
+            sa.state = MainModeState.MAIN_R0
+        elif sa.peer != addr:
+            self.drops["unexpected-port"] += 1  # hook: NAT-T float to 4500
+            return
+        elif data == sa.last_received:
+            self.drops["duplicate"] += 1
+            if not sa.initiator:  # the peer lost our answer: send it again
+                self._outbox.append((sa.last_sent, sa.peer))
+            return
+        elif header.responder_cookie != sa.cookie_r and sa.state is not MainModeState.MAIN_I1:
+            self.drops["invalid-cookie"] += 1
+            return
+        row = BY_STATE.get(sa.state)
+        if row is None:
+            self.drops["out-of-state"] += 1
+            return
+        try:
+            payloads, sa_body = self._payloads(sa, envelope, row.undecryptable)
+            if not fits(row, header.is_encrypted, payloads):
+                self.drops["out-of-state"] += 1
+                return
+            row.handler(self, sa, Inbound(header, payloads, data, sa_body), now)
+        except Phase1Error as error:
+            self._refuse(sa, error)
+            return
+        sa.state, sa.last_received = row.next_state, data
+        if sa.initiator:  # answered: _send armed the timer again unless we are done
+            sa.retransmits = 0
+            if sa.state.established:
+                sa.retransmit_at = None
+        if sa.state is MainModeState.MAIN_R1:  # a new responder SA: filed once MM2 is out
+            self.sas[sa.key] = sa
+            sa.expire_at = now + HALF_OPEN_TIMEOUT_S
+
+    def _payloads(
+        self, sa: Phase1Sa, envelope: Envelope, undecryptable: NotifyMessageType | None
+    ) -> tuple[tuple[Payload, ...], bytes]:
+        if not envelope.header.is_encrypted:
+            payloads = decode_payloads(envelope.first_payload, envelope.body)
+            return payloads, _raw_sa_body(envelope)
+        if sa.protection is None:
+            raise DecodeError("encrypted before the keys exist")
+        try:
+            return sa.protection.open(envelope), b""
+        except (DecodeError, CryptoError) as exc:
+            if undecryptable is None:
+                raise
+            raise Phase1Error(
+                undecryptable, f"message does not decrypt, pre-shared keys differ? ({exc})"
+            ) from None
+
+    def _on_informational(self, envelope: Envelope, addr: Address) -> None:
+        """An unprotected error notify ends a negotiation not yet authenticated."""
+        header = envelope.header
+        sa = self.sas.get((header.initiator_cookie, addr[0]))
+        if sa is None or sa.state.established or header.is_encrypted:
+            self.drops["informational-not-implemented"] += 1  # hook: DPD, delete
+            return
+        notifies = [
+            p
+            for p in decode_payloads(envelope.first_payload, envelope.body)
+            if isinstance(p, NotifyPayload) and int(p.notify_type) < ERROR_NOTIFY_LIMIT
+        ]
+        if not notifies:
+            self.drops["informational-without-error"] += 1
+            return
+        notify = notifies[0].notify_type
+        name = notify.name if isinstance(notify, NotifyMessageType) else str(notify)
+        self._fail(sa, name, "the peer refused main mode")
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _send(self, sa: Phase1Sa, data: bytes, now: float) -> None:
+        sa.last_sent = data
+        self._outbox.append((data, sa.peer))
+        if sa.initiator:
+            sa.retransmit_at = now + self.retransmit_timeout_s
+
+    def _established(self, sa: Phase1Sa, now: float) -> None:
+        choice = sa.choice
+        assert choice is not None
+        p = choice.policy
+        sa.established_at = now
+        sa.expire_at = now + choice.lifetime_seconds  # hook: rekey before, delete notify
+        self._events.append(
+            Ikev1SaEstablished(
+                sa.cookie_i,
+                sa.cookie_r,
+                sa.peer,
+                sa.initiator,
+                f"{p.encryption}/{p.hash}/group {p.group}/{p.authentication}",
+                choice.lifetime_seconds,
+            )
+        )
+
+    def _refuse(self, sa: Phase1Sa, error: Phase1Error) -> None:
+        """Answer a ``Phase1Error`` with its notify (RFC 2408 §3.14) and give the SA up."""
+        header = Header(
+            sa.cookie_i,
+            sa.cookie_r,
+            ExchangeType.INFORMATIONAL,
+            message_id=int.from_bytes(self.random(4), "big") or 1,
+        )
+        spi = sa.cookie_i + sa.cookie_r
+        notify = NotifyPayload(error.notify, protocol_id=ProtocolId.PROTO_ISAKMP, spi=spi)
+        self._outbox.append((encode_message(Message(header, (notify,))), sa.peer))
+        self.drops[error.notify.name] += 1
+        self._fail(sa, error.notify.name, error.reason)
+
+    def _fail(self, sa: Phase1Sa, notify: str, reason: str) -> None:
+        self.sas.pop(sa.key, None)
+        self._events.append(Ikev1SaFailed(sa.peer, notify, reason))
+        log.info("IKEv1 phase 1 with %s failed: %s %s", sa.peer[0], notify, reason)
+
+    def _expire(self, sa: Phase1Sa) -> None:
+        if not sa.state.established:
+            self._fail(sa, "", "main mode did not finish in time")
+            return
+        self.sas.pop(sa.key, None)
+        self._events.append(Ikev1SaDeleted(sa.cookie_i, sa.cookie_r, sa.peer, "lifetime expired"))
+
+    def _new_cookie(self) -> bytes:
+        cookie = self.random(COOKIE_BYTES)
+        return cookie if cookie != ZERO_COOKIE else b"\x00" * 7 + b"\x01"
+
+
+def _raw_sa_body(envelope: Envelope) -> bytes:
+    """The received bytes of the first SA payload's body (SAi_b as the peer sent it)."""
+    if envelope.first_payload != PayloadType.SA or len(envelope.body) < 4:
+        return b""
+    length = int.from_bytes(envelope.body[2:4], "big")
+    return envelope.body[4:length]
+
+
+__all__ = ["HALF_OPEN_TIMEOUT_S", "Ikev1Engine"]

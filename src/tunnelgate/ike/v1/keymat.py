@@ -1,0 +1,126 @@
+"""Phase-1 key material of RFC 2409 §5 for pre-shared keys, and the CBC IVs of Appendix B.
+
+    SKEYID   = prf(pre-shared-key, Ni_b | Nr_b)                       (§5, PSK)
+    SKEYID_d = prf(SKEYID, g^xy | CKY-I | CKY-R | 0)
+    SKEYID_a = prf(SKEYID, SKEYID_d | g^xy | CKY-I | CKY-R | 1)
+    SKEYID_e = prf(SKEYID, SKEYID_a | g^xy | CKY-I | CKY-R | 2)
+    HASH_I   = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b)
+    HASH_R   = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b)
+
+The cipher key is the start of SKEYID_e, or of Ka = K1 | K2 | … with K1 = prf(SKEYID_e, 0)
+and Kn = prf(SKEYID_e, Kn-1) when the cipher needs more bits than the prf gives (App. B).
+The first phase-1 IV is hash(g^xi | g^xr); the first IV of a later exchange is
+hash(last phase-1 CBC block | M-ID) (App. B), both cut to the cipher's block size. ``hash`` is
+the negotiated hash itself, the prf its HMAC (RFC 2409 §4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives import hashes
+
+from tunnelgate.crypto.prf import Prf, hash_algorithm
+
+
+@dataclass(frozen=True, slots=True)
+class Phase1Keys:
+    """The SKEYID family and the cipher key of one ISAKMP SA (never shown by ``repr``)."""
+
+    skeyid: bytes = field(repr=False)
+    skeyid_d: bytes = field(repr=False)
+    skeyid_a: bytes = field(repr=False)
+    skeyid_e: bytes = field(repr=False)
+    encryption_key: bytes = field(repr=False)
+
+
+def skeyid_psk(prf: Prf, pre_shared_key: bytes, nonce_i: bytes, nonce_r: bytes) -> bytes:
+    """SKEYID for pre-shared key authentication: prf(pre-shared-key, Ni_b | Nr_b) (§5)."""
+    return prf(pre_shared_key, nonce_i + nonce_r)
+
+
+def expand_key(prf: Prf, skeyid_e: bytes, key_bytes: int) -> bytes:
+    """The cipher key: SKEYID_e cut to ``key_bytes``, or Ka = K1 | K2 | … (App. B)."""
+    if len(skeyid_e) >= key_bytes:
+        return skeyid_e[:key_bytes]
+    out = block = prf(skeyid_e, b"\x00")
+    while len(out) < key_bytes:
+        block = prf(skeyid_e, block)
+        out += block
+    return out[:key_bytes]
+
+
+def derive_phase1_keys(
+    prf: Prf,
+    skeyid: bytes,
+    shared_secret: bytes,
+    cookie_i: bytes,
+    cookie_r: bytes,
+    key_bytes: int,
+) -> Phase1Keys:
+    """SKEYID_d, SKEYID_a, SKEYID_e from SKEYID and g^xy (§5), and the cipher key (App. B)."""
+    tail = shared_secret + cookie_i + cookie_r
+    skeyid_d = prf(skeyid, tail + b"\x00")
+    skeyid_a = prf(skeyid, skeyid_d + tail + b"\x01")
+    skeyid_e = prf(skeyid, skeyid_a + tail + b"\x02")
+    return Phase1Keys(skeyid, skeyid_d, skeyid_a, skeyid_e, expand_key(prf, skeyid_e, key_bytes))
+
+
+def hash_i(
+    prf: Prf,
+    skeyid: bytes,
+    public_i: bytes,
+    public_r: bytes,
+    cookie_i: bytes,
+    cookie_r: bytes,
+    sa_i_body: bytes,
+    id_i_body: bytes,
+) -> bytes:
+    """HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b) (§5)."""
+    return prf(skeyid, public_i + public_r + cookie_i + cookie_r + sa_i_body + id_i_body)
+
+
+def hash_r(
+    prf: Prf,
+    skeyid: bytes,
+    public_i: bytes,
+    public_r: bytes,
+    cookie_i: bytes,
+    cookie_r: bytes,
+    sa_i_body: bytes,
+    id_r_body: bytes,
+) -> bytes:
+    """HASH_R = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b) (§5)."""
+    return prf(skeyid, public_r + public_i + cookie_r + cookie_i + sa_i_body + id_r_body)
+
+
+def digest(hash_name: str, data: bytes) -> bytes:
+    """The negotiated hash (not its HMAC) of ``data``."""
+    h = hashes.Hash(hash_algorithm(hash_name))
+    h.update(data)
+    return h.finalize()
+
+
+def phase1_iv(hash_name: str, public_i: bytes, public_r: bytes, block_bytes: int) -> bytes:
+    """The IV of the first encrypted phase-1 message: hash(g^xi | g^xr) (App. B)."""
+    return digest(hash_name, public_i + public_r)[:block_bytes]
+
+
+def exchange_iv(
+    hash_name: str, last_phase1_block: bytes, message_id: int, block_bytes: int
+) -> bytes:
+    """The first IV of an exchange after phase 1: hash(last phase-1 CBC block | M-ID) (App. B)."""
+    return digest(hash_name, last_phase1_block + message_id.to_bytes(4, "big"))[:block_bytes]
+
+
+__all__ = [
+    "Phase1Keys",
+    "derive_phase1_keys",
+    "digest",
+    "exchange_iv",
+    "expand_key",
+    "hash_i",
+    "hash_r",
+    "phase1_iv",
+    "skeyid_psk",
+]
