@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -30,8 +31,10 @@ from tunnelgate.config.loader import load_config
 from tunnelgate.config.model import RunningConfig
 from tunnelgate.daemon.control import DEFAULT_CONTROL, ControlError, ControlServer, request
 from tunnelgate.daemon.live import LiveGateway
+from tunnelgate.daemon.metrics import serve_metrics
 from tunnelgate.daemon.packet_io import PacketIo, StartError
 from tunnelgate.daemon.session import OperatorSession
+from tunnelgate.gateway.snapshot import GatewaySnapshot
 from tunnelgate.policy.gateway import GatewayPolicy
 
 DEFAULT_TUN = "tgtun0"
@@ -49,6 +52,12 @@ def add_parsers(sub: Any) -> None:
         metavar="N",
         help="lab and tests only: child SA lifetime overriding the configuration "
         "(forces rekeys every ~N seconds)",
+    )
+    run.add_argument(
+        "--metrics",
+        default=None,
+        metavar="ADDRESS:PORT",
+        help="serve Prometheus metrics on this address (e.g. 127.0.0.1:9477)",
     )
     run.add_argument(
         "--release-routes",
@@ -137,6 +146,34 @@ def run_gateway(args: argparse.Namespace) -> int:
         return 1
 
 
+def loop_snapshot(
+    loop: asyncio.AbstractEventLoop, live: LiveGateway
+) -> Callable[[], GatewaySnapshot]:
+    """A snapshot taken in the event loop's thread, for callers on other threads (the
+    metrics server): the gateway is only ever touched by the loop."""
+
+    def take() -> GatewaySnapshot:
+        result: concurrent.futures.Future[GatewaySnapshot] = concurrent.futures.Future()
+
+        def fill() -> None:
+            try:
+                result.set_result(live.snapshot())
+            except Exception as exc:  # reported to the scrape, never to the loop
+                result.set_exception(exc)
+
+        loop.call_soon_threadsafe(fill)
+        return result.result(timeout=5.0)
+
+    return take
+
+
+def _metrics_address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise StartError(f"--metrics {text}: expected ADDRESS:PORT, e.g. 127.0.0.1:9477")
+    return host, int(port)
+
+
 def _keystore(config_path: Path) -> object:
     from tunnelgate.pki.keystore import KeyStore
 
@@ -169,8 +206,15 @@ async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     io.open()
+    metrics = None
     try:
         await control.start()
+        if args.metrics is not None:
+            host, port = _metrics_address(args.metrics)
+            try:
+                metrics, _ = serve_metrics(port, host, loop_snapshot(loop, live))
+            except OSError as exc:
+                raise StartError(f"--metrics {args.metrics}: {exc.strerror or exc}") from None
         addresses = ", ".join(f"{n} {a}" for n, a in sorted(gateway.local_addresses.items()))
         started = {
             "event": "GatewayStarted",
@@ -182,6 +226,9 @@ async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
         print(json.dumps(started), flush=True)
         await stop.wait()
     finally:
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
         control.close()
         io.close()
     print('{"event": "GatewayStopped"}', flush=True)
