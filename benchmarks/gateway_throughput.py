@@ -1,7 +1,7 @@
 """Benchmark: the real gateway daemon (``tunnelgate run``) against strongSwan charon, in one run.
 
 Run by hand, as root: ``.venv/bin/python benchmarks/gateway_throughput.py [--seconds 5]
-[--repeat 1] [--nat] [--udp-rate 200M]``.
+[--repeat 1] [--nat] [--udp-rate 200M] [--baseline OLD_SRC]``.
 
 Both tunnels are measured in the lab's topology (``tunnelgate.lab``)::
 
@@ -180,9 +180,15 @@ def _prefix() -> str:
     return "tgb" + secrets.token_hex(4)
 
 
-def measure_tunnelgate(workdir: Path, nat: bool, seconds: int, rate: str) -> Figures:
+def measure_tunnelgate(
+    workdir: Path, nat: bool, seconds: int, rate: str, source: Path | None = None
+) -> Figures:
+    """``source``: run the daemons from that ``src`` directory instead (``--baseline``)."""
     prefix = _prefix()
     lab: Lab | None = None
+    saved = os.environ.get("PYTHONPATH")
+    if source is not None:  # the daemons inherit it; this process keeps its own modules
+        os.environ["PYTHONPATH"] = str(source)
     try:
         lab = Lab.up(prefix, nat=nat, state_dir=workdir / prefix)
         _wait_ping(lab)
@@ -197,6 +203,11 @@ def measure_tunnelgate(workdir: Path, nat: bool, seconds: int, rate: str) -> Fig
                     if errors:
                         print(f"  {gw}: {errors}", flush=True)
             lab.down()
+        if source is not None:
+            if saved is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = saved
 
 
 def measure_charon(workdir: Path, seconds: int, rate: str) -> Figures:
@@ -266,6 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each tunnel; median")
     parser.add_argument("--nat", action="store_true", help="gw-b behind the NAT (ESP-in-UDP)")
     parser.add_argument("--udp-rate", default="200M", help="iperf3 -b for the UDP test")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SRC",
+        help="also measure daemons run from this copy of src/ (before/after in one run)",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.seconds < 1:
         parser.error("--seconds and --repeat must be at least 1")
@@ -283,11 +300,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=f"tg-gwbench-{os.getpid()}-"))
-    runs: dict[str, list[Figures]] = {"charon": [], "tunnelgate": []}
+    runs: dict[str, list[Figures]] = {"charon": [], "tunnelgate": [], "baseline": []}
     measures: dict[str, Callable[[], Figures]] = {
         "charon": lambda: measure_charon(workdir, args.seconds, args.udp_rate),
         "tunnelgate": lambda: measure_tunnelgate(workdir, args.nat, args.seconds, args.udp_rate),
     }
+    if args.baseline is not None:
+        source = args.baseline.resolve()
+        measures["baseline"] = lambda: measure_tunnelgate(
+            workdir, args.nat, args.seconds, args.udp_rate, source
+        )
     failed = False
     try:
         for _ in range(args.repeat):
@@ -314,13 +336,20 @@ def main(argv: list[str] | None = None) -> int:
         ("RTT p99 ms", "rtt_p99", 3, True),
     )
     print()
+    base = args.baseline is not None
     header = f"{'figure':<17} {'charon':>10} {'tunnelgate':>11} {'tg/charon':>10}"
+    if base:
+        header += f" {'baseline':>10} {'base/charon':>11}"
     print(header)
     print("-" * len(header))
     for title, attr, digits, lower_better in rows:
         theirs, ours = med("charon", attr), med("tunnelgate", attr)
-        ratio = _ratio(ours, theirs) + (" (lower is better)" if lower_better else "")
-        print(f"{title:<17} {_fmt(theirs, digits):>10} {_fmt(ours, digits):>11} {ratio:>10}")
+        line = f"{title:<17} {_fmt(theirs, digits):>10} {_fmt(ours, digits):>11}"
+        line += f" {_ratio(ours, theirs):>10}"
+        if base:
+            before = med("baseline", attr)
+            line += f" {_fmt(before, digits):>10} {_ratio(before, theirs):>11}"
+        print(line + (" (lower is better)" if lower_better else ""))
     print(f"\ntotal time {time.monotonic() - started:.1f} s")
     return 1 if failed else 0
 

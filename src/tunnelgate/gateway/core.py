@@ -43,7 +43,15 @@ from tunnelgate.esp.ipv4 import (
 from tunnelgate.esp.packet import EspKeys, EspTransform, RandomSource
 from tunnelgate.esp.sa import Lifetime, LifetimeEvent, RekeyNeeded, SaExpired
 from tunnelgate.esp.sad import InboundDropped, Sad, SadEntry
-from tunnelgate.esp.udp_encap import NAT_KEEPALIVE, NON_ESP_MARKER, Esp, Ike, Keepalive, classify
+from tunnelgate.esp.udp_encap import (
+    MAX_RESERVED_SPI,
+    NAT_KEEPALIVE,
+    NON_ESP_MARKER,
+    Esp,
+    Ike,
+    Keepalive,
+    classify,
+)
 from tunnelgate.gateway.flow import NotIpv4, flow_key, flow_of
 from tunnelgate.gateway.outputs import (
     Address,
@@ -201,6 +209,13 @@ class Gateway:
         self._flow_cache: dict[bytes, InstalledSa] = {}
         self._flow_generation = -1
         self._flow_policy: GatewayPolicy | None = None
+        # inbound fast path, valid for one SAD generation and one policy (see _inbound_esp):
+        # inbound SPI -> (the outer source it was accepted from, its SA); flow key -> the SA
+        # whose selectors (and the inbound access-group) passed that flow
+        self._spi_cache: dict[int, tuple[str, InstalledSa]] = {}
+        self._passed: dict[bytes, InstalledSa] = {}
+        self._in_generation = -1
+        self._in_policy: GatewayPolicy | None = None
 
     # ------------------------------------------------------------------ surface
 
@@ -271,6 +286,9 @@ class Gateway:
             self.drops["no-ike-on-address"] += 1
             return
         if local[1] == NAT_T_PORT:
+            if len(data) >= 8 and int.from_bytes(data[:4], "big") > MAX_RESERVED_SPI:
+                self._inbound_esp(data, remote, True, now)  # ESP: what ``classify`` says
+                return
             kind = classify(data)
             if isinstance(kind, Esp):
                 self._inbound_esp(kind.packet, remote, True, now)
@@ -484,17 +502,34 @@ class Gateway:
         return low + int.from_bytes(self.random(2), "big") % (high - low + 1)
 
     def _inbound_esp(self, esp: bytes, source: Address, udp: bool, now: float) -> None:
+        """SAD lookup, unprotect, then the decrypted packet's checks (``_inbound_refusal``).
+
+        Fast path: an SPI accepted from the same outer source, and a flow that passed the
+        checks on the same SA, are accepted again without the lookup or the checks while
+        the SAD's generation and the policy object stay the same. Only accepted SAs and
+        passing flows are remembered (never ICMP errors: their check reads the quoted
+        packet); refusals always take the full path."""
         if len(esp) < 8:
             self.drops["short-packet"] += 1
             return
+        if self._in_generation != self.sad.generation or self._in_policy is not self.policy:
+            self._spi_cache.clear()
+            self._passed.clear()
+            self._in_generation, self._in_policy = self.sad.generation, self.policy
         spi = int.from_bytes(esp[:4], "big")
-        lookup = self.sad.lookup_inbound(spi, source[0])
-        if isinstance(lookup, InboundDropped):
-            self.drops[lookup.reason] += 1
-            if lookup.entry is not None:
-                lookup.entry.inbound.inbound_state.record_error(lookup.reason)
-            return
-        installed = self.installed[spi]
+        known = self._spi_cache.get(spi)
+        if known is not None and known[0] == source[0]:
+            installed = known[1]
+        else:
+            lookup = self.sad.lookup_inbound(spi, source[0])
+            if isinstance(lookup, InboundDropped):
+                self.drops[lookup.reason] += 1
+                if lookup.entry is not None:
+                    lookup.entry.inbound.inbound_state.record_error(lookup.reason)
+                return
+            installed = self.installed[spi]
+            if self._in_generation == self.sad.generation:
+                self._spi_cache[spi] = (source[0], installed)
         result = installed.sa.unprotect(esp, now)
         if isinstance(result, Dropped):
             self.drops[result.reason] += 1
@@ -502,24 +537,34 @@ class Gateway:
             return
         if udp and installed.udp_encapsulation and source != installed.peer:
             installed.peer = source  # the peer's NAT mapping moved (RFC 3948 §3.1)
-        self._lifetime(installed, result.events, now)
+        if result.events:
+            self._lifetime(installed, result.events, now)
         if result.dummy:
             installed.stats["tfc-received"] += 1
             return
         if result.next_header != IPV4_IN_ESP:
             self.drops["unsupported-next-header"] += 1
             return
+        inner = result.inner
+        key = flow_key(inner)
+        if key is not None and self._passed.get(key) is installed:
+            self._outputs.append(WriteTun(inner))
+            return
         try:
-            flow = flow_of(result.inner)
+            flow = flow_of(inner)
         except NotIpv4:
             self.drops["bad-inner-packet"] += 1
             return
-        reason = self._inbound_refusal(installed, flow, result.inner)
+        reason = self._inbound_refusal(installed, flow, inner)
         if reason is not None:
             installed.sa.inbound_state.record_error(reason)
             self.drops[reason] += 1
             return
-        self._outputs.append(WriteTun(result.inner))
+        if key is not None and not (flow.protocol == ICMP and flow.icmp_type in ERROR_TYPES):
+            if len(self._passed) >= FLOW_CACHE_MAX:
+                self._passed.clear()
+            self._passed[key] = installed
+        self._outputs.append(WriteTun(inner))
 
     def _inbound_refusal(self, installed: InstalledSa, flow: Flow, inner: bytes) -> str | None:
         """Why a decrypted packet may not pass, or None: the SA's selectors (an ICMP error
