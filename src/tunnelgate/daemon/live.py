@@ -36,6 +36,7 @@ class LiveGateway:
         self.clock = clock
         self.wallclock: Callable[[], float] = time.time
         self.after: Callable[[], None] = lambda: None  # the I/O shell carries out outputs
+        self.on_reconfigure: Callable[[], None] = lambda: None  # e.g. new logging settings
         self._save_config, self._save_keys = save_config, save_keys
 
     def snapshot(self) -> GatewaySnapshot:
@@ -57,6 +58,7 @@ class LiveGateway:
     def reconfigure(self) -> str:
         """Apply the running configuration after a change (``gateway/reconfigure.py``)."""
         torn = apply_policy(self.gateway, self.compile_policy(self.config), self.clock())
+        self.on_reconfigure()
         self.after()
         return "".join(
             f"INFO: tunnel SPI 0x{t.spi_in:08X} ({t.map_label}) torn down: {t.reason}\n"

@@ -97,10 +97,12 @@ class PacketIo:
         tun_name: str,
         *,
         log: Callable[[str], None] | None = None,
+        on_event: Callable[[object, float], None] | None = None,
     ) -> None:
         self.gateway = gateway
         self.tun_name = tun_name
         self.log = log or (lambda line: print(line, file=sys.stdout, flush=True))
+        self.on_event = on_event  # e.g. the ASA syslog sink
         self.tun: TunDevice | None = None
         self.udp: dict[Address, socket.socket] = {}
         self.raw: dict[str, socket.socket] = {}
@@ -389,6 +391,8 @@ class PacketIo:
         now = self.now()
         while (event := gateway.next_event()) is not None:
             self.log(event_line(event, now))
+            if self.on_event is not None:
+                self.on_event(event, now)
         self._arm()
 
     def _arm(self) -> None:

@@ -34,6 +34,7 @@ from tunnelgate.daemon.live import LiveGateway
 from tunnelgate.daemon.metrics import serve_metrics
 from tunnelgate.daemon.packet_io import PacketIo, StartError
 from tunnelgate.daemon.session import OperatorSession
+from tunnelgate.daemon.syslog import SyslogSink, compile_settings
 from tunnelgate.gateway.snapshot import GatewaySnapshot
 from tunnelgate.policy.gateway import GatewayPolicy
 
@@ -192,7 +193,14 @@ async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
         save_keys=lambda data: write_private(keystore_path(args.config), data),
     )
     gateway = live.gateway
-    io = PacketIo(gateway, args.tun)
+    sink = SyslogSink.from_config(config, gateway.local_addresses)
+
+    def syslog(event: object, now: float) -> None:
+        for line in sink.emit(event, now, time.time()):
+            print(line, file=sys.stderr, flush=True)
+
+    live.on_reconfigure = lambda: setattr(sink, "settings", compile_settings(config))
+    io = PacketIo(gateway, args.tun, on_event=syslog)
     io.release_routes = args.release_routes
     live.clock, live.after = io.now, io.flush
     if not gateway.engines:
@@ -231,6 +239,7 @@ async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
             metrics.server_close()
         control.close()
         io.close()
+        sink.close()
     print('{"event": "GatewayStopped"}', flush=True)
     return 0
 

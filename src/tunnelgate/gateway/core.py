@@ -711,6 +711,7 @@ class Gateway:
         installed = self.installed.pop(spi_in, None)
         if installed is None:
             return
+        self.counters["child-sas-deleted"] += 1
         self.sad.remove(spi_in)
         key = installed.key
         if not any(i.key == key for i in self.installed.values()):
