@@ -1,5 +1,8 @@
 """IKEv1 main mode with pre-shared keys between two engines on a fake network (RFC 2409 §5).
 
+Quick mode, INITIAL-CONTACT and DPD follow phase 1 (``test_ikev1_quick_mode.py``); here only
+the phase-1 events and main-mode datagrams are looked at.
+
 Timeline (HQ initiates towards the branch; send indexes in brackets):
 
     [0] HQ  --- MM1 SA ------------------> branch
@@ -17,22 +20,44 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import load
-from tests.protocol.network import FakeClock, FakeNetwork, SeededRandom, drop_nth, duplicate_nth
+from tests.protocol.network import (
+    FakeClock,
+    FakeNetwork,
+    SeededRandom,
+    Sent,
+    drop_nth,
+    duplicate_nth,
+)
 from tests.unit.tools.test_analyze import BRANCH, HQ, gateway_text
 from tunnelgate.config.compile import compile_config
 from tunnelgate.ike.v1 import decode_envelope
+from tunnelgate.ike.v1.constants import ExchangeType
 from tunnelgate.ike.v1.engine import Ikev1Engine
-from tunnelgate.ike.v1.events import Ikev1Event, Ikev1SaEstablished, Ikev1SaFailed
+from tunnelgate.ike.v1.events import Ikev1Event, Ikev1SaDeleted, Ikev1SaEstablished, Ikev1SaFailed
 from tunnelgate.ike.v1.state import MainModeState
 
 HQ_ADDR, BRANCH_ADDR = ("203.0.113.1", 500), ("198.51.100.2", 500)
 
 
+PHASE1 = (Ikev1SaEstablished, Ikev1SaFailed, Ikev1SaDeleted)
+
+
 def events(engine: Ikev1Engine) -> list[Ikev1Event]:
-    out = []
+    """The phase-1 events (quick mode's child-SA events are left out)."""
+    out: list[Ikev1Event] = []
     while (event := engine.next_event()) is not None:
-        out.append(event)
+        if isinstance(event, PHASE1):
+            out.append(event)
     return out
+
+
+def main_mode_log(network: FakeNetwork) -> list[Sent]:
+    """The main-mode datagrams of the timeline."""
+    return [
+        s
+        for s in network.log
+        if decode_envelope(s.data).header.exchange_type == ExchangeType.MAIN_MODE
+    ]
 
 
 def setup(
@@ -70,10 +95,11 @@ def test_main_mode_establishes_the_same_isakmp_sa_on_both_sides() -> None:
     assert len(sa_h.keys.encryption_key) == 32  # aes-256 from 20-octet SKEYID_e (App. B)
     # both sides end on the same CBC state: the last block of MM6 (base of quick mode IVs)
     assert sa_h.protection is not None and sa_b.protection is not None
-    assert sa_h.protection.iv(0) == sa_b.protection.iv(0) == network.log[-1].data[-16:]
+    log = main_mode_log(network)
+    assert sa_h.protection.iv(0) == sa_b.protection.iv(0) == log[-1].data[-16:]
     assert not sa_h.nat_detected and not sa_b.nat_detected
-    assert [s.fate for s in network.log] == ["delivered"] * 6
-    flags = [decode_envelope(s.data).header.is_encrypted for s in network.log]
+    assert [s.fate for s in log] == ["delivered"] * 6
+    flags = [decode_envelope(s.data).header.is_encrypted for s in log]
     assert flags == [False] * 4 + [True] * 2
     assert not hq.drops and not branch.drops
 
@@ -115,11 +141,11 @@ def test_a_lost_message_is_retransmitted(lost: int) -> None:
     network, hq, branch = setup(rules=[drop_nth(lost)])
     start = network.clock.now
     initiate(network, hq)
-    network.run(max_seconds=10)
+    network.run(max_seconds=5)  # before the first DPD check (threshold 10 s)
     assert [type(e) for e in events(hq)] == [Ikev1SaEstablished]
     assert [type(e) for e in events(branch)] == [Ikev1SaEstablished]
     assert network.clock.now == start + 1.0  # one retransmission timeout
-    fates = [s.fate for s in network.log]
+    fates = [s.fate for s in main_mode_log(network)]
     # a lost request costs its retransmission; a lost answer the request's and its own
     assert fates[lost] == "dropped" and fates.count("delivered") == 6 + lost % 2
     if lost % 2:  # a lost answer: the repeated request is answered from the last message

@@ -1,22 +1,29 @@
-"""The IKEv1 engine (RFC 2409) without I/O: phase 1 in main mode with pre-shared keys.
+"""The IKEv1 engine (RFC 2409) without I/O: main mode with pre-shared keys, quick mode and
+the encrypted informational exchange.
 
 One ``Ikev1Engine`` serves one local address of a gateway, with the house surface of
 ARCHITECTURE.md: ``receive_datagram(data, addr, now)``, ``datagrams_to_send(now)``,
-``get_timer()``, ``handle_timer(now)``, ``next_event()`` and the command
-``initiate(entry, rule, now)``. ISAKMP SAs are filed by (initiator cookie, peer address).
+``get_timer()``, ``handle_timer(now)``, ``next_event()`` and the commands
+``initiate(entry, rule, now)`` (main mode, then quick mode for ``rule``),
+``create_child(sa, entry, rule, now)`` (another quick mode on an ISAKMP SA),
+``delete_child(spi_in, now)``, ``delete_sa(sa, now)`` and ``check_liveness(sa, now)``.
+ISAKMP SAs are filed by (initiator cookie, peer address); IPsec SAs are reported with the
+IKEv2 child-SA events (``events``).
 
 Reliability (RFC 2408 §5, as pluto and charon do it): the initiator retransmits its last
 message until the answer arrives; a repeat of the last message a responder received is
 answered with its last message again; any other message that does not fit the state's row
-of ``main_mode.TRANSITIONS`` is dropped and counted in ``drops``. Peer input never raises
-out of ``receive_datagram``: ``DecodeError`` and crypto errors become drops, ``Phase1Error``
-an unprotected informational notify (RFC 2408 §5: no ISAKMP SA protects it yet), an
-``Ikev1SaFailed`` event and a count under the notify's name.
+of ``main_mode.TRANSITIONS`` (``quick_mode.TRANSITIONS``) is dropped and counted in ``drops``.
+Peer input never raises out of ``receive_datagram``: ``DecodeError`` and crypto errors become
+drops, ``Phase1Error`` a notify (unprotected in main mode, RFC 2408 §5; encrypted in quick
+mode), a failure event and a count under the notify's name.
 
-Hooks for later: aggressive mode (``ExchangeType.AGGRESSIVE``) and quick mode
-(``QUICK_MODE``, IVs from ``Protection.iv(message_id)``, keys from ``SKEYID_d``) are counted
-as not implemented; encrypted informational exchanges (DPD R-U-THERE, delete) likewise; NAT-T
-detection is done (``Phase1Sa.nat_detected``) but the float to UDP 4500 is not.
+After phase 1 the initiator sends INITIAL-CONTACT (when it holds no other SA with the peer),
+both sides start DPD (``informational``) and the initiator runs its queued quick modes.
+
+Not implemented: aggressive mode (counted as ``aggressive-mode-not-implemented``), the NAT-T
+float to UDP 4500 (detection is done: ``Phase1Sa.nat_detected`` selects the UDP-encapsulated
+modes), rekeying before a lifetime ends.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from tunnelgate.crypto.errors import CryptoError, UnknownAlgorithm
 from tunnelgate.ike.v1.constants import ExchangeType, NotifyMessageType, PayloadType, ProtocolId
 from tunnelgate.ike.v1.encoding import DecodeError
 from tunnelgate.ike.v1.errors import Phase1Error
-from tunnelgate.ike.v1.events import Ikev1Event, Ikev1SaDeleted, Ikev1SaEstablished, Ikev1SaFailed
+from tunnelgate.ike.v1.events import Ikev1Event, Ikev1SaEstablished, Ikev1SaFailed
+from tunnelgate.ike.v1.informational import ERROR_NOTIFY_LIMIT
 from tunnelgate.ike.v1.main_mode import BY_STATE, Inbound, MainModeExchange, fits
 from tunnelgate.ike.v1.message import (
     Envelope,
@@ -39,6 +47,7 @@ from tunnelgate.ike.v1.message import (
     encode_message,
 )
 from tunnelgate.ike.v1.payloads import NotifyPayload, Payload
+from tunnelgate.ike.v1.quick_mode import QuickModeExchange
 from tunnelgate.ike.v1.state import COOKIE_BYTES, Address, MainModeState, Phase1Sa, RandomSource
 from tunnelgate.policy.acl import Rule
 from tunnelgate.policy.address import ipv4_text
@@ -48,14 +57,14 @@ from tunnelgate.policy.refusal import Refusal
 from tunnelgate.policy.tunnel_group_lookup import find_tunnel_group
 
 log = logging.getLogger("tunnelgate.ike")
+N = NotifyMessageType
 
 ZERO_COOKIE = bytes(COOKIE_BYTES)
 HALF_OPEN_TIMEOUT_S = 30.0  # a responder forgets an unfinished main mode after this
-ERROR_NOTIFY_LIMIT = 8192  # notify types below are errors (RFC 2408 §3.14.1)
 
 
-class Ikev1Engine(MainModeExchange):
-    """IKEv1 phase 1 for one local address of a gateway (see the module docstring)."""
+class Ikev1Engine(MainModeExchange, QuickModeExchange):
+    """IKEv1 for one local address of a gateway (see the module docstring)."""
 
     def __init__(
         self,
@@ -84,8 +93,8 @@ class Ikev1Engine(MainModeExchange):
     # ------------------------------------------------------------------ surface
 
     def initiate(self, entry: MapEntry, rule: Rule, now: float, peer_port: int = 500) -> Phase1Sa:
-        """Start main mode towards the entry's first peer (quick mode for ``rule`` follows
-        once phase 1 is up: not yet implemented)."""
+        """Start main mode towards the entry's first peer; quick mode for ``rule`` follows
+        once phase 1 is up."""
         if not entry.peers:
             raise ValueError(f"{entry.label} has no peer")
         if not self.gateway.ikev1_policies:
@@ -95,6 +104,7 @@ class Ikev1Engine(MainModeExchange):
         if isinstance(match, Refusal):
             raise ValueError(match.reason)
         sa = Phase1Sa(True, peer, self._new_cookie(), psk=match.group.ikev1_psk)
+        self.create_child(sa, entry, rule, now)  # queued; ValueError before anything is sent
         self.sas[sa.key] = sa
         self._send_mm1(sa, now)
         return sa
@@ -108,7 +118,16 @@ class Ikev1Engine(MainModeExchange):
 
     def get_timer(self) -> float | None:
         timers = [
-            t for sa in self.sas.values() for t in (sa.retransmit_at, sa.expire_at) if t is not None
+            t
+            for sa in self.sas.values()
+            for t in (sa.retransmit_at, sa.expire_at, sa.dpd_at)
+            if t is not None
+        ]
+        timers += [
+            q.retransmit_at
+            for sa in self.sas.values()
+            for q in sa.quick.values()
+            if q.retransmit_at is not None
         ]
         return min(timers) if timers else None
 
@@ -123,6 +142,12 @@ class Ikev1Engine(MainModeExchange):
                 sa.retransmits += 1
                 sa.retransmit_at = now + self.retransmit_timeout_s * (2**sa.retransmits)
                 self._outbox.append((sa.last_sent, sa.peer))
+        for sa in list(self.sas.values()):
+            for qm in list(sa.quick.values()):
+                if qm.retransmit_at is not None and qm.retransmit_at <= now:
+                    self._qm_timer(sa, qm, now)
+            if sa.dpd_at is not None and sa.dpd_at <= now:
+                self._dpd_timer(sa, now)
 
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
         """Handle one datagram from ``addr``; never raises for anything the peer sends."""
@@ -139,12 +164,18 @@ class Ikev1Engine(MainModeExchange):
         header = envelope.header
         if header.exchange_type == ExchangeType.MAIN_MODE:
             self._on_main_mode(envelope, data, addr, now)
-        elif header.exchange_type == ExchangeType.INFORMATIONAL:
+        elif header.exchange_type == ExchangeType.INFORMATIONAL and not header.is_encrypted:
             self._on_informational(envelope, addr)
+        elif header.exchange_type in (ExchangeType.INFORMATIONAL, ExchangeType.QUICK_MODE):
+            sa = self._established_sa(header, addr)
+            if sa is None:
+                return
+            if header.exchange_type == ExchangeType.QUICK_MODE:
+                self._on_quick_mode(sa, envelope, data, now)
+            else:
+                self._on_encrypted_informational(sa, envelope, now)
         elif header.exchange_type == ExchangeType.AGGRESSIVE:
             self.drops["aggressive-mode-not-implemented"] += 1  # hook: AGGR_R0 rows
-        elif header.exchange_type == ExchangeType.QUICK_MODE:
-            self.drops["quick-mode-not-implemented"] += 1  # hook: the quick-mode table
         else:
             self.drops["unsupported-exchange"] += 1
 
@@ -196,6 +227,17 @@ class Ikev1Engine(MainModeExchange):
             self.sas[sa.key] = sa
             sa.expire_at = now + HALF_OPEN_TIMEOUT_S
 
+    def _established_sa(self, header: Header, addr: Address) -> Phase1Sa | None:
+        """The established ISAKMP SA a quick mode or encrypted informational belongs to."""
+        sa = self.sas.get((header.initiator_cookie, addr[0]))
+        if sa is None or sa.peer != addr or header.responder_cookie != sa.cookie_r:
+            self.drops["unknown-cookie"] += 1
+            return None
+        if not sa.state.established or not header.is_encrypted:
+            self.drops["out-of-state"] += 1
+            return None
+        return sa
+
     def _payloads(
         self, sa: Phase1Sa, envelope: Envelope, undecryptable: NotifyMessageType | None
     ) -> tuple[tuple[Payload, ...], bytes]:
@@ -217,8 +259,8 @@ class Ikev1Engine(MainModeExchange):
         """An unprotected error notify ends a negotiation not yet authenticated."""
         header = envelope.header
         sa = self.sas.get((header.initiator_cookie, addr[0]))
-        if sa is None or sa.state.established or header.is_encrypted:
-            self.drops["informational-not-implemented"] += 1  # hook: DPD, delete
+        if sa is None or sa.state.established:
+            self.drops["unprotected-informational"] += 1
             return
         notifies = [
             p
@@ -256,6 +298,14 @@ class Ikev1Engine(MainModeExchange):
                 choice.lifetime_seconds,
             )
         )
+        match = find_tunnel_group(self.gateway, peer_address=sa.peer[0], version=1, auth="psk")
+        self._start_dpd(sa, None if isinstance(match, Refusal) else match.group.keepalive, now)
+        if sa.initiator:
+            others = [s for s in self.sas.values() if s is not sa and s.peer[0] == sa.peer[0]]
+            if not any(s.state.established for s in others):  # RFC 2407 §4.6.3.3
+                notify = NotifyPayload(N.INITIAL_CONTACT, spi=sa.cookie_i + sa.cookie_r)
+                self._send_informational(sa, [notify])
+            self._start_phase2(sa, now)
 
     def _refuse(self, sa: Phase1Sa, error: Phase1Error) -> None:
         """Answer a ``Phase1Error`` with its notify (RFC 2408 §3.14) and give the SA up."""
@@ -280,8 +330,7 @@ class Ikev1Engine(MainModeExchange):
         if not sa.state.established:
             self._fail(sa, "", "main mode did not finish in time")
             return
-        self.sas.pop(sa.key, None)
-        self._events.append(Ikev1SaDeleted(sa.cookie_i, sa.cookie_r, sa.peer, "lifetime expired"))
+        self._sa_gone(sa, "lifetime expired")  # hook: rekey before, delete notify
 
     def _new_cookie(self) -> bytes:
         cookie = self.random(COOKIE_BYTES)

@@ -1,8 +1,21 @@
-"""What the IKEv1 engine tells its owner: small frozen past-tense values."""
+"""What the IKEv1 engine tells its owner: small frozen past-tense values.
+
+Phase 1 has its own events; IPsec SAs (quick mode) are reported with the IKEv2 engine's
+``ChildSaEstablished`` / ``ChildSaFailed`` / ``ChildSaDeleted`` and a dead peer with
+``PeerUnreachable``, so that the gateway installs and removes them the same way (ESP keywords
+of the data path, keys initiator→responder first; ``ike_spi_i``/``ike_spi_r`` are the cookies).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from tunnelgate.ike.v2.events import (
+    ChildSaDeleted,
+    ChildSaEstablished,
+    ChildSaFailed,
+    PeerUnreachable,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +42,7 @@ class Ikev1SaFailed:
 
 @dataclass(frozen=True, slots=True)
 class Ikev1SaDeleted:
-    """An established ISAKMP SA is gone (its lifetime ended)."""
+    """An established ISAKMP SA is gone (lifetime, delete, dead peer, initial contact)."""
 
     cookie_i: bytes
     cookie_r: bytes
@@ -37,4 +50,23 @@ class Ikev1SaDeleted:
     reason: str
 
 
-Ikev1Event = Ikev1SaEstablished | Ikev1SaFailed | Ikev1SaDeleted
+Ikev1Event = (
+    Ikev1SaEstablished
+    | Ikev1SaFailed
+    | Ikev1SaDeleted
+    | ChildSaEstablished
+    | ChildSaFailed
+    | ChildSaDeleted
+    | PeerUnreachable
+)
+
+__all__ = [
+    "ChildSaDeleted",
+    "ChildSaEstablished",
+    "ChildSaFailed",
+    "Ikev1Event",
+    "Ikev1SaDeleted",
+    "Ikev1SaEstablished",
+    "Ikev1SaFailed",
+    "PeerUnreachable",
+]

@@ -113,6 +113,41 @@ def exchange_iv(
     return digest(hash_name, last_phase1_block + message_id.to_bytes(4, "big"))[:block_bytes]
 
 
+def quick_mode_hash(prf: Prf, skeyid_a: bytes, message_id: int, *parts: bytes) -> bytes:
+    """HASH(1) = prf(SKEYID_a, M-ID | rest), HASH(2) = prf(SKEYID_a, M-ID | Ni_b | rest)
+    (§5.5) and the informational HASH(1) = prf(SKEYID_a, M-ID | N/D) (§5.7): ``parts``
+    follow the M-ID; ``rest`` is the message after the HASH payload, headers included."""
+    return prf(skeyid_a, message_id.to_bytes(4, "big") + b"".join(parts))
+
+
+def quick_mode_hash3(
+    prf: Prf, skeyid_a: bytes, message_id: int, nonce_i: bytes, nonce_r: bytes
+) -> bytes:
+    """HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b) (§5.5)."""
+    return prf(skeyid_a, b"\x00" + message_id.to_bytes(4, "big") + nonce_i + nonce_r)
+
+
+def quick_mode_keymat(
+    prf: Prf,
+    skeyid_d: bytes,
+    protocol: int,
+    spi: bytes,
+    nonce_i: bytes,
+    nonce_r: bytes,
+    size: int,
+    shared_secret: bytes = b"",
+) -> bytes:
+    """KEYMAT of one direction (§5.5): K1 = prf(SKEYID_d, [g(qm)^xy |] protocol | SPI | Ni_b |
+    Nr_b), Kn = prf(SKEYID_d, Kn-1 | [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b), K1 | K2 | …
+    cut to ``size``; ``spi`` is the SPI of the receiving side."""
+    seed = shared_secret + bytes([protocol]) + spi + nonce_i + nonce_r
+    out = block = prf(skeyid_d, seed)
+    while len(out) < size:
+        block = prf(skeyid_d, block + seed)
+        out += block
+    return out[:size]
+
+
 __all__ = [
     "Phase1Keys",
     "derive_phase1_keys",
@@ -122,5 +157,8 @@ __all__ = [
     "hash_i",
     "hash_r",
     "phase1_iv",
+    "quick_mode_hash",
+    "quick_mode_hash3",
+    "quick_mode_keymat",
     "skeyid_psk",
 ]

@@ -32,6 +32,7 @@ from tunnelgate.ike.v1.constants import ExchangeType, NotifyMessageType, Payload
 from tunnelgate.ike.v1.encoding import DecodeError
 from tunnelgate.ike.v1.errors import Phase1Error
 from tunnelgate.ike.v1.identity import check_peer_identity, id_body, own_identity
+from tunnelgate.ike.v1.informational import DPD_VID
 from tunnelgate.ike.v1.keymat import derive_phase1_keys, hash_i, hash_r, phase1_iv, skeyid_psk
 from tunnelgate.ike.v1.message import Header, Message, encode_message, encode_payloads
 from tunnelgate.ike.v1.nat_traversal import (
@@ -101,11 +102,12 @@ class MainModeExchange:
     def _send_mm1(self, sa: Phase1Sa, now: float) -> None:
         offer = proposal.offer(self.gateway.ikev1_policies)
         sa.sa_i_body = sa_payload_body(offer)
-        message = Message(self._header(sa), (offer, VidPayload(RFC_3947_VID)))  # NAT-T
-        self._send(sa, encode_message(message), now)
+        vids = (VidPayload(RFC_3947_VID), VidPayload(DPD_VID))  # NAT-T, DPD (RFC 3706 §5)
+        self._send(sa, encode_message(Message(self._header(sa), (offer, *vids))), now)
 
     def _vendor_ids(self, sa: Phase1Sa) -> list[Payload]:
-        return [VidPayload(RFC_3947_VID)] if sa.peer_nat_t else []
+        vids: list[Payload] = [VidPayload(RFC_3947_VID)] if sa.peer_nat_t else []
+        return vids + ([VidPayload(DPD_VID)] if sa.peer_dpd else [])
 
     def _on_mm1(self, sa: Phase1Sa, m: Inbound, now: float) -> None:
         """Responder: choose a policy per the spec's rule (``select_ikev1``) and answer MM2."""
@@ -119,6 +121,7 @@ class MainModeExchange:
         sa.choice = choice
         sa.sa_i_body = m.sa_body or sa_payload_body(m.get(SaPayload))
         sa.peer_nat_t = announces_nat_t(m.payloads)
+        sa.peer_dpd = VidPayload(DPD_VID) in m.payloads
         answer = proposal.answer(chosen.number, transform)
         message = Message(self._header(sa), (answer, *self._vendor_ids(sa)))
         self._send(sa, encode_message(message), now)
@@ -132,6 +135,7 @@ class MainModeExchange:
         sa.choice = _accept_answer(offers[0][2], self.gateway)
         sa.cookie_r = m.header.responder_cookie
         sa.peer_nat_t = announces_nat_t(m.payloads)
+        sa.peer_dpd = VidPayload(DPD_VID) in m.payloads
         sa.nonce_i = self.random(NONCE_BYTES)
         sa.private, sa.public_i = dh.group(sa.choice.policy.group).generate(self.random)
         self._send_ke(sa, sa.public_i, sa.nonce_i, now)

@@ -76,6 +76,10 @@ class Protection:
     def open(self, envelope: Envelope) -> tuple[Payload, ...]:
         """Decrypt and parse an encrypted envelope; ``DecodeError`` (IV unchanged) if it
         does not decrypt to a payload chain."""
+        return self.open_plain(envelope)[0]
+
+    def open_plain(self, envelope: Envelope) -> tuple[tuple[Payload, ...], bytes]:
+        """``open``, also returning the plaintext (for the hashes of RFC 2409 §5.5)."""
         block = self.algorithm.block_bytes
         body = envelope.body
         if not envelope.header.is_encrypted:
@@ -86,7 +90,7 @@ class Protection:
         plaintext = self._cipher.decrypt(self.iv(message_id), body)
         payloads = decode_payloads(envelope.first_payload, plaintext, padded=True)
         self.ivs[message_id] = body[-block:]
-        return payloads
+        return payloads, plaintext
 
 
 __all__ = ["PHASE1_MESSAGE_ID", "Protection", "pad"]

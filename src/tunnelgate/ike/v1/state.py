@@ -9,9 +9,15 @@ from enum import Enum
 
 from tunnelgate.crypto import dh
 from tunnelgate.ike.v1.keymat import Phase1Keys
+from tunnelgate.ike.v1.phase2_proposal import EspOffer
+from tunnelgate.ike.v1.proposals import SaPayload
 from tunnelgate.ike.v1.protection import Protection
+from tunnelgate.ike.v2.events import ChildSaEstablished
+from tunnelgate.policy.acl import Rule
+from tunnelgate.policy.crypto_map import MapEntry
 from tunnelgate.policy.ike import PreSharedKey
 from tunnelgate.policy.ike_proposal import Ikev1Choice
+from tunnelgate.policy.selector import Selector
 
 Address = tuple[str, int]
 RandomSource = Callable[[int], bytes]
@@ -35,6 +41,43 @@ class MainModeState(Enum):
     @property
     def established(self) -> bool:
         return self in (MainModeState.MAIN_R3, MainModeState.MAIN_I4)
+
+
+class QuickModeState(Enum):
+    """Where a quick mode stands (libreswan's STATE_QUICK_*; the number counts the messages
+    this side has sent)."""
+
+    QUICK_R0 = "QUICK_R0"  # expecting QM1 (the table's entry state, never stored)
+    QUICK_I1 = "QUICK_I1"  # sent QM1 HASH(1) SA Ni [KE] [IDci IDcr], expecting QM2
+    QUICK_R1 = "QUICK_R1"  # sent QM2 HASH(2) SA Nr [KE] [IDci IDcr], expecting QM3
+    QUICK_I2 = "QUICK_I2"  # sent QM3 HASH(3): established
+    QUICK_R2 = "QUICK_R2"  # received QM3: established
+
+
+@dataclass(slots=True)
+class QuickMode:
+    """One quick mode (RFC 2409 §5.5) of an ISAKMP SA, filed by its message ID."""
+
+    initiator: bool
+    message_id: int
+    state: QuickModeState
+    entry: MapEntry | None = None
+    selector: Selector | None = None  # our view: source = our side
+    spi_in: bytes = b""  # ours: the peer sends with it
+    spi_out: bytes = b""
+    nonce_i: bytes = b""
+    nonce_r: bytes = b""
+    group: int | None = None  # PFS
+    private: dh.DhPrivateKey | None = field(default=None, repr=False)
+    shared: bytes = field(default=b"", repr=False)  # g(qm)^xy
+    offered: SaPayload | None = None  # the initiator's SA payload, to check the answer
+    offer: EspOffer | None = None  # the chosen transform
+    lifetime_seconds: int = 0
+    lifetime_kilobytes: int | None = None
+    last_sent: bytes = b""
+    last_received: bytes = b""
+    retransmit_at: float | None = None  # QM1 and QM2 are repeated until answered
+    retransmits: int = 0
 
 
 @dataclass(slots=True)
@@ -65,6 +108,17 @@ class Phase1Sa:
     retransmits: int = 0
     expire_at: float | None = None  # half-open negotiations give up; then the lifetime ends
     established_at: float | None = None
+    # phase 2 and informational exchanges
+    waiting: list[tuple[MapEntry, Rule]] = field(default_factory=list)  # quick modes to start
+    quick: dict[int, QuickMode] = field(default_factory=dict)  # by message ID
+    children: dict[bytes, ChildSaEstablished] = field(default_factory=dict)  # by our SPI
+    peer_dpd: bool = False  # the peer announced RFC 3706 DPD (vendor ID)
+    keepalive: tuple[int, int] | None = None  # (threshold, retry) of the tunnel group
+    last_heard: float = 0.0  # the last authenticated message from the peer
+    dpd_at: float | None = None
+    dpd_seq: int = 0  # the R-U-THERE sequence number last sent
+    dpd_waiting: bool = False
+    dpd_retries: int = 0
 
     @property
     def key(self) -> tuple[bytes, str]:
