@@ -1,18 +1,29 @@
 """Benchmark: the real gateway daemon (``tunnelgate run``) against strongSwan charon, in one run.
 
 Run by hand, as root: ``.venv/bin/python benchmarks/gateway_throughput.py [--seconds 5]
-[--repeat 1] [--nat] [--udp-rate 200M] [--baseline OLD_SRC]``.
+[--repeat 1] [--nat] [--udp-rate 200M] [--algorithms gcm,cbc,3des] [--baseline OLD_SRC]
+[--candidate NEW_SRC]``.
 
 Both tunnels are measured in the lab's topology (``tunnelgate.lab``)::
 
     host-a 10.1.0.10 — gw-a 192.0.2.1 — inet — (NAT →) gw-b 198.51.100.2 — host-b 10.2.0.10
 
-1. tunnelgate: ``Lab.up`` with its two ``tunnelgate run`` daemons (IKEv2 PSK, AES-GCM-256 from
-   ``examples/lab``); native ESP (IP protocol 50), or ESP-in-UDP 4500 with ``--nat``;
+1. tunnelgate: ``Lab.up`` with its two ``tunnelgate run`` daemons (IKEv2 PSK, the configs of
+   ``examples/lab`` with the ESP proposal of each algorithm written into temporary copies);
+   native ESP (IP protocol 50), or ESP-in-UDP 4500 with ``--nat``;
 2. charon: the same topology without gateways (``gateways=False``), one strongSwan charon per
    gateway namespace (kernel-libipsec: userspace ESP over TUN, always ESP-in-UDP 4500), each
-   isolated in its own mount namespace by ``tests/interop/harness.py``. charon is always
-   measured in the direct topology (libipsec encapsulates in UDP anyway).
+   isolated in its own mount namespace by ``tests/interop/harness.py``, with the matching ESP
+   proposal. charon is always measured in the direct topology (libipsec encapsulates in UDP
+   anyway).
+
+``--algorithms`` (default ``gcm``), each measured on both tunnels and printed as its own table:
+
+| name   | tunnelgate ``ipsec-proposal``                   | charon ``esp_proposals`` |
+|--------|-------------------------------------------------|--------------------------|
+| gcm    | ``encryption aes-gcm-256``, ``integrity null``  | ``aes256gcm16``          |
+| cbc    | ``encryption aes-256``, ``integrity sha-256``   | ``aes256-sha256``        |
+| 3des   | ``encryption 3des``, ``integrity sha-1``        | ``3des-sha1``            |
 
 From host-a to host-b: iperf3 TCP (Mbit/s, receiver's figure), iperf3 UDP with 100-byte
 payloads at ``--udp-rate`` (packets/s received and loss), and ping RTT at light load (avg and
@@ -65,6 +76,45 @@ _RTT = re.compile(r"time=([0-9.]+) ms")
 
 class BenchError(RuntimeError):
     """One measurement could not be made (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One ESP algorithm measured on both tunnels."""
+
+    name: str
+    encryption: str  # ``protocol esp encryption`` of the lab's ipsec-proposal
+    integrity: str  # ``protocol esp integrity``
+    charon: str  # swanctl esp_proposals
+    title: str
+
+
+ALGORITHMS = {
+    a.name: a
+    for a in (
+        Algorithm("gcm", "aes-gcm-256", "null", "aes256gcm16", "AES-GCM-256"),
+        Algorithm("cbc", "aes-256", "sha-256", "aes256-sha256", "AES-CBC-256 + HMAC-SHA-256-128"),
+        Algorithm("3des", "3des", "sha-1", "3des-sha1", "3DES-CBC + HMAC-SHA-1-96"),
+    )
+}
+_LAB_CONFIGS = ("gw-a.cfg", "gw-b.cfg", "gw-b-nat.cfg")
+_ESP_LINE = re.compile(r"^ protocol esp (encryption|integrity) .*$", re.MULTILINE)
+
+
+def write_configs(algorithm: Algorithm, directory: Path) -> Path:
+    """Copies of ``examples/lab``'s gateway configs with ``algorithm``'s ESP proposal."""
+    directory.mkdir(parents=True, exist_ok=True)
+    source = REPO / "examples" / "lab"
+    values = {"encryption": algorithm.encryption, "integrity": algorithm.integrity}
+    for name in _LAB_CONFIGS:
+        text = source.joinpath(name).read_text()
+        text, count = _ESP_LINE.subn(
+            lambda m: f" protocol esp {m.group(1)} {values[m.group(1)]}", text
+        )
+        if count != 2:
+            raise BenchError(f"{source / name}: expected one ESP encryption and integrity line")
+        directory.joinpath(name).write_text(text)
+    return directory
 
 
 @dataclass
@@ -152,11 +202,12 @@ def rtt(lab: Lab) -> tuple[float, float]:
 
 def measure(lab: Lab, seconds: int, rate: str, label: str) -> Figures:
     figures = Figures()
-    for what, step in (
+    steps: tuple[tuple[str, Callable[[], None]], ...] = (
         ("tcp", lambda: setattr(figures, "tcp_mbits", tcp(lab, seconds))),
         ("udp", lambda: _set_udp(figures, udp(lab, seconds, rate))),
         ("rtt", lambda: _set_rtt(figures, rtt(lab))),
-    ):
+    )
+    for what, step in steps:
         try:
             step()
         except (BenchError, TimeoutError, KeyError, subprocess.TimeoutExpired) as exc:
@@ -181,7 +232,12 @@ def _prefix() -> str:
 
 
 def measure_tunnelgate(
-    workdir: Path, nat: bool, seconds: int, rate: str, source: Path | None = None
+    workdir: Path,
+    nat: bool,
+    seconds: int,
+    rate: str,
+    source: Path | None = None,
+    algorithm: Algorithm = ALGORITHMS["gcm"],
 ) -> Figures:
     """``source``: run the daemons from that ``src`` directory instead (``--baseline``)."""
     prefix = _prefix()
@@ -190,7 +246,8 @@ def measure_tunnelgate(
     if source is not None:  # the daemons inherit it; this process keeps its own modules
         os.environ["PYTHONPATH"] = str(source)
     try:
-        lab = Lab.up(prefix, nat=nat, state_dir=workdir / prefix)
+        configs = write_configs(algorithm, workdir / f"configs-{algorithm.name}")
+        lab = Lab.up(prefix, nat=nat, state_dir=workdir / prefix, config_dir=configs)
         _wait_ping(lab)
         return measure(lab, seconds, rate, "tunnelgate")
     finally:
@@ -210,7 +267,9 @@ def measure_tunnelgate(
                 os.environ["PYTHONPATH"] = saved
 
 
-def measure_charon(workdir: Path, seconds: int, rate: str) -> Figures:
+def measure_charon(
+    workdir: Path, seconds: int, rate: str, algorithm: Algorithm = ALGORITHMS["gcm"]
+) -> Figures:
     prefix = _prefix()
     lab: Lab | None = None
     namespaces: list[Namespace] = []
@@ -229,7 +288,7 @@ def measure_charon(workdir: Path, seconds: int, rate: str) -> Figures:
                 remote_addr=remote,
                 local_ts=local_ts,
                 remote_ts=remote_ts,
-                esp_proposals="aes256gcm16",
+                esp_proposals=algorithm.charon,
             )
             charons.append(Charon(ns, conf, name=f"charon-{node}").start())
         charons[0].initiate("gw", timeout=20)
@@ -278,55 +337,88 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nat", action="store_true", help="gw-b behind the NAT (ESP-in-UDP)")
     parser.add_argument("--udp-rate", default="200M", help="iperf3 -b for the UDP test")
     parser.add_argument(
+        "--algorithms",
+        default="gcm",
+        help=f"comma-separated, of {','.join(ALGORITHMS)} (default gcm); one table each",
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         metavar="SRC",
         help="also measure daemons run from this copy of src/ (before/after in one run)",
     )
+    parser.add_argument(
+        "--candidate",
+        type=Path,
+        metavar="SRC",
+        help="run the measured daemons from this copy of src/ instead of the tree's",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.seconds < 1:
         parser.error("--seconds and --repeat must be at least 1")
+    names = [n.strip() for n in args.algorithms.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ALGORITHMS]
+    if not names or unknown:
+        parser.error(f"--algorithms: unknown {unknown}; choose from {', '.join(ALGORITHMS)}")
+    algorithms = [ALGORITHMS[n] for n in dict.fromkeys(names)]
     problem = preflight()
     if problem is not None:
         print(f"cannot run: {problem}", file=sys.stderr)
         return 2
     path = "ESP-in-UDP 4500 behind the NAT" if args.nat else "native ESP (IP protocol 50)"
     print(f"CPU: {os.cpu_count()} cores shared by both gateways, iperf3 client and server.")
-    print(f"tunnelgate: two `tunnelgate run` daemons, AES-GCM-256, {path}.")
-    print("charon: strongSwan kernel-libipsec, aes256gcm16, ESP-in-UDP 4500, direct topology.")
+    print(f"tunnelgate: two `tunnelgate run` daemons, {path}.")
+    print("charon: strongSwan kernel-libipsec, ESP-in-UDP 4500, direct topology.")
+    print(f"algorithms: {', '.join(f'{a.name} ({a.title})' for a in algorithms)}.")
     print(
         f"{args.seconds} s per iperf3 run, {args.repeat} run(s) each (median), host-a -> host-b; "
         f"UDP 100-byte payloads at {args.udp_rate}; {PINGS} pings at {PING_INTERVAL * 1000:g} ms.\n"
     )
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=f"tg-gwbench-{os.getpid()}-"))
-    runs: dict[str, list[Figures]] = {"charon": [], "tunnelgate": [], "baseline": []}
-    measures: dict[str, Callable[[], Figures]] = {
-        "charon": lambda: measure_charon(workdir, args.seconds, args.udp_rate),
-        "tunnelgate": lambda: measure_tunnelgate(workdir, args.nat, args.seconds, args.udp_rate),
-    }
-    if args.baseline is not None:
-        source = args.baseline.resolve()
-        measures["baseline"] = lambda: measure_tunnelgate(
-            workdir, args.nat, args.seconds, args.udp_rate, source
-        )
+    runs: dict[tuple[str, str], list[Figures]] = {}
+    candidate = args.candidate.resolve() if args.candidate is not None else None
+    baseline = args.baseline.resolve() if args.baseline is not None else None
+
+    def plan(algorithm: Algorithm) -> dict[str, Callable[[], Figures]]:
+        measures: dict[str, Callable[[], Figures]] = {
+            "charon": lambda: measure_charon(workdir, args.seconds, args.udp_rate, algorithm),
+            "tunnelgate": lambda: measure_tunnelgate(
+                workdir, args.nat, args.seconds, args.udp_rate, candidate, algorithm
+            ),
+        }
+        if baseline is not None:
+            measures["baseline"] = lambda: measure_tunnelgate(
+                workdir, args.nat, args.seconds, args.udp_rate, baseline, algorithm
+            )
+        return measures
+
     failed = False
     try:
         for _ in range(args.repeat):
-            for name, run in measures.items():
-                try:
-                    figures = run()
-                except (BenchError, HarnessError, LabError, TimeoutError) as exc:
-                    print(f"  {name} failed: {exc}", flush=True)
-                    failed = True
-                    continue
-                print(f"  {name}: {figures}", flush=True)
-                runs[name].append(figures)
+            for algorithm in algorithms:
+                for name, run in plan(algorithm).items():
+                    try:
+                        figures = run()
+                    except (BenchError, HarnessError, LabError, TimeoutError) as exc:
+                        print(f"  {algorithm.name} {name} failed: {exc}", flush=True)
+                        failed = True
+                        continue
+                    print(f"  {algorithm.name} {name}: {figures}", flush=True)
+                    runs.setdefault((algorithm.name, name), []).append(figures)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    for algorithm in algorithms:
+        print_table(algorithm, runs, baseline is not None)
+    print(f"\ntotal time {time.monotonic() - started:.1f} s")
+    return 1 if failed else 0
 
+
+def print_table(
+    algorithm: Algorithm, runs: dict[tuple[str, str], list[Figures]], base: bool
+) -> None:
     def med(name: str, attr: str) -> float | None:
-        return _median([getattr(f, attr) for f in runs[name]])
+        return _median([getattr(f, attr) for f in runs.get((algorithm.name, name), [])])
 
     rows = (
         ("TCP Mbit/s", "tcp_mbits", 1, False),
@@ -335,11 +427,10 @@ def main(argv: list[str] | None = None) -> int:
         ("RTT avg ms", "rtt_avg", 3, True),
         ("RTT p99 ms", "rtt_p99", 3, True),
     )
-    print()
-    base = args.baseline is not None
+    print(f"\n{algorithm.name}: tunnelgate {algorithm.title}, charon {algorithm.charon}")
     header = f"{'figure':<17} {'charon':>10} {'tunnelgate':>11} {'tg/charon':>10}"
     if base:
-        header += f" {'baseline':>10} {'base/charon':>11}"
+        header += f" {'baseline':>10} {'base/charon':>11} {'tg/base':>8}"
     print(header)
     print("-" * len(header))
     for title, attr, digits, lower_better in rows:
@@ -349,9 +440,8 @@ def main(argv: list[str] | None = None) -> int:
         if base:
             before = med("baseline", attr)
             line += f" {_fmt(before, digits):>10} {_ratio(before, theirs):>11}"
+            line += f" {_ratio(ours, before):>8}"
         print(line + (" (lower is better)" if lower_better else ""))
-    print(f"\ntotal time {time.monotonic() - started:.1f} s")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

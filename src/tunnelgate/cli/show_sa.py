@@ -302,10 +302,71 @@ def bitmap_words(bitmap: int, window: int) -> list[str]:
 
 def show_crypto_ikev2_sa(snapshot: GatewaySnapshot, *, detail: bool = False) -> str:
     """``show crypto ikev2 sa [detail]``: one session per IKE SA, with its child SAs."""
-    if not snapshot.ike_sas:
+    ike_sas = [ike for ike in snapshot.ike_sas if ike.ike_version == 2]
+    if not ike_sas:
         return NO_IKEV2_SAS + "\n"
-    sessions = [_ike_session(n, ike, detail) for n, ike in enumerate(snapshot.ike_sas, 1)]
+    sessions = [_ike_session(n, ike, detail) for n, ike in enumerate(ike_sas, 1)]
     return "IKEv2 SAs:\n\n" + "\n".join(sessions)
+
+
+# --- show crypto ikev1 sa / show crypto isakmp sa ------------------------------------------
+
+NO_IKEV1_SAS = "There are no IKEv1 SAs"
+IKEV1_HASH = {
+    "sha": "SHA",
+    "md5": "MD5",
+    "sha256": "SHA256",
+    "sha384": "SHA384",
+    "sha512": "SHA512",
+}
+
+
+def show_crypto_ikev1_sa(snapshot: GatewaySnapshot, *, detail: bool = False) -> str:
+    """``show crypto ikev1 sa [detail]``: the ASA 9.x blocks; ``detail`` uses the one-line
+    table that automation parses (ntc-templates ``cisco_asa_show_crypto_ikev1_sa_detail``)."""
+    ike_sas = [ike for ike in snapshot.ike_sas if ike.ike_version == 1]
+    if not ike_sas:
+        return NO_IKEV1_SAS + "\n"
+    if detail:
+        rows = ["IKE Peer        Type Dir  Rky State        Encrypt Hash    Auth      Lifetime"]
+        for n, ike in enumerate(ike_sas, 1):
+            direction = "Init" if ike.role == "Initiator" else "Resp"
+            state = "MM_Active" if ike.status == "READY" else "MM_WAIT_MSG"
+            hash_name = IKEV1_HASH.get(ike.integrity, ike.integrity).lower()
+            rows.append(
+                f"{n:<3} {ike.peer_address:<15} L2L  {direction:<4} No  {state:<12} "
+                f"{ike.encryption.replace('-', ''):<7} {hash_name:<7} preshared "
+                f"{ike.lifetime_seconds}"
+            )
+        return "\n".join(rows) + "\n"
+    active = sum(1 for ike in ike_sas if ike.status == "READY")
+    lines = [
+        "IKEv1 SAs:",
+        "",
+        f"   Active SA: {active}",
+        "    Rekey SA: 0 (A tunnel will report 1 Active and 1 Rekey SA during rekey)",
+        f"Total IKE SA: {len(ike_sas)}",
+        "",
+    ]
+    for n, ike in enumerate(ike_sas, 1):
+        state = "MM_ACTIVE" if ike.status == "READY" else "MM_WAIT_MSG"
+        role = "initiator" if ike.role == "Initiator" else "responder"
+        lines += [
+            f"{n:<3} IKE Peer: {ike.peer_address}",
+            f"    Type    : {'L2L':<15} Role    : {role}",
+            f"    Rekey   : {'no':<15} State   : {state}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def show_crypto_isakmp_sa(snapshot: GatewaySnapshot, *, detail: bool = False) -> str:
+    """``show crypto isakmp sa [detail]``: the IKEv1 section, then the IKEv2 one."""
+    return (
+        show_crypto_ikev1_sa(snapshot, detail=detail)
+        + "\n"
+        + show_crypto_ikev2_sa(snapshot, detail=detail)
+    )
 
 
 def _ike_session(session_id: int, ike: IkeSaView, detail: bool) -> str:
@@ -385,12 +446,15 @@ def _child_encr(encryption: str) -> str:
 
 
 __all__ = [
+    "NO_IKEV1_SAS",
     "NO_IKEV2_SAS",
     "NO_IPSEC_SAS",
     "bitmap_words",
     "format_ident",
     "ike_algorithms",
     "iv_size",
+    "show_crypto_ikev1_sa",
     "show_crypto_ikev2_sa",
     "show_crypto_ipsec_sa",
+    "show_crypto_isakmp_sa",
 ]

@@ -4,7 +4,8 @@
 |----------------------------------------------------------|---------------------------------|
 | ``show crypto ipsec sa [peer A | map M] [detail]``        | the ASA layout (``show_sa``)    |
 | ``show crypto ikev2 sa [detail]``                         | the ASA layout                  |
-| ``show crypto isakmp sa [detail]``                        | IKEv1 (none yet), then IKEv2    |
+| ``show crypto ikev1 sa [detail]``                         | the ASA layout                  |
+| ``show crypto isakmp sa [detail]``                        | IKEv1, then IKEv2               |
 | ``show tunnelgate counters``                              | drops and counters (JSON)       |
 | ``show ipsec stats``, ``show crypto isakmp stats``        | the ASA layouts (``show_stats``)|
 | ``show vpn-sessiondb [detail] l2l``                       | the ASA layout                  |
@@ -25,7 +26,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
-from tunnelgate.cli.show_sa import show_crypto_ikev2_sa, show_crypto_ipsec_sa
+from tunnelgate.cli.show_sa import (
+    show_crypto_ikev1_sa,
+    show_crypto_ikev2_sa,
+    show_crypto_ipsec_sa,
+    show_crypto_isakmp_sa,
+)
 from tunnelgate.cli.show_stats import (
     show_crypto_isakmp_stats,
     show_ipsec_stats,
@@ -35,7 +41,6 @@ from tunnelgate.config.grammar import Args, Candidate, CommandSpec, Match, ModeG
 from tunnelgate.gateway.snapshot import GatewaySnapshot
 
 INVALID = "ERROR: % Invalid input detected at '^' marker.\n"
-NO_IKEV1 = "There are no IKEv1 SAs\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +78,25 @@ def _show_ipsec(ops: Operations, args: Args, as_json: bool) -> Answer:
     return Answer(True, text)
 
 
-def _show_ike(ops: Operations, args: Args, as_json: bool, *, isakmp: bool = False) -> Answer:
+def _show_ike(ops: Operations, args: Args, as_json: bool) -> Answer:
     snap = ops.snapshot()
     if as_json:
         return Answer(True, _json(snap, "ike_sas"))
-    text = show_crypto_ikev2_sa(snap, detail="detail" in args)
-    return Answer(True, (NO_IKEV1 + "\n" if isakmp else "") + text)
+    return Answer(True, show_crypto_ikev2_sa(snap, detail="detail" in args))
+
+
+def _show_ikev1(ops: Operations, args: Args, as_json: bool) -> Answer:
+    snap = ops.snapshot()
+    if as_json:
+        return Answer(True, _json(snap, "ike_sas"))
+    return Answer(True, show_crypto_ikev1_sa(snap, detail="detail" in args))
 
 
 def _show_isakmp(ops: Operations, args: Args, as_json: bool) -> Answer:
-    return _show_ike(ops, args, as_json, isakmp=True)
+    snap = ops.snapshot()
+    if as_json:
+        return Answer(True, _json(snap, "ike_sas"))
+    return Answer(True, show_crypto_isakmp_sa(snap, detail="detail" in args))
 
 
 def _counters(ops: Operations, args: Args, as_json: bool) -> Answer:
@@ -121,6 +135,7 @@ ROWS: tuple[tuple[str, Action, str], ...] = (
     (f"show crypto ipsec sa {_SELECT} [detail]$detail", _show_ipsec, "IPsec SAs"),
     ("show crypto ikev2 sa [detail]$detail", _show_ike, "IKEv2 SAs"),
     ("show crypto isakmp sa [detail]$detail", _show_isakmp, "IKE SAs"),
+    ("show crypto ikev1 sa [detail]$detail", _show_ikev1, "IKEv1 SAs"),
     ("show tunnelgate counters", _counters, "Data-path drops and counters"),
     ("show ipsec stats", _ipsec_stats, "IPsec global statistics"),
     ("show crypto isakmp stats", _isakmp_stats, "IKE global statistics"),
@@ -137,6 +152,7 @@ KEYWORD_HELP: tuple[tuple[str, str], ...] = (
     ("ipsec", "IPsec security associations"),
     ("ikev2", "IKEv2 security associations"),
     ("isakmp", "IKE security associations"),
+    ("ikev1", "IKEv1 security associations"),
     ("sa", "Security associations"),
     ("peer", "Only the SAs with this peer"),
     ("map", "Only the SAs of this crypto map"),

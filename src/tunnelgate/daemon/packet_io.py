@@ -127,7 +127,7 @@ class PacketIo:
         self._loop = asyncio.get_running_loop()
         try:
             for nameif, address in sorted(self.gateway.local_addresses.items()):
-                if nameif not in self.gateway.engines:
+                if nameif not in self.gateway.ike_interfaces():
                     continue
                 for port in (500, 4500):
                     sock = _bind(socket.SOCK_DGRAM, 0, (address, port), f"UDP {port} ({nameif})")

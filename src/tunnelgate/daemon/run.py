@@ -203,10 +203,10 @@ async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
     io = PacketIo(gateway, args.tun, on_event=syslog)
     io.release_routes = args.release_routes
     live.clock, live.after = io.now, io.flush
-    if not gateway.engines:
+    if not gateway.ike_interfaces():
         raise StartError(
             "no interface has both a crypto map (crypto map NAME interface IF) and "
-            "crypto ikev2 enable IF with an ip address: nothing to do"
+            "crypto ikev1|ikev2 enable IF with an ip address: nothing to do"
         )
     control = ControlServer(args.control, lambda: OperatorSession(live))
     stop = asyncio.Event()

@@ -23,12 +23,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tunnelgate.esp.packet import (
+    NEXT_HEADER_IPV4,
+    NEXT_HEADER_NO_NEXT,
     EspError,
     EspTransform,
     RandomSource,
     decapsulate,
     encapsulate,
+    open_esp,
     peek_spi_seq,
+    seal,
 )
 from tunnelgate.esp.sa import (
     Direction,
@@ -138,6 +142,46 @@ class ChildSa:
             return self._drop(REPLAY)
         events = tuple(state.account(len(result.inner), now))
         return Unprotected(result.inner, result.next_header, result.dummy, events)
+
+    def protect_packet(
+        self, inner: bytes, next_header: int, now: float, random: RandomSource
+    ) -> bytes | Protected | Dropped:
+        """``protect`` (without TFC padding) for the data path: the ESP payload itself when
+        the packet caused no lifetime event, else what ``protect`` returns. Same state
+        changes, same bytes."""
+        state = self.outbound_state
+        if state.expired:
+            return self.protect(inner, next_header, now, random)
+        seq = state.next_seq()
+        if type(seq) is not int:
+            state.record_error(SEQUENCE_EXHAUSTED)
+            return Dropped(SEQUENCE_EXHAUSTED, tuple(state.tick(now)))
+        esp = seal(self.outbound, seq, inner, next_header, random)
+        events = state.account(len(inner), now)
+        return Protected(esp, tuple(events)) if events else esp
+
+    def unprotect_packet(self, esp: bytes, now: float) -> bytes | Unprotected | Dropped:
+        """``unprotect`` for the data path: the inner packet itself when it is an IPv4 one
+        (next header 4) that caused no lifetime event, else what ``unprotect`` returns. Same
+        checks in the same order, same state changes."""
+        state = self.inbound_state
+        window = state.replay
+        if state.expired or len(esp) < 8 or window is None:
+            return self.unprotect(esp, now)
+        seq = int.from_bytes(esp[4:8])
+        if not window.check(seq):
+            return self._drop(REPLAY)
+        try:
+            inner, next_header = open_esp(self.inbound, esp)
+        except EspError as error:
+            return self._drop(error.reason)
+        if not window.commit(seq):
+            return self._drop(REPLAY)
+        events = state.account(len(inner), now)
+        if events or next_header != NEXT_HEADER_IPV4:
+            dummy = next_header == NEXT_HEADER_NO_NEXT
+            return Unprotected(inner, next_header, dummy, tuple(events))
+        return inner
 
     def tick(self, now: float) -> tuple[LifetimeEvent, ...]:
         """Lifetime events due by time on either direction."""

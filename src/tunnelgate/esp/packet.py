@@ -32,7 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from tunnelgate.crypto.cipher import EncryptionAlgorithm, KeyedCipher
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from tunnelgate.crypto.cipher import CipherMode, EncryptionAlgorithm, KeyedCipher, _block_cipher
 from tunnelgate.crypto.errors import CryptoError
 from tunnelgate.crypto.integrity import Integrity, KeyedIntegrity
 from tunnelgate.crypto.registry import Kind, encryption, integrity_algorithm
@@ -52,6 +56,8 @@ _HEADER = struct.Struct("!II")
 _IPV4_MIN_BYTES = 20
 _IPV6_HEADER_BYTES = 40
 _PADDING = tuple(bytes(range(1, n + 1)) for n in range(MAX_PAD_BYTES + 1))  # 1, 2, 3 …
+# by next header: padding + pad length + next header, for each pad length (``seal``)
+_TRAILERS: dict[int, tuple[bytes, ...]] = {}
 
 
 class EspError(ValueError):
@@ -86,6 +92,11 @@ class EspTransform:
     # keyed once per SA, not per packet (set by __post_init__)
     keyed_cipher: KeyedCipher = field(init=False, repr=False, compare=False)
     keyed_integrity: KeyedIntegrity = field(init=False, repr=False, compare=False)
+    # the per-packet constants and keyed contexts of ``seal``/``open_esp`` (None: ESN, GMAC
+    # or NULL encryption, which take ``encapsulate``/``decapsulate``)
+    data_path: _DataPath | None = field(init=False, repr=False, compare=False)
+    _alignment: int = field(init=False, repr=False, compare=False)
+    _overhead: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 256 <= self.spi <= 0xFFFFFFFF:
@@ -101,6 +112,14 @@ class EspTransform:
             raise ValueError(f"{enc.name} without integrity is not allowed (RFC 4303 §3.2)")
         object.__setattr__(self, "keyed_cipher", KeyedCipher(enc, self.keys.encryption_key))
         object.__setattr__(self, "keyed_integrity", KeyedIntegrity(integ, self.keys.integrity_key))
+        alignment = math.lcm(enc.block_bytes, 4)
+        overhead = HEADER_BYTES + enc.iv_bytes + TRAILER_BYTES + enc.icv_bytes + integ.icv_bytes
+        object.__setattr__(self, "_alignment", alignment)
+        object.__setattr__(self, "_overhead", overhead)
+        fast = None
+        if not self.esn and enc.mode in (CipherMode.GCM, CipherMode.CBC):
+            fast = _DataPath(self, alignment, overhead)
+        object.__setattr__(self, "data_path", fast)
 
     @classmethod
     def from_keywords(
@@ -136,12 +155,83 @@ class EspTransform:
     @property
     def alignment(self) -> int:
         """Padding alignment: the cipher block, and at least 4 (RFC 4303 §2.4)."""
-        return math.lcm(self.encryption.block_bytes, 4)
+        return self._alignment
 
     @property
     def overhead_bytes(self) -> int:
         """Fixed bytes around the payload, padding excluded: header, IV, trailer, ICV."""
-        return HEADER_BYTES + self.encryption.iv_bytes + TRAILER_BYTES + self.icv_bytes
+        return self._overhead
+
+
+class _CbcStream:
+    """CBC with one pyca context per direction for the SA's life instead of one per packet
+    (building a context costs more than encrypting a 1400-byte packet). The bytes are those
+    of a fresh context started with the packet's IV:
+
+    * encrypt: the context chains from its last ciphertext block ``last``, so the first
+      block fed is P1 ^ IV ^ last, whose encryption E(P1 ^ IV) is a fresh context's C1; the
+      rest chains on by itself;
+    * decrypt: the IV is fed first and its output block dropped; P1 = D(C1) ^ IV follows.
+    """
+
+    __slots__ = ("_block", "_dec", "_enc", "_last")
+
+    def __init__(self, encryption: EncryptionAlgorithm, key: bytes) -> None:
+        cipher = _block_cipher(encryption, key)
+        zero = bytes(encryption.block_bytes)
+        self._block = encryption.block_bytes
+        self._enc = Cipher(cipher, modes.CBC(zero)).encryptor()
+        self._dec = Cipher(cipher, modes.CBC(zero)).decryptor()
+        self._last = zero
+
+    def encrypt(self, iv: bytes, plaintext: bytes) -> bytes:
+        """``plaintext`` (whole blocks) in CBC with ``iv``."""
+        n = self._block
+        first = int.from_bytes(plaintext[:n]) ^ int.from_bytes(iv) ^ int.from_bytes(self._last)
+        out = self._enc.update(first.to_bytes(n) + plaintext[n:])
+        self._last = out[-n:]
+        return out
+
+    def decrypt(self, iv: bytes, ciphertext: bytes) -> bytes:
+        """``ciphertext`` (whole blocks) in CBC with ``iv``."""
+        return self._dec.update(iv + ciphertext)[self._block :]
+
+
+class _DataPath:
+    """What ``seal`` and ``open_esp`` need per packet, set up once per SA direction: AES-GCM
+    (its own keyed ``AESGCM``) or a CBC cipher (``_CbcStream``) with its HMAC."""
+
+    __slots__ = (
+        "alignment",
+        "cbc",
+        "gcm",
+        "icv_cipher",
+        "icv_integrity",
+        "integrity",
+        "iv_bytes",
+        "iv_end",
+        "overhead",
+        "salt",
+        "spi",
+    )
+
+    def __init__(self, transform: EspTransform, alignment: int, overhead: int) -> None:
+        enc, key = transform.encryption, transform.keys.encryption_key
+        self.spi = transform.spi
+        self.alignment = alignment
+        self.overhead = overhead
+        self.iv_bytes = enc.iv_bytes
+        self.iv_end = HEADER_BYTES + enc.iv_bytes
+        self.icv_cipher = enc.icv_bytes
+        self.icv_integrity = transform.integrity.icv_bytes
+        self.integrity = transform.keyed_integrity
+        self.salt = key[enc.key_bytes :]
+        self.gcm: AESGCM | None = None
+        self.cbc: _CbcStream | None = None
+        if enc.mode is CipherMode.GCM:
+            self.gcm = AESGCM(key[: enc.key_bytes])
+        else:
+            self.cbc = _CbcStream(enc, key)
 
 
 class Decapsulated(NamedTuple):
@@ -218,6 +308,78 @@ def encapsulate(
     packet = header + iv + body
     icv = transform.keyed_integrity.sign(packet + icv_suffix)
     return packet + icv
+
+
+def seal(
+    transform: EspTransform, seq: int, inner: bytes, next_header: int, random: RandomSource
+) -> bytes:
+    """``encapsulate`` without TFC padding or ``pad_to``, for the data path: the same bytes
+    (given the same random source), without re-checking what the caller guarantees (a
+    sequence number from the SA, a protocol number)."""
+    fast = transform.data_path
+    if fast is None:
+        return encapsulate(transform, seq, inner, next_header, random)
+    pad_bytes = -(len(inner) + TRAILER_BYTES) % fast.alignment
+    trailer = _TRAILERS.get(next_header)
+    if trailer is None:
+        trailer = _TRAILERS[next_header] = tuple(
+            _PADDING[n] + bytes((n, next_header)) for n in range(MAX_PAD_BYTES + 1)
+        )
+    plaintext = inner + trailer[pad_bytes]
+    header = _HEADER.pack(fast.spi, seq)
+    gcm = fast.gcm
+    if gcm is not None:
+        iv = seq.to_bytes(8)
+        return header + iv + gcm.encrypt(fast.salt + iv, plaintext, header)
+    assert fast.cbc is not None
+    iv = random(fast.iv_bytes)
+    if len(iv) != fast.iv_bytes:
+        raise ValueError("the random source returned the wrong number of bytes")
+    packet = header + iv + fast.cbc.encrypt(iv, plaintext)
+    return packet + fast.integrity.sign(packet)
+
+
+def open_esp(transform: EspTransform, data: bytes) -> tuple[bytes, int]:
+    """``decapsulate`` for the data path: (inner packet, next header), the same checks in
+    the same order with the same ``EspError`` reasons."""
+    fast = transform.data_path
+    if fast is None:
+        result = decapsulate(transform, data)
+        return result.inner, result.next_header
+    size = len(data)
+    if size < fast.overhead:
+        raise EspError("short-packet")
+    iv_end = fast.iv_end
+    end = size - fast.icv_integrity
+    body = data[iv_end:end]
+    if (len(body) - fast.icv_cipher) % fast.alignment:
+        raise EspError("bad-length")
+    gcm = fast.gcm
+    if gcm is not None:
+        try:
+            plaintext = gcm.decrypt(fast.salt + data[HEADER_BYTES:iv_end], body, data[:8])
+        except InvalidTag:
+            raise EspError("icv-failed") from None
+    else:
+        assert fast.cbc is not None
+        try:
+            fast.integrity.verify(data[:end], data[end:])
+        except CryptoError:
+            raise EspError("icv-failed") from None
+        plaintext = fast.cbc.decrypt(data[HEADER_BYTES:iv_end], body)
+    pad_bytes, next_header = plaintext[-2], plaintext[-1]
+    payload_end = len(plaintext) - TRAILER_BYTES - pad_bytes
+    if payload_end < 0 or plaintext[payload_end:-TRAILER_BYTES] != _PADDING[pad_bytes]:
+        raise EspError("bad-padding")
+    inner = plaintext[:payload_end]
+    if (
+        next_header == NEXT_HEADER_IPV4
+        and payload_end >= _IPV4_MIN_BYTES
+        and inner[0] >> 4 == 4
+        and int.from_bytes(inner[2:4]) == payload_end
+    ):
+        return inner, next_header  # no TFC padding: what ``_strip_tfc`` would return
+    return _strip_tfc(inner, next_header), next_header
 
 
 def tunnel_encapsulate(
@@ -323,6 +485,8 @@ __all__ = [
     "RandomSource",
     "decapsulate",
     "encapsulate",
+    "open_esp",
     "peek_spi_seq",
+    "seal",
     "tunnel_encapsulate",
 ]

@@ -133,6 +133,10 @@ class EspSaState:
         self._errors: Counter[str] = Counter()
         self._soft_done = False
         self._hard_done = False
+        # the next point ``tick`` could report at, per measure (``_arm``): ``account`` calls
+        # ``tick`` only once one is reached, instead of per packet
+        self._at_time = self._at_bytes = self._at_seq = _NEVER
+        self._arm()
 
     # ----------------------------------------------------------------- sequence numbers
 
@@ -157,7 +161,9 @@ class EspSaState:
             raise ValueError("negative byte count")
         self._packets += 1
         self._bytes += nbytes
-        return self.tick(now)
+        if now >= self._at_time or self._bytes >= self._at_bytes or self._seq >= self._at_seq:
+            return self.tick(now)
+        return []  # what ``tick`` says before any of its points (``_arm``)
 
     def record_error(self, reason: str) -> None:
         """Count a packet dropped on this SA (replay, ICV failure, padding, selectors...)."""
@@ -184,15 +190,36 @@ class EspSaState:
         hard = self._reached(now, 1.0, self.seq_limit)
         if hard is not None:
             self._hard_done = self._soft_done = True
+            self._arm()
             return [SaExpired(self.spi, hard)]
         if self._soft_done:
             return []
-        soft_seq = max(1, int(self.seq_limit * self.soft_fraction))
-        soft = self._reached(now, self.soft_fraction, soft_seq)
+        soft = self._reached(now, self.soft_fraction, self._soft_seq())
         if soft is not None:
             self._soft_done = True
+            self._arm()
             return [RekeyNeeded(self.spi, soft)]
         return []
+
+    def _soft_seq(self) -> int:
+        return max(1, int(self.seq_limit * self.soft_fraction))
+
+    def _arm(self) -> None:
+        """The thresholds ``account`` compares with: the values at which ``_reached`` first
+        holds for the next event due (the soft point until it was emitted, then the hard
+        one), computed by the same expressions. The soft point is never past the hard one,
+        so below every threshold ``tick`` has nothing to say."""
+        self._at_time = self._at_bytes = self._at_seq = _NEVER
+        if self._hard_done:
+            return
+        fraction = 1.0 if self._soft_done else self.soft_fraction
+        seconds, kilobytes = self.lifetime.seconds, self.lifetime.kilobytes
+        if seconds is not None:
+            self._at_time = self.created_at + seconds * fraction
+        if kilobytes is not None:
+            self._at_bytes = kilobytes * 1024 * fraction
+        if self.direction is Direction.OUTBOUND:
+            self._at_seq = self.seq_limit if self._soft_done else self._soft_seq()
 
     def next_deadline(self) -> float | None:
         """When ``tick`` next has something to say by time alone (for the one timer)."""
@@ -221,6 +248,9 @@ class EspSaState:
         if self.direction is Direction.OUTBOUND and self._seq >= seq_point:
             return LifetimeReason.SEQUENCE
         return None
+
+
+_NEVER = float("inf")
 
 
 def _draw_fraction(random: RandomSource) -> float:

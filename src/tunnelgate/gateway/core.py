@@ -30,7 +30,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tunnelgate.esp.child_sa import ChildSa, Dropped, Protected
+from tunnelgate.esp.child_sa import ChildSa, Dropped, Protected, Unprotected
 from tunnelgate.esp.icmp import ERROR_TYPES, frag_needed, parse_error
 from tunnelgate.esp.ipv4 import (
     FLAG_DF,
@@ -75,6 +75,9 @@ from tunnelgate.gateway.path import (
     outer_df,
     path_too_big,
 )
+from tunnelgate.ike.v1.engine import Ikev1Engine
+from tunnelgate.ike.v1.events import Ikev1Event, Ikev1SaEstablished, Ikev1SaFailed
+from tunnelgate.ike.v1.state import Phase1Sa
 from tunnelgate.ike.v2.engine import Ikev2Engine
 from tunnelgate.ike.v2.events import (
     AnyEvent,
@@ -86,6 +89,7 @@ from tunnelgate.ike.v2.events import (
     PeerUnreachable,
 )
 from tunnelgate.ike.v2.state import IkeSa
+from tunnelgate.policy.acl import Rule
 from tunnelgate.policy.acquire import Acquire, AcquireKey, AcquireTable
 from tunnelgate.policy.address import ipv4_int, ipv4_text, range_to_prefixes
 from tunnelgate.policy.crypto_map import MapEntry, Tfc
@@ -95,10 +99,12 @@ from tunnelgate.policy.spd import Bypass, Classifier, Drop, Protect, check_inbou
 
 IPV4_IN_ESP = 4  # next header of a tunnel-mode IPv4 packet
 NO_NEXT_HEADER = 59  # a TFC dummy packet (RFC 4303 §2.6)
+IKE_VERSION_OCTET = 17  # offset of the version in the IKE/ISAKMP header
 NAT_T_PORT = 4500
 NAT_KEEPALIVE_S = 20.0
 REKEY_RETRY_S = 1.0
 DELETE_RETRY_S = 0.5
+V1_RETIRE_S = 10.0  # an IKEv1 SA replaced by a new quick mode keeps decrypting this long
 FLOW_CACHE_MAX = 4096  # flows remembered by the outbound fast path (cleared when full)
 
 SaKey = tuple[str, str, Selector]  # (nameif, crypto map entry label, child selector)
@@ -124,10 +130,16 @@ class InstalledSa:
     pmtu_reset_at: float | None = None  # pmtu-aging: when a lowered path MTU is restored
     tfc_at: float | None = None  # next burst of TFC dummy packets
     stats: Counter[str] = field(default_factory=Counter)  # pmtus-sent, tfc-sent, …
+    ike_version: int = 2
+    retire_at: float | None = None  # IKEv1: a replaced SA is deleted this long after
 
     @property
     def key(self) -> SaKey:
         return (self.interface, self.entry.label, self.selector)
+
+    @property
+    def spi_in(self) -> int:
+        return self.sa.inbound.spi
 
 
 @dataclass(slots=True)
@@ -146,7 +158,9 @@ def prefixes(addresses: Range) -> list[str]:
     ]
 
 
-def esp_sa(event: ChildSaEstablished, now: float, random: RandomSource) -> ChildSa:
+def esp_sa(
+    event: ChildSaEstablished, now: float, random: RandomSource, *, ike_version: int = 2
+) -> ChildSa:
     """The ESP SA pair of an established child: we send with the peer's SPI, receive on
     ours. Time-based lifetimes stay with IKE (it rekeys and deletes); the data path counts
     the kilobytes."""
@@ -156,7 +170,10 @@ def esp_sa(event: ChildSaEstablished, now: float, random: RandomSource) -> Child
     spi_out, spi_in = int.from_bytes(event.spi_out, "big"), int.from_bytes(event.spi_in, "big")
     outbound = EspTransform.from_keywords(spi_out, event.encryption, event.integrity, out_keys)
     inbound = EspTransform.from_keywords(spi_in, event.encryption, event.integrity, in_keys)
-    lifetime = Lifetime(seconds=None, kilobytes=event.lifetime_kilobytes)
+    # IKEv2 keeps the time lifetime (its engine rekeys and deletes); for IKEv1 SAs the data
+    # path keeps both (D85)
+    seconds = event.lifetime_seconds if ike_version == 1 else None
+    lifetime = Lifetime(seconds=seconds, kilobytes=event.lifetime_kilobytes)
     return ChildSa(outbound, inbound, lifetime, now, random)
 
 
@@ -175,6 +192,7 @@ class Gateway:
         self.random = random
         self.nat_keepalive_s = nat_keepalive_s or float(policy.nat_keepalive_seconds)
         self.engines: dict[str, Ikev2Engine] = {}
+        self.engines_v1: dict[str, Ikev1Engine] = {}
         self.classifiers: dict[str, Classifier] = {}
         self.local_addresses: dict[str, str] = {}  # nameif -> its address
         for nameif, cmap in policy.crypto_maps.items():
@@ -185,6 +203,8 @@ class Gateway:
             self.local_addresses[nameif] = ipv4_text(iface.address)
             if nameif in policy.ikev2_enabled:
                 self.engines[nameif] = Ikev2Engine(policy, nameif, random)
+            if nameif in policy.ikev1_enabled:
+                self.engines_v1[nameif] = Ikev1Engine(policy, nameif, random)
         self._nameif_of = {address: nameif for nameif, address in self.local_addresses.items()}
         self.sad: Sad[ChildSa] = Sad()
         self.installed: dict[int, InstalledSa] = {}  # by inbound SPI
@@ -196,13 +216,13 @@ class Gateway:
         self._ike_established_at: dict[bytes, float] = {}
         self._keepalive_at: dict[tuple[str, Address], float] = {}
         self._outputs: list[Output] = []
-        self._events: deque[AnyEvent | GatewayEvent] = deque()
+        self._events: deque[AnyEvent | Ikev1Event | GatewayEvent] = deque()
         self.drops: Counter[str] = Counter()
         self.counters: Counter[str] = Counter()
         self._conn_ids = 0
         self._ident = 0  # outer IPv4 identification of native ESP packets
         self._active_peer: dict[str, int] = {}  # map entry label -> index into its peers
-        self._deletes: list[tuple[str, bytes]] = []  # child SAs to delete once IKE is free
+        self._deletes: list[tuple[str, bytes, int]] = []  # (nameif, SPI, IKE version) to delete
         self._deletes_at = 0.0  # when to try those again
         # outbound fast path: flow key -> the SA that protects it, valid for one SAD
         # generation and one policy (see receive_tun)
@@ -223,7 +243,7 @@ class Gateway:
         out, self._outputs = self._outputs, []
         return out
 
-    def next_event(self) -> AnyEvent | GatewayEvent | None:
+    def next_event(self) -> AnyEvent | Ikev1Event | GatewayEvent | None:
         return self._events.popleft() if self._events else None
 
     def static_routes(self) -> list[str]:
@@ -239,8 +259,15 @@ class Gateway:
                         out += [p for p in prefixes(selector.destination) if p not in out]
         return out
 
+    def ike_interfaces(self) -> list[str]:
+        """Interfaces that run IKE (v1, v2 or both): they need UDP 500/4500 and raw ESP."""
+        return sorted(set(self.engines) | set(self.engines_v1))
+
+    def _all_engines(self) -> list[tuple[str, Ikev1Engine | Ikev2Engine]]:
+        return [*self.engines.items(), *self.engines_v1.items()]
+
     def get_timer(self) -> float | None:
-        timers = [t for e in self.engines.values() if (t := e.get_timer()) is not None]
+        timers = [t for _, e in self._all_engines() if (t := e.get_timer()) is not None]
         deadline = self.acquire.next_deadline()
         if deadline is not None:
             timers.append(deadline)
@@ -249,10 +276,14 @@ class Gateway:
             timers += [t for t in (i.rekey_retry_at, i.pmtu_reset_at, i.tfc_at) if t is not None]
         if self._deletes:
             timers.append(self._deletes_at)
+        for i in self.installed.values():  # IKEv1 SAs: time lifetimes on the data path
+            if i.ike_version == 1:
+                due = (i.sa.outbound_state.next_deadline(), i.retire_at)
+                timers += [t for t in due if t is not None]
         return min(timers, default=None)
 
     def handle_timer(self, now: float) -> None:
-        for nameif, engine in self.engines.items():
+        for nameif, engine in self._all_engines():
             engine.handle_timer(now)
             self._after_ike(nameif, now)
         if self._deletes:
@@ -274,6 +305,11 @@ class Gateway:
                 installed.path_mtu = INTERFACE_MTU
             if installed.tfc_at is not None and installed.tfc_at <= now:
                 self._send_tfc(installed, now)
+            if installed.ike_version == 1 and installed.spi_in in self.installed:
+                if installed.retire_at is not None and installed.retire_at <= now:
+                    self.tear_down(installed.spi_in, "replaced by a new quick mode", now)
+                    continue
+                self._lifetime(installed, installed.sa.tick(now), now)
         self._drive(now)
 
     # ------------------------------------------------------------------ inputs
@@ -281,8 +317,7 @@ class Gateway:
     def receive_udp(self, local: Address, remote: Address, data: bytes, now: float) -> None:
         """A datagram to one of our IKE ports (500, or 4500: IKE, ESP or a keepalive)."""
         nameif = self._nameif_of.get(local[0])
-        engine = self.engines.get(nameif) if nameif is not None else None
-        if nameif is None or engine is None:
+        if nameif is None or nameif not in self.ike_interfaces():
             self.drops["no-ike-on-address"] += 1
             return
         if local[1] == NAT_T_PORT:
@@ -301,6 +336,15 @@ class Gateway:
                 return
             data = kind.message
         self._ike_port[remote] = local[1]
+        # the ISAKMP header's version octet: 0x10 IKEv1, 0x20 IKEv2 (RFC 2408 §3.1, 7296 §3.1)
+        engine: Ikev1Engine | Ikev2Engine | None
+        if len(data) > IKE_VERSION_OCTET and data[IKE_VERSION_OCTET] >> 4 == 1:
+            engine = self.engines_v1.get(nameif)
+        else:
+            engine = self.engines.get(nameif)
+        if engine is None:
+            self.drops["ike-version-not-enabled"] += 1
+            return
         engine.receive_datagram(data, remote, now)
         self._after_ike(nameif, now)
 
@@ -453,25 +497,30 @@ class Gateway:
     def _seal(self, installed: InstalledSa, inner: bytes, next_header: int, now: float) -> None:
         """Encrypt one packet on the SA and send it: UDP 4500 behind NAT, else native ESP with
         the outer header built here (DF and TOS per RFC 4301 §5.1.2.1 and ``set df-bit``)."""
-        result = installed.sa.protect(inner, next_header, now, self.random)
-        if isinstance(result, Dropped):
+        result = installed.sa.protect_packet(inner, next_header, now, self.random)
+        events: tuple[LifetimeEvent, ...] = ()
+        if type(result) is bytes:  # the common case: no lifetime event
+            esp = result
+        elif isinstance(result, Dropped):
             self.drops[result.reason] += 1
             self._lifetime(installed, result.events, now)
             return
-        assert isinstance(result, Protected)
+        else:
+            assert isinstance(result, Protected)
+            esp, events = result.esp, result.events
         tunnelled = next_header == IPV4_IN_ESP
         df = outer_df(installed.entry.df_bit, tunnelled and bool(inner[6] & 0x40))
         peer = installed.peer
         if installed.udp_encapsulation:
             local = (installed.local, NAT_T_PORT)
-            self._outputs.append(SendUdp(local, peer, result.esp, df))
+            self._outputs.append(SendUdp(local, peer, esp, df))
         else:
             self._ident = (self._ident + 1) & 0xFFFF
             tos = inner[1] if tunnelled else 0
             outer = outer_ipv4_packed(
                 packed_address(installed.local),
                 packed_address(peer[0]),
-                result.esp,
+                esp,
                 df=df,
                 tos=tos,
                 ident=self._ident,
@@ -482,7 +531,8 @@ class Gateway:
                 installed.stats["fragments-created"] += len(pieces)
             for piece in pieces:
                 self._outputs.append(SendIpv4(installed.local, peer[0], piece))
-        self._lifetime(installed, result.events, now)
+        if events:
+            self._lifetime(installed, events, now)
 
     def _send_tfc(self, installed: InstalledSa, now: float) -> None:
         """A burst of dummy packets (next header 59) per ``set tfc-packets``."""
@@ -530,22 +580,28 @@ class Gateway:
             installed = self.installed[spi]
             if self._in_generation == self.sad.generation:
                 self._spi_cache[spi] = (source[0], installed)
-        result = installed.sa.unprotect(esp, now)
-        if isinstance(result, Dropped):
+        result = installed.sa.unprotect_packet(esp, now)
+        if type(result) is bytes:  # an IPv4 packet that caused no lifetime event
+            inner = result
+            if udp and installed.udp_encapsulation and source != installed.peer:
+                installed.peer = source  # the peer's NAT mapping moved (RFC 3948 §3.1)
+        elif isinstance(result, Dropped):
             self.drops[result.reason] += 1
             self._lifetime(installed, result.events, now)
             return
-        if udp and installed.udp_encapsulation and source != installed.peer:
-            installed.peer = source  # the peer's NAT mapping moved (RFC 3948 §3.1)
-        if result.events:
-            self._lifetime(installed, result.events, now)
-        if result.dummy:
-            installed.stats["tfc-received"] += 1
-            return
-        if result.next_header != IPV4_IN_ESP:
-            self.drops["unsupported-next-header"] += 1
-            return
-        inner = result.inner
+        else:
+            assert isinstance(result, Unprotected)
+            if udp and installed.udp_encapsulation and source != installed.peer:
+                installed.peer = source
+            if result.events:
+                self._lifetime(installed, result.events, now)
+            if result.dummy:
+                installed.stats["tfc-received"] += 1
+                return
+            if result.next_header != IPV4_IN_ESP:
+                self.drops["unsupported-next-header"] += 1
+                return
+            inner = result.inner
         key = flow_key(inner)
         if key is not None and self._passed.get(key) is installed:
             self._outputs.append(WriteTun(inner))
@@ -607,46 +663,70 @@ class Gateway:
         """The data path's soft limit (kilobytes, sequence numbers): ask IKE for a rekey."""
         if installed.rekey_asked:
             return
-        engine = self.engines[installed.interface]
         spi_in = installed.established.spi_in
         try:
-            engine.rekey_child(spi_in, now)
+            if installed.ike_version == 1:
+                self._rekey_v1(installed, now)
+            else:
+                self.engines[installed.interface].rekey_child(spi_in, now)
         except (KeyError, ValueError):  # busy with another exchange, or going away
             installed.rekey_retry_at = now + REKEY_RETRY_S
             return
         installed.rekey_asked = True
         self._after_ike(installed.interface, now)
 
+    def _rekey_v1(self, installed: InstalledSa, now: float) -> None:
+        """IKEv1 has no rekey exchange: a new quick mode for the same ACE; the new SA takes
+        over when it is installed (``_install``), the old one is deleted at its hard limit."""
+        engine = self.engines_v1[installed.interface]
+        phase1 = _phase1_to(engine, installed.peer[0])
+        entry = installed.entry
+        rule = next(
+            (r for r in (entry.acl.permits if entry.acl else ()) if sel_covers(r, installed)),
+            None,
+        )
+        if phase1 is None or rule is None:
+            raise KeyError("no ISAKMP SA or ACE to rekey with")
+        engine.create_child(phase1, entry, rule, now)
+
     def _expire(self, installed: InstalledSa, now: float) -> None:
         """The hard limit: the SA carries nothing more; IKE deletes it."""
         spi_in = installed.established.spi_in
         self._uninstall(int.from_bytes(spi_in, "big"), "lifetime expired")
-        try:
-            self.engines[installed.interface].delete_child(spi_in, now)
-        except (KeyError, ValueError):
-            return
-        self._after_ike(installed.interface, now)
+        self._deletes.append((installed.interface, spi_in, installed.ike_version))
+        self._send_deletes(now)
 
     # ------------------------------------------------------------------ IKE
 
     def _after_ike(self, nameif: str, now: float) -> None:
-        engine = self.engines[nameif]
-        local_ip = engine.address[0]
-        for data, peer in engine.datagrams_to_send(now):
-            if self._ike_port.get(peer) == NAT_T_PORT or peer[1] == NAT_T_PORT:
-                self._outputs.append(SendUdp((local_ip, NAT_T_PORT), peer, NON_ESP_MARKER + data))
-            else:
-                self._outputs.append(SendUdp((local_ip, engine.address[1]), peer, data))
-        while (event := engine.next_event()) is not None:
-            self._events.append(event)
-            self._on_ike_event(nameif, event, now)
+        for version, engine in ((2, self.engines.get(nameif)), (1, self.engines_v1.get(nameif))):
+            if engine is None:
+                continue
+            local_ip = engine.address[0]
+            for data, peer in engine.datagrams_to_send(now):
+                if self._ike_port.get(peer) == NAT_T_PORT or peer[1] == NAT_T_PORT:
+                    framed = NON_ESP_MARKER + data
+                    self._outputs.append(SendUdp((local_ip, NAT_T_PORT), peer, framed))
+                else:
+                    self._outputs.append(SendUdp((local_ip, engine.address[1]), peer, data))
+            while (event := engine.next_event()) is not None:
+                self._events.append(event)
+                self._on_ike_event(nameif, event, now, version)
 
-    def _on_ike_event(self, nameif: str, event: AnyEvent, now: float) -> None:
+    def _on_ike_event(
+        self, nameif: str, event: AnyEvent | Ikev1Event, now: float, version: int = 2
+    ) -> None:
         if isinstance(event, IkeSaEstablished):
             self._ike_established_at[event.spi_i + event.spi_r] = now
             self.counters["ike-sas-established"] += 1
+        elif isinstance(event, Ikev1SaEstablished):
+            self._ike_established_at[event.cookie_i + event.cookie_r] = now
+            self.counters["ikev1-sas-established"] += 1
+        elif isinstance(event, Ikev1SaFailed):
+            self.counters["negotiations-failed"] += 1
+            self._fail_wanted(event.peer[0], type(event).__name__, failover=True)
         elif isinstance(event, ChildSaEstablished):
-            self._install(nameif, event, now)
+            self._install(nameif, event, now, version)
         elif isinstance(event, ChildSaDeleted):
             self._uninstall(int.from_bytes(event.spi_in, "big"), event.reason)
         elif isinstance(event, IkeSaFailed | ChildSaFailed | PeerUnreachable):
@@ -658,7 +738,9 @@ class Gateway:
         cmap = self.policy.crypto_maps.get(nameif)
         return next((e for e in cmap.entries if e.label == label), None) if cmap else None
 
-    def _install(self, nameif: str, event: ChildSaEstablished, now: float) -> None:
+    def _install(
+        self, nameif: str, event: ChildSaEstablished, now: float, version: int = 2
+    ) -> None:
         entry = self._entry(nameif, event.map_label)
         if entry is None or event.mode != "tunnel":
             self.drops["child-sa-not-installable"] += 1
@@ -667,7 +749,7 @@ class Gateway:
         udp = event.udp_encapsulation
         peer = (event.peer[0], event.peer[1] if udp else 0)
         installed = InstalledSa(
-            esp_sa(event, now, self.random),
+            esp_sa(event, now, self.random, ike_version=version),
             nameif,
             entry,
             event.selector,
@@ -677,12 +759,20 @@ class Gateway:
             event,
             now,
             self._conn_ids,
+            ike_version=version,
         )
         spi_in, spi_out = installed.sa.inbound.spi, installed.sa.outbound.spi
         sad_entry = SadEntry(
             spi_in, spi_out, peer[0], installed.key, installed.key, installed.sa, installed.sa
         )
         old = int.from_bytes(event.rekeyed_spi, "big") if event.rekeyed_spi else None
+        if old is None and version == 1:
+            # IKEv1 has no rekey exchange: a new quick mode for traffic an SA already carries
+            # (either side's _rekey_v1) succeeds the newest such SA, make-before-break (D85)
+            same = [i for i in self.installed.values() if i.key == installed.key]
+            old = max(same, key=lambda i: i.conn_id).spi_in if same else None
+            if old is not None:
+                self.installed[old].retire_at = now + V1_RETIRE_S
         if old is not None and old in self.installed and self.installed[old].key == installed.key:
             self.sad.replace(old, sad_entry)
         else:
@@ -782,15 +872,25 @@ class Gateway:
             if want.asked or self._wanted.get(key) is not want:
                 continue  # asked already, or settled by a nested call
             entry, rule = key.protect.entry, key.protect.rule
-            engine = self.engines.get(want.interface)
+            engine = self._engine_for(want.interface, entry)
             if engine is None or not entry.peers:
                 del self._wanted[key]
-                why = "IKEv2 not enabled on the interface" if engine is None else "no peer"
+                why = "no IKE version usable on the interface" if engine is None else "no peer"
                 drops = self.acquire.sa_failed(key, now)
                 self.drops["acquire-failed"] += len(drops)
                 self._events.append(NegotiationAbandoned(entry.label, "", why, len(drops)))
                 continue
             peer = self.active_peer(entry)
+            if isinstance(engine, Ikev1Engine):
+                how_v1 = self._ask_v1(engine, key, entry, rule, peer, now)
+                if how_v1 is None:
+                    continue
+                want.asked, want.peer = True, peer
+                self.counters["negotiations-started"] += 1
+                event = NegotiationStarted(want.interface, entry.label, peer, flow, how_v1)
+                self._events.append(event)
+                self._after_ike(want.interface, now)
+                continue
             ike = _ike_sa_to(engine, peer)
             try:
                 if ike is None:
@@ -814,6 +914,42 @@ class Gateway:
             self._events.append(NegotiationStarted(want.interface, entry.label, peer, flow, how))
             self._after_ike(want.interface, now)
 
+    def _engine_for(self, nameif: str, entry: MapEntry) -> Ikev1Engine | Ikev2Engine | None:
+        """IKEv2 when the entry has IKEv2 proposals and the interface runs IKEv2, else IKEv1
+        when it has transform sets and the interface runs IKEv1 (D86)."""
+        if entry.proposals and nameif in self.engines:
+            return self.engines[nameif]
+        if entry.transform_sets and nameif in self.engines_v1:
+            return self.engines_v1[nameif]
+        return None
+
+    def _ask_v1(
+        self,
+        engine: Ikev1Engine,
+        key: AcquireKey,
+        entry: MapEntry,
+        rule: Rule,
+        peer: str,
+        now: float,
+    ) -> str | None:
+        """Main mode then quick mode, or quick mode on the ISAKMP SA with ``peer`` (queued by
+        the engine until phase 1 is up); how, or None when it cannot be asked."""
+        phase1 = _phase1_to(engine, peer)
+        try:
+            if phase1 is None:
+                first = entry.peers.index(peer)
+                rotated = replace(entry, peers=entry.peers[first:] + entry.peers[:first])
+                engine.initiate(rotated, rule, now)
+                return "main-mode"
+            engine.create_child(phase1, entry, rule, now)
+            return "quick-mode"
+        except ValueError as exc:
+            del self._wanted[key]
+            drops = self.acquire.sa_failed(key, now)
+            self.drops["acquire-failed"] += len(drops)
+            self._events.append(NegotiationAbandoned(entry.label, peer, str(exc), len(drops)))
+            return None
+
     # ------------------------------------------------------------------ commands
 
     def tear_down(self, spi_in: int, reason: str, now: float) -> bool:
@@ -823,7 +959,9 @@ class Gateway:
         if installed is None:
             return False
         self._uninstall(spi_in, reason)
-        self._deletes.append((installed.interface, installed.established.spi_in))
+        self._deletes.append(
+            (installed.interface, installed.established.spi_in, installed.ike_version)
+        )
         self._send_deletes(now)
         return True
 
@@ -841,6 +979,13 @@ class Gateway:
                     continue
                 deleted += 1
             self._after_ike(nameif, now)
+        for nameif, v1 in self.engines_v1.items():
+            for phase1 in list(v1.sas.values()):
+                if phase1.established_at is None or (peer is not None and phase1.peer[0] != peer):
+                    continue
+                v1.delete_sa(phase1, now)
+                deleted += 1
+            self._after_ike(nameif, now)
         return deleted
 
     def rebuild_address_index(self) -> None:
@@ -852,9 +997,11 @@ class Gateway:
         self._outputs.extend(changes)
 
     def _send_deletes(self, now: float) -> None:
-        waiting: list[tuple[str, bytes]] = []
-        for nameif, spi in self._deletes:
-            engine = self.engines.get(nameif)
+        waiting: list[tuple[str, bytes, int]] = []
+        for nameif, spi, version in self._deletes:
+            engine: Ikev1Engine | Ikev2Engine | None = (
+                self.engines_v1.get(nameif) if version == 1 else self.engines.get(nameif)
+            )
             if engine is None:
                 continue
             try:
@@ -862,7 +1009,7 @@ class Gateway:
             except KeyError:
                 continue  # IKE no longer knows it: nothing to tell the peer
             except ValueError:
-                waiting.append((nameif, spi))  # another exchange is outstanding
+                waiting.append((nameif, spi, version))  # another exchange is outstanding
                 continue
             self._after_ike(nameif, now)
         self._deletes = waiting
@@ -889,6 +1036,18 @@ def _clear_df(packet: bytes) -> bytes:
     ihl = (packet[0] & 0x0F) * 4
     header = packet[:6] + flags.to_bytes(2, "big") + packet[8:10] + b"\x00\x00" + packet[12:ihl]
     return header[:10] + checksum(header).to_bytes(2, "big") + header[12:] + packet[ihl:]
+
+
+def _phase1_to(engine: Ikev1Engine, peer: str) -> Phase1Sa | None:
+    """The ISAKMP SA with ``peer``: an established one first, else one being negotiated."""
+    found = [sa for sa in engine.sas.values() if sa.peer[0] == peer]
+    found.sort(key=lambda sa: sa.established_at is None)
+    return found[0] if found else None
+
+
+def sel_covers(rule: Rule, installed: InstalledSa) -> bool:
+    """The ACE whose selectors cover an SA's negotiated selector (its scope)."""
+    return any(s.covers(installed.selector) for s in rule.selectors)
 
 
 def _ike_sa_to(engine: Ikev2Engine, peer: str) -> IkeSa | None:

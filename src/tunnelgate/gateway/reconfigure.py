@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from tunnelgate.gateway.core import Gateway
 from tunnelgate.gateway.outputs import RouteAdded, RouteRemoved
+from tunnelgate.ike.v1.engine import Ikev1Engine
 from tunnelgate.ike.v2.engine import Ikev2Engine
 from tunnelgate.policy.address import ipv4_text
 from tunnelgate.policy.crypto_map import MapEntry
@@ -63,6 +64,7 @@ def apply_policy(gateway: Gateway, new: GatewayPolicy, now: float) -> list[TornD
     gateway.classifiers.clear()
     gateway.local_addresses.clear()
     keep_engines: dict[str, Ikev2Engine] = {}
+    keep_v1: dict[str, Ikev1Engine] = {}
     for nameif, cmap in new.crypto_maps.items():
         iface = new.interfaces.get(nameif)
         if iface is None or iface.address is None:
@@ -75,11 +77,18 @@ def apply_policy(gateway: Gateway, new: GatewayPolicy, now: float) -> list[TornD
                 engine = Ikev2Engine(new, nameif, gateway.random)
             engine.gateway = new
             keep_engines[nameif] = engine
+        if nameif in new.ikev1_enabled:
+            v1 = gateway.engines_v1.get(nameif)
+            if v1 is None or v1.address[0] != gateway.local_addresses[nameif]:
+                v1 = Ikev1Engine(new, nameif, gateway.random)
+            v1.gateway = new
+            keep_v1[nameif] = v1
     torn: list[TornDown] = []
     for spi_in, installed in list(gateway.installed.items()):
+        running = keep_v1 if installed.ike_version == 1 else keep_engines
         entries = (
             new.crypto_maps[installed.interface].entries
-            if (installed.interface in new.crypto_maps and installed.interface in keep_engines)
+            if (installed.interface in new.crypto_maps and installed.interface in running)
             else ()
         )
         entry = next((e for e in entries if e.label == installed.entry.label), None)
@@ -92,6 +101,8 @@ def apply_policy(gateway: Gateway, new: GatewayPolicy, now: float) -> list[TornD
         torn.append(TornDown(spi_in, installed.entry.label, reason))
     gateway.engines.clear()
     gateway.engines.update(keep_engines)
+    gateway.engines_v1.clear()
+    gateway.engines_v1.update(keep_v1)
     gateway.rebuild_address_index()
     new_routes = set(gateway.static_routes())
     gateway.emit_routes(

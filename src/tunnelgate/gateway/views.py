@@ -13,6 +13,7 @@ from tunnelgate.gateway.snapshot import (
     Ident,
     IkeSaView,
 )
+from tunnelgate.ike.v1.state import Phase1Sa
 from tunnelgate.ike.v2.state import IkeSa
 from tunnelgate.policy.address import ipv4_text, range_to_prefixes
 from tunnelgate.policy.selector import ALL_PORTS, Range, Selector
@@ -98,7 +99,7 @@ def _child_view(gateway: Gateway, sa: InstalledSa, now: float) -> ChildSaView:
         peer_port=sa.peer[1] if sa.udp_encapsulation else 500,
         udp_encapsulation=sa.udp_encapsulation,
         mode=event.mode,
-        ike_version=2,
+        ike_version=sa.ike_version,
         encryption=ESP_KEYWORDS.get(event.encryption, event.encryption),
         integrity=ESP_KEYWORDS.get(event.integrity, event.integrity),
         pfs_group=entry.pfs_group,
@@ -202,6 +203,45 @@ def _tunnel_group(gateway: Gateway, peer: str) -> str | None:
     return peer if peer in gateway.policy.tunnel_groups else None
 
 
+def _phase1_view(
+    gateway: Gateway, local: tuple[str, int], sa: Phase1Sa, tunnel_id: int, now: float
+) -> IkeSaView:
+    """An IKEv1 (ISAKMP) SA for ``show crypto ikev1 sa`` / ``show crypto isakmp sa``."""
+    policy = sa.choice.policy if sa.choice is not None else None
+    children = tuple(
+        ChildOfIke(
+            _selector_text(c.selector.source, c.selector.source_ports),
+            _selector_text(c.selector.destination, c.selector.destination_ports),
+            int.from_bytes(c.spi_in, "big"),
+            int.from_bytes(c.spi_out, "big"),
+            ESP_KEYWORDS.get(c.encryption, c.encryption),
+            ESP_KEYWORDS.get(c.integrity, c.integrity),
+        )
+        for c in sa.children.values()
+    )
+    return IkeSaView(
+        tunnel_id=tunnel_id,
+        local_address=local[0],
+        local_port=local[1],
+        peer_address=sa.peer[0],
+        peer_port=sa.peer[1],
+        spi_i=sa.cookie_i,
+        spi_r=sa.cookie_r,
+        role="Initiator" if sa.initiator else "Responder",
+        status="READY" if sa.state.established else "IN-NEG",
+        encryption=policy.encryption if policy else "",
+        integrity=policy.hash if policy else "",
+        prf=policy.hash if policy else "",
+        dh_group=policy.group if policy else 0,
+        lifetime_seconds=sa.choice.lifetime_seconds if sa.choice else 0,
+        active_seconds=int(now - sa.established_at) if sa.established_at is not None else 0,
+        nat_t=sa.nat_detected,
+        ike_version=1,
+        children=children,
+        tunnel_group=_tunnel_group(gateway, sa.peer[0]),
+    )
+
+
 def _selector_text(addresses: Range, ports: Range) -> str:
     return f"{ipv4_text(addresses.low)}/{ports.low} - {ipv4_text(addresses.high)}/{ports.high}"
 
@@ -217,6 +257,9 @@ def snapshot(gateway: Gateway, now: float, wallclock: float = 0.0) -> GatewaySna
     for nameif, engine in sorted(gateway.engines.items()):
         for ike in engine.sas.values():
             ikes.append(_ike_view(gateway, nameif, ike, len(ikes) + 1, now))
+    for _nameif, v1 in sorted(gateway.engines_v1.items()):
+        for phase1 in v1.sas.values():
+            ikes.append(_phase1_view(gateway, v1.address, phase1, len(ikes) + 1, now))
     return GatewaySnapshot(
         hostname=gateway.policy.hostname,
         child_sas=tuple(children),
