@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tunnelgate import __version__
+from tunnelgate.bench import ike_load
 from tunnelgate.cli import attach, config_command, tools_command
 from tunnelgate.daemon import run as daemon_run
 from tunnelgate.lab import command as lab_command
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab_command.add_parser(sub)
     daemon_run.add_parsers(sub)
     attach.add_parser(sub)
+    ike_load.add_parser(sub)
     return parser
 
 
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return daemon_run.run_show(args)
     if args.command == "lab":
         return lab_command.run(args)
+    if args.command == "bench":
+        return ike_load.run(args)
     return 2  # pragma: no cover - argparse requires a command
 
 

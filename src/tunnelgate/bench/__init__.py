@@ -1,0 +1,1 @@
+"""Load generators (``tunnelgate bench``): IKE set-up rates against a responder."""
