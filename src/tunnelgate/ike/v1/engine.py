@@ -21,9 +21,15 @@ mode), a failure event and a count under the notify's name.
 After phase 1 the initiator sends INITIAL-CONTACT (when it holds no other SA with the peer),
 both sides start DPD (``informational``) and the initiator runs its queued quick modes.
 
-Not implemented: aggressive mode (counted as ``aggressive-mode-not-implemented``), the NAT-T
-float to UDP 4500 (detection is done: ``Phase1Sa.nat_detected`` selects the UDP-encapsulated
-modes), rekeying before a lifetime ends.
+NAT traversal (RFC 3947, ``nat_traversal``): when NAT-D shows a NAT the initiator floats to
+the peer's UDP 4500 from MM5 on; a message from the peer's address on another port moves the
+SA there once it authenticates (decrypts and fits; a quick mode or informational one must
+also pass its HASH), so the responder follows MM5 to 4500 and both follow a NAT's new
+mapping. The gateway adds and strips the non-ESP marker; quick mode then offers the
+UDP-encapsulated modes and its IPsec SAs carry ``udp_encapsulation`` and the peer's port.
+
+Not implemented: aggressive mode (counted as ``aggressive-mode-not-implemented``), rekeying
+before a lifetime ends.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from tunnelgate.ike.v1.message import (
     decode_payloads,
     encode_message,
 )
+from tunnelgate.ike.v1.nat_traversal import may_float
 from tunnelgate.ike.v1.payloads import NotifyPayload, Payload
 from tunnelgate.ike.v1.quick_mode import QuickModeExchange
 from tunnelgate.ike.v1.state import COOKIE_BYTES, Address, MainModeState, Phase1Sa, RandomSource
@@ -61,6 +68,7 @@ N = NotifyMessageType
 
 ZERO_COOKIE = bytes(COOKIE_BYTES)
 HALF_OPEN_TIMEOUT_S = 30.0  # a responder forgets an unfinished main mode after this
+UNHEARD = float("-inf")  # Phase1Sa.last_heard while a message is handled, until it authenticates
 
 
 class Ikev1Engine(MainModeExchange, QuickModeExchange):
@@ -170,10 +178,19 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
             sa = self._established_sa(header, addr)
             if sa is None:
                 return
-            if header.exchange_type == ExchangeType.QUICK_MODE:
-                self._on_quick_mode(sa, envelope, data, now)
-            else:
-                self._on_encrypted_informational(sa, envelope, now)
+            previous, heard = sa.peer, sa.last_heard
+            sa.peer = addr  # answers go where the message came from, if it authenticates
+            sa.last_heard = UNHEARD  # the handlers set it when the message authenticated
+            try:
+                if header.exchange_type == ExchangeType.QUICK_MODE:
+                    self._on_quick_mode(sa, envelope, data, now)
+                else:
+                    self._on_encrypted_informational(sa, envelope, now)
+            finally:
+                authenticated = sa.last_heard != UNHEARD
+                if not authenticated:
+                    sa.last_heard = heard
+                self._moved(sa, previous, authenticated=authenticated)
         elif header.exchange_type == ExchangeType.AGGRESSIVE:
             self.drops["aggressive-mode-not-implemented"] += 1  # hook: AGGR_R0 rows
         else:
@@ -194,8 +211,8 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
                 return
             sa = Phase1Sa(False, addr, header.initiator_cookie, self._new_cookie())
             sa.state = MainModeState.MAIN_R0
-        elif sa.peer != addr:
-            self.drops["unexpected-port"] += 1  # hook: NAT-T float to 4500
+        elif sa.peer != addr and not may_float(sa.peer, addr, sa.nat_detected):
+            self.drops["unexpected-port"] += 1
             return
         elif data == sa.last_received:
             self.drops["duplicate"] += 1
@@ -209,15 +226,20 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
         if row is None:
             self.drops["out-of-state"] += 1
             return
+        previous, authenticated = sa.peer, False
+        sa.peer = addr  # MM5 on 4500 (the float): MM6 goes back there
         try:
             payloads, sa_body = self._payloads(sa, envelope, row.undecryptable)
             if not fits(row, header.is_encrypted, payloads):
                 self.drops["out-of-state"] += 1
                 return
+            authenticated = True  # decrypted (MM5/MM6) with the SA's keys; MM6 verified
             row.handler(self, sa, Inbound(header, payloads, data, sa_body), now)
         except Phase1Error as error:
             self._refuse(sa, error)
             return
+        finally:
+            self._moved(sa, previous, authenticated=authenticated)
         sa.state, sa.last_received = row.next_state, data
         if sa.initiator:  # answered: _send armed the timer again unless we are done
             sa.retransmits = 0
@@ -227,11 +249,27 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
             self.sas[sa.key] = sa
             sa.expire_at = now + HALF_OPEN_TIMEOUT_S
 
+    def _moved(self, sa: Phase1Sa, previous: Address, *, authenticated: bool) -> None:
+        """After a message from ``sa.peer``: keep the new port if the message authenticated,
+        else go back to ``previous`` (an unauthenticated datagram moves nothing)."""
+        if sa.peer == previous:
+            return
+        if not authenticated:
+            sa.peer = previous
+            return
+        log.info(
+            "IKEv1 with %s moves from port %d to %d (NAT traversal)",
+            sa.peer[0], previous[1], sa.peer[1],
+        )  # fmt: skip
+
     def _established_sa(self, header: Header, addr: Address) -> Phase1Sa | None:
         """The established ISAKMP SA a quick mode or encrypted informational belongs to."""
         sa = self.sas.get((header.initiator_cookie, addr[0]))
-        if sa is None or sa.peer != addr or header.responder_cookie != sa.cookie_r:
+        if sa is None or header.responder_cookie != sa.cookie_r:
             self.drops["unknown-cookie"] += 1
+            return None
+        if sa.peer != addr and not may_float(sa.peer, addr, sa.nat_detected):
+            self.drops["unexpected-port"] += 1
             return None
         if not sa.state.established or not header.is_encrypted:
             self.drops["out-of-state"] += 1

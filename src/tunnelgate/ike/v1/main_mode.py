@@ -8,6 +8,10 @@
     MM5  HDR*, IDii, HASH_I       -->                      MAIN_R2 -> MAIN_R3
     MM6                           <--  HDR*, IDir, HASH_R  MAIN_I3 -> MAIN_I4
 
+With NAT-T (RFC 3947) both sides announce it in MM1/MM2 and send NAT-D in MM3/MM4; when the
+hashes show a NAT the initiator sends MM5 to the peer's UDP 4500 (``_on_mm4``: the float) and
+the responder answers where MM5 came from (the engine moves the SA's peer port).
+
 ``TRANSITIONS`` is the microcode (libreswan ``v1_state_microcode_table``): for each state the
 message it accepts (encrypted or not, required and allowed payloads), the handler, the next
 state and the notify for an MM5 that does not decrypt (keys differ: the pre-shared keys do).
@@ -36,10 +40,12 @@ from tunnelgate.ike.v1.informational import DPD_VID
 from tunnelgate.ike.v1.keymat import derive_phase1_keys, hash_i, hash_r, phase1_iv, skeyid_psk
 from tunnelgate.ike.v1.message import Header, Message, encode_message, encode_payloads
 from tunnelgate.ike.v1.nat_traversal import (
+    DRAFT_VIDS,
     RFC_3947_VID,
-    announces_nat_t,
+    floated,
     nat_d_payloads,
     nat_detected,
+    nat_t_vid,
 )
 from tunnelgate.ike.v1.payloads import (
     HashPayload,
@@ -102,12 +108,21 @@ class MainModeExchange:
     def _send_mm1(self, sa: Phase1Sa, now: float) -> None:
         offer = proposal.offer(self.gateway.ikev1_policies)
         sa.sa_i_body = sa_payload_body(offer)
-        vids = (VidPayload(RFC_3947_VID), VidPayload(DPD_VID))  # NAT-T, DPD (RFC 3706 §5)
+        vids = [VidPayload(DPD_VID)]  # DPD (RFC 3706 §5)
+        if self.gateway.nat_traversal:  # NAT-T (RFC 3947), unless "no crypto isakmp nat-t…"
+            vids.insert(0, VidPayload(RFC_3947_VID))
         self._send(sa, encode_message(Message(self._header(sa), (offer, *vids))), now)
 
     def _vendor_ids(self, sa: Phase1Sa) -> list[Payload]:
-        vids: list[Payload] = [VidPayload(RFC_3947_VID)] if sa.peer_nat_t else []
+        vids: list[Payload] = []
+        if sa.peer_nat_t:  # the peer's dialect: RFC 3947, else its draft
+            vids.append(VidPayload(DRAFT_VIDS[-1] if sa.nat_t_draft else RFC_3947_VID))
         return vids + ([VidPayload(DPD_VID)] if sa.peer_dpd else [])
+
+    def _learn_nat_t(self, sa: Phase1Sa, m: Inbound) -> None:
+        """The peer's NAT-T vendor ID (MM1 / MM2): RFC 3947, a draft one or none."""
+        vid = nat_t_vid(m.payloads) if self.gateway.nat_traversal else None
+        sa.peer_nat_t, sa.nat_t_draft = vid is not None, vid in DRAFT_VIDS
 
     def _on_mm1(self, sa: Phase1Sa, m: Inbound, now: float) -> None:
         """Responder: choose a policy per the spec's rule (``select_ikev1``) and answer MM2."""
@@ -120,7 +135,7 @@ class MainModeExchange:
         chosen, transform = next((p, t) for p, t, o in offers if o == choice.offer)
         sa.choice = choice
         sa.sa_i_body = m.sa_body or sa_payload_body(m.get(SaPayload))
-        sa.peer_nat_t = announces_nat_t(m.payloads)
+        self._learn_nat_t(sa, m)
         sa.peer_dpd = VidPayload(DPD_VID) in m.payloads
         answer = proposal.answer(chosen.number, transform)
         message = Message(self._header(sa), (answer, *self._vendor_ids(sa)))
@@ -134,7 +149,7 @@ class MainModeExchange:
             raise Phase1Error(N.BAD_PROPOSAL_SYNTAX, "the answer is not one ISAKMP transform")
         sa.choice = _accept_answer(offers[0][2], self.gateway)
         sa.cookie_r = m.header.responder_cookie
-        sa.peer_nat_t = announces_nat_t(m.payloads)
+        self._learn_nat_t(sa, m)
         sa.peer_dpd = VidPayload(DPD_VID) in m.payloads
         sa.nonce_i = self.random(NONCE_BYTES)
         sa.private, sa.public_i = dh.group(sa.choice.policy.group).generate(self.random)
@@ -144,7 +159,9 @@ class MainModeExchange:
         payloads: list[Payload] = [KePayload(public), NoncePayload(nonce)]
         if sa.peer_nat_t:
             hash_name = _prf(sa).hash_name
-            payloads += nat_d_payloads(hash_name, sa.cookie_i, sa.cookie_r, self.address, sa.peer)
+            payloads += nat_d_payloads(
+                hash_name, sa.cookie_i, sa.cookie_r, self.address, sa.peer, draft=sa.nat_t_draft
+            )
         self._send(sa, encode_message(Message(self._header(sa), tuple(payloads))), now)
 
     def _on_mm3(self, sa: Phase1Sa, m: Inbound, now: float) -> None:
@@ -161,9 +178,12 @@ class MainModeExchange:
         self._send_ke(sa, sa.public_r, sa.nonce_r, now)
 
     def _on_mm4(self, sa: Phase1Sa, m: Inbound, now: float) -> None:
-        """Initiator: derive the keys and send the encrypted IDii, HASH_I."""
+        """Initiator: derive the keys and send the encrypted IDii, HASH_I (to UDP 4500 when
+        NAT-D showed a NAT: the float, RFC 3947 §4)."""
         sa.nonce_r, sa.public_r = m.get(NoncePayload).data, m.get(KePayload).data
         self._derive(sa, sa.public_r, m)
+        if sa.nat_detected:
+            sa.peer = floated(sa.peer)
         identity = own_identity(self.address[0])
         digest = _hash(hash_i, sa, id_body(identity))
         self._send_encrypted(sa, (identity, HashPayload(digest)), now)
@@ -218,7 +238,7 @@ class MainModeExchange:
         iv = phase1_iv(prf.hash_name, sa.public_i, sa.public_r, cipher.block_bytes)
         sa.protection = Protection.for_phase1(cipher, sa.keys.encryption_key, prf.hash_name, iv)
         sa.private = None  # the DH secret is not needed any more
-        sa.nat_detected = nat_detected(
+        sa.nat_detected = sa.peer_nat_t and nat_detected(
             m.payloads, prf.hash_name, sa.cookie_i, sa.cookie_r, self.address, sa.peer
         )
 

@@ -1,8 +1,13 @@
-"""NAT traversal in IKEv1 main mode (RFC 3947): the vendor ID and the NAT-D hashes.
+"""NAT traversal in IKEv1 main mode (RFC 3947): the vendor IDs, the NAT-D hashes, the float.
 
-Only detection is done here: both sides announce RFC 3947 in MM1/MM2, then send NAT-D in
-MM3/MM4 (the peer's address first, then our own, §3.2). Floating to UDP 4500 from MM5 on
-(§4) and the NAT-OA of quick mode (§5.2) come with the NAT-T port work.
+Both sides announce NAT-T in MM1/MM2 (the RFC 3947 vendor ID; a peer that only knows
+draft-ietf-ipsec-nat-t-ike-02/03 sends one of ``DRAFT_VIDS`` and is answered in the draft's
+dialect: NAT-D as payload type 130, UDP-encapsulated modes 61443/61444), then NAT-D in MM3/MM4
+(the peer's address first, then our own, §3.2). When the hashes show a NAT the initiator
+floats: MM5 and everything after it go from/to UDP 4500 with the non-ESP marker (§4; the
+gateway adds and strips the marker), and the responder follows the port the authenticated
+MM5 came from (``may_float``). Quick mode then proposes the UDP-encapsulated modes (§5.2).
+NAT-OA (transport mode only) is not sent.
 """
 
 from __future__ import annotations
@@ -11,16 +16,43 @@ import hmac
 import ipaddress
 from collections.abc import Sequence
 
+from tunnelgate.ike.v1.constants import PayloadType
 from tunnelgate.ike.v1.keymat import digest
 from tunnelgate.ike.v1.payloads import NatDPayload, Payload, VidPayload
 
 Address = tuple[str, int]
+NAT_T_PORT = 4500  # IKE after the float, and UDP-encapsulated ESP (RFC 3948)
 RFC_3947_VID = bytes.fromhex("4a131c81070358455c5728f20e95452f")  # MD5("RFC 3947")
+DRAFT_VIDS: tuple[bytes, ...] = (  # MD5 of the draft names; each floats to 4500 with a marker
+    bytes.fromhex("cd60464335df21f87cfdb2fc68b6a448"),  # draft-ietf-ipsec-nat-t-ike-02
+    bytes.fromhex("90cb80913ebb696e086381b5ec427b1f"),  # draft-ietf-ipsec-nat-t-ike-02\n
+    bytes.fromhex("7d9419a65310ca6f2c179d9215529d56"),  # draft-ietf-ipsec-nat-t-ike-03
+)
 
 
 def announces_nat_t(payloads: Sequence[Payload]) -> bool:
-    """Whether the peer sent the RFC 3947 vendor ID."""
-    return any(isinstance(p, VidPayload) and p.data == RFC_3947_VID for p in payloads)
+    """Whether the peer sent the RFC 3947 vendor ID or a draft one."""
+    return nat_t_vid(payloads) is not None
+
+
+def nat_t_vid(payloads: Sequence[Payload]) -> bytes | None:
+    """The NAT-T vendor ID to speak with the peer: RFC 3947 when it sent that one, else the
+    newest draft it sent (``DRAFT_VIDS``), else None."""
+    sent = {p.data for p in payloads if isinstance(p, VidPayload)}
+    if RFC_3947_VID in sent:
+        return RFC_3947_VID
+    return next((vid for vid in reversed(DRAFT_VIDS) if vid in sent), None)
+
+
+def floated(peer: Address) -> Address:
+    """Where IKE goes after the float: the peer's address, UDP 4500 (RFC 3947 §4)."""
+    return (peer[0], NAT_T_PORT)
+
+
+def may_float(peer: Address, addr: Address, nat_detected: bool) -> bool:
+    """Whether a message from ``addr`` may move an ISAKMP SA with ``peer`` there: the same
+    address, another port, and NAT-D showed a NAT (the float to 4500, or a NAT's new mapping)."""
+    return nat_detected and addr[0] == peer[0] and addr[1] != peer[1]
 
 
 def nat_d_hash(hash_name: str, cookie_i: bytes, cookie_r: bytes, address: Address) -> bytes:
@@ -30,12 +62,20 @@ def nat_d_hash(hash_name: str, cookie_i: bytes, cookie_r: bytes, address: Addres
 
 
 def nat_d_payloads(
-    hash_name: str, cookie_i: bytes, cookie_r: bytes, local: Address, peer: Address
+    hash_name: str,
+    cookie_i: bytes,
+    cookie_r: bytes,
+    local: Address,
+    peer: Address,
+    *,
+    draft: bool = False,
 ) -> list[NatDPayload]:
-    """The NAT-D payloads to send: the peer's address, then ours (RFC 3947 §3.2)."""
+    """The NAT-D payloads to send: the peer's address, then ours (RFC 3947 §3.2); payload
+    type 130 when ``draft``."""
+    kind = PayloadType.NAT_D_DRAFT if draft else PayloadType.NAT_D
     return [
-        NatDPayload(nat_d_hash(hash_name, cookie_i, cookie_r, peer)),
-        NatDPayload(nat_d_hash(hash_name, cookie_i, cookie_r, local)),
+        NatDPayload(nat_d_hash(hash_name, cookie_i, cookie_r, peer), kind),
+        NatDPayload(nat_d_hash(hash_name, cookie_i, cookie_r, local), kind),
     ]
 
 
@@ -58,4 +98,15 @@ def nat_detected(
     return not (we_ok and peer_ok)
 
 
-__all__ = ["RFC_3947_VID", "announces_nat_t", "nat_d_hash", "nat_d_payloads", "nat_detected"]
+__all__ = [
+    "DRAFT_VIDS",
+    "NAT_T_PORT",
+    "RFC_3947_VID",
+    "announces_nat_t",
+    "floated",
+    "may_float",
+    "nat_d_hash",
+    "nat_d_payloads",
+    "nat_detected",
+    "nat_t_vid",
+]

@@ -137,13 +137,20 @@ def esp_offer(
     seconds: int,
     kilobytes: int | None,
     nat: bool,
+    *,
+    draft: bool = False,
 ) -> SaPayload:
-    """The initiator's SA: one ESP proposal per transform set, in the entry's order."""
+    """The initiator's SA: one ESP proposal per transform set, in the entry's order; with a
+    NAT the UDP-encapsulated modes (the draft's values for a draft peer)."""
     proposals = tuple(
         Proposal(
             n,
             ProtocolId.PROTO_IPSEC_ESP,
-            (esp_transform(ts, group, seconds, kilobytes, encapsulation_mode(ts.mode, nat)),),
+            (
+                esp_transform(
+                    ts, group, seconds, kilobytes, encapsulation_mode(ts.mode, nat, draft)
+                ),
+            ),
             spi,
         )
         for n, ts in enumerate(transform_sets, start=1)

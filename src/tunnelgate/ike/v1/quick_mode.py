@@ -44,6 +44,7 @@ from tunnelgate.ike.v1.payloads import (
 )
 from tunnelgate.ike.v1.phase2_proposal import (
     SPI_BYTES,
+    EspOffer,
     answer,
     decode_attributes,
     encode_attributes,
@@ -53,7 +54,7 @@ from tunnelgate.ike.v1.phase2_proposal import (
     lifetimes,
     read_offer,
 )
-from tunnelgate.ike.v1.proposals import SaPayload
+from tunnelgate.ike.v1.proposals import Proposal, SaPayload
 from tunnelgate.ike.v1.proxy_id import host_selector, proxy_ids, responder_selector
 from tunnelgate.ike.v1.quick_mode_keys import child_established, pfs_secret
 from tunnelgate.ike.v1.state import NONCE_BYTES, Address, Phase1Sa, QuickMode, QuickModeState
@@ -147,6 +148,7 @@ class QuickModeExchange(InformationalExchange):
             entry.lifetime_seconds,
             entry.lifetime_kilobytes,
             sa.nat_detected,
+            draft=sa.nat_t_draft,
         )
         payloads: list[Payload] = [qm.offered, NoncePayload(qm.nonce_i)]
         if qm.group is not None:
@@ -274,7 +276,7 @@ class QuickModeExchange(InformationalExchange):
         chosen = answered[0]
         ours = next((p for p in qm.offered.proposals if p.number == chosen.number), None)
         offer = read_offer(chosen, chosen.transforms[0])
-        if ours is None or ours.transforms != chosen.transforms or offer is None:
+        if ours is None or offer is None or not _offered(ours, offer):
             raise Phase1Error(N.NO_PROPOSAL_CHOSEN, "the peer chose a transform we did not offer")
         if chosen.protocol_id != ESP or len(chosen.spi) != SPI_BYTES:
             raise Phase1Error(N.INVALID_SPI, "the answer is not an ESP SA with a 4-octet SPI")
@@ -283,9 +285,13 @@ class QuickModeExchange(InformationalExchange):
             raise Phase1Error(N.INVALID_ID_INFORMATION, "the peer changed the proxy identities")
         qm.nonce_r, qm.spi_out, qm.offer = m.get(NoncePayload).data, chosen.spi, offer
         pfs_secret(qm, m.all(KePayload), self.random, generate=False)
-        qm.lifetime_seconds, qm.lifetime_kilobytes = (
+        mine = read_offer(ours, ours.transforms[0])
+        assert mine is not None
+        qm.lifetime_seconds, qm.lifetime_kilobytes = select_lifetime(
             offer.lifetime_seconds,
             offer.lifetime_kilobytes,
+            mine.lifetime_seconds,
+            mine.lifetime_kilobytes,
         )
         for notify in m.all(NotifyPayload):
             if notify.notify_type == N.RESPONDER_LIFETIME:
@@ -358,6 +364,24 @@ class QuickModeExchange(InformationalExchange):
             spi = self.random(SPI_BYTES)
             if int.from_bytes(spi, "big") > 255 and spi not in used:
                 return spi
+
+
+def _offered(ours: Proposal, answer: EspOffer) -> bool:
+    """Whether the answered transform is the one of ``ours`` by what it negotiates: ESP
+    algorithms and key length, mode (UDP-encapsulated or not) and PFS group. The peer may
+    encode it afresh (charon orders the attributes its own way) and with shorter lifetimes,
+    which then apply (RFC 2407 §4.5.4 lets the responder lower them)."""
+    for transform in ours.transforms:
+        offer = read_offer(ours, transform)
+        if offer is not None and (
+            (offer.transform_set.encryption, offer.transform_set.integrity)
+            == (answer.transform_set.encryption, answer.transform_set.integrity)
+            and offer.transform_set.mode == answer.transform_set.mode
+            and offer.udp_encapsulated == answer.udp_encapsulated
+            and offer.group == answer.group
+        ):
+            return True
+    return False
 
 
 Handler = Callable[[QuickModeExchange, Phase1Sa, QuickMode, QmInbound, float], None]

@@ -99,8 +99,9 @@ class Phase1Sa:
     private: dh.DhPrivateKey | None = field(default=None, repr=False)
     keys: Phase1Keys | None = field(default=None, repr=False)
     protection: Protection | None = field(default=None, repr=False)
-    peer_nat_t: bool = False  # the peer announced RFC 3947 NAT-T (vendor ID)
-    nat_detected: bool = False  # NAT-D hashes differ: later, float to UDP 4500 (RFC 3947 §4)
+    peer_nat_t: bool = False  # the peer announced NAT-T (RFC 3947 or a draft vendor ID)
+    nat_t_draft: bool = False  # ... only a draft one: NAT-D type 130, modes 61443/61444
+    nat_detected: bool = False  # NAT-D hashes differ: IKE floats to UDP 4500 (RFC 3947 §4)
     # reliability: the last datagram each way (a repeat of the peer's is answered with ours)
     last_sent: bytes = b""
     last_received: bytes = b""
