@@ -29,6 +29,10 @@ def test_first_packet_runs_main_and_quick_mode_and_arrives() -> None:
     wire = pair()
     packet = icmp_echo("10.1.0.5", "10.2.0.9", 1)
     wire.send_from_lan("hq", packet)
+    # RFC 2409 has no way to know the responder installed its SA (the commit bit aside):
+    # the initiator holds its first packets until the responder's first packet or 0.3 s (D87)
+    assert "branch" not in wire.tun
+    wire.advance(0.5)
     assert wire.tun["branch"] == [packet]
     hq_events = events(wire.gateways["hq"])
     assert [e.how for e in hq_events if isinstance(e, NegotiationStarted)] == ["main-mode"]
@@ -75,12 +79,14 @@ def test_seconds_lifetime_rekeys_and_expires_on_the_data_path() -> None:
 def test_teardown_deletes_on_both_sides_and_traffic_renegotiates() -> None:
     wire = pair()
     wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+    wire.advance(0.5)
     hq, branch = wire.gateways["hq"], wire.gateways["branch"]
     (spi,) = hq.installed
     assert hq.tear_down(spi, "clear crypto ipsec sa", wire.now)
     wire.flush()
     assert hq.installed == {} and branch.installed == {}
     wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 2))
+    wire.advance(0.5)
     assert len(wire.tun["branch"]) == 2
     started = [e for e in events(hq) if isinstance(e, NegotiationStarted)]
     assert [e.how for e in started] == ["main-mode", "quick-mode"]  # the ISAKMP SA stayed
@@ -108,3 +114,13 @@ def test_show_crypto_isakmp_sa_lists_the_ikev1_sa_and_automation_parses_it() -> 
     assert [(r["peer"], r["dir"], r["state"], r["encryption"]) for r in rows] == [
         ("198.51.100.2", "Init", "MM_Active", "aes256")
     ]
+
+
+def test_the_initiators_hold_ends_early_when_the_responder_sends_first() -> None:
+    wire = pair()
+    wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+    assert "branch" not in wire.tun  # held
+    reply = icmp_echo("10.2.0.9", "10.1.0.5", 7)
+    wire.send_from_lan("branch", reply)  # the responder's SA is up: it sends on it
+    assert wire.tun["hq"] == [reply]
+    assert len(wire.tun["branch"]) == 1  # the held packet left at once

@@ -84,6 +84,7 @@ def test_main_mode_floats_to_4500_and_esp_goes_in_udp_both_ways() -> None:
     wire = nat_pair()
     packet = icmp_echo("10.2.0.9", "10.1.0.5", 1)
     wire.send_from_lan("branch", packet)  # the branch (behind the NAT) initiates
+    wire.advance(0.5)  # the initiator holds its first packets until QM3 is processed (D87)
     assert wire.tun.get("hq") == [packet]
     reply = icmp_echo("10.1.0.5", "10.2.0.9", 1)
     wire.send_from_lan("hq", reply)
@@ -127,6 +128,7 @@ def test_the_responder_behind_the_nat_starts_quick_mode_to_the_mapped_port() -> 
     events(hq), events(branch)
     packet = icmp_echo("10.1.0.5", "10.2.0.9", 2)
     wire.send_from_lan("hq", packet)  # the HQ asks: quick mode on the floated ISAKMP SA
+    wire.advance(0.5)
     assert wire.tun.get("branch") == [packet]
     (on_hq,) = installed(hq)
     assert on_hq.udp_encapsulation and on_hq.peer == (PUBLIC, MAPPED_4500)
@@ -181,6 +183,7 @@ def test_without_a_nat_nothing_floats() -> None:
 
     wire = pair()
     wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+    wire.advance(0.5)
     (sa,) = wire.gateways["hq"].engines_v1["outside"].sas.values()
     assert not sa.nat_detected and sa.peer == (BRANCH["outside"], 500)
     (event,) = installed(wire.gateways["hq"])
@@ -203,6 +206,7 @@ def test_a_draft_only_peer_gets_the_draft_dialect(monkeypatch: pytest.MonkeyPatc
     wire = nat_pair()
     packet = icmp_echo("10.2.0.9", "10.1.0.5", 1)
     wire.send_from_lan("branch", packet)
+    wire.advance(0.5)
     assert wire.tun.get("hq") == [packet]
     hq, branch = wire.gateways["hq"], wire.gateways["branch"]
     (sa_h,), (sa_b,) = (

@@ -105,6 +105,8 @@ NAT_KEEPALIVE_S = 20.0
 REKEY_RETRY_S = 1.0
 DELETE_RETRY_S = 0.5
 V1_RETIRE_S = 10.0  # an IKEv1 SA replaced by a new quick mode keeps decrypting this long
+V1_INITIATOR_HOLD_S = 0.3  # after QM3, until the responder has installed its SA (D87)
+MAX_HELD = 16
 FLOW_CACHE_MAX = 4096  # flows remembered by the outbound fast path (cleared when full)
 
 SaKey = tuple[str, str, Selector]  # (nameif, crypto map entry label, child selector)
@@ -132,6 +134,8 @@ class InstalledSa:
     stats: Counter[str] = field(default_factory=Counter)  # pmtus-sent, tfc-sent, …
     ike_version: int = 2
     retire_at: float | None = None  # IKEv1: a replaced SA is deleted this long after
+    hold_until: float | None = None  # IKEv1 initiator: send nothing before the peer installs
+    held: list[bytes] = field(default_factory=list)
 
     @property
     def key(self) -> SaKey:
@@ -278,7 +282,7 @@ class Gateway:
             timers.append(self._deletes_at)
         for i in self.installed.values():  # IKEv1 SAs: time lifetimes on the data path
             if i.ike_version == 1:
-                due = (i.sa.outbound_state.next_deadline(), i.retire_at)
+                due = (i.sa.outbound_state.next_deadline(), i.retire_at, i.hold_until)
                 timers += [t for t in due if t is not None]
         return min(timers, default=None)
 
@@ -306,6 +310,8 @@ class Gateway:
             if installed.tfc_at is not None and installed.tfc_at <= now:
                 self._send_tfc(installed, now)
             if installed.ike_version == 1 and installed.spi_in in self.installed:
+                if installed.hold_until is not None and installed.hold_until <= now:
+                    self._end_hold(installed, now)
                 if installed.retire_at is not None and installed.retire_at <= now:
                     self.tear_down(installed.spi_in, "replaced by a new quick mode", now)
                     continue
@@ -450,6 +456,14 @@ class Gateway:
         """Fragmentation policy and DF (``crypto ipsec fragmentation``, ``set df-bit``), then
         encrypt and send. A packet too big for the path with DF kept gets an ICMP
         "fragmentation needed" back (``#PMTUs sent``); nothing is silently lost."""
+        if installed.hold_until is not None:
+            if now < installed.hold_until:
+                if len(installed.held) < MAX_HELD:
+                    installed.held.append(packet)
+                else:
+                    self.drops["held-queue-full"] += 1
+                return
+            self._end_hold(installed, now)
         limit = max_inner(installed.sa.outbound, installed.path_mtu, installed.udp_encapsulation)
         if len(packet) <= limit:
             self._seal(installed, packet, IPV4_IN_ESP, now)
@@ -581,6 +595,8 @@ class Gateway:
             if self._in_generation == self.sad.generation:
                 self._spi_cache[spi] = (source[0], installed)
         result = installed.sa.unprotect_packet(esp, now)
+        if installed.hold_until is not None and not isinstance(result, Dropped):
+            self._end_hold(installed, now)  # the peer sends on it: it has installed its side
         if type(result) is bytes:  # an IPv4 packet that caused no lifetime event
             inner = result
             if udp and installed.udp_encapsulation and source != installed.peer:
@@ -795,13 +811,18 @@ class Gateway:
                 nameif, entry.label, peer, spi_in, spi_out, event.selector.describe(), udp, old
             )
         )
-        self._release(nameif, entry.label, now)
+        if version == 1 and event.initiator and old is None:
+            installed.hold_until = now + V1_INITIATOR_HOLD_S  # the QM3 race (D87)
+        else:
+            self._release(nameif, entry.label, now)
 
     def _uninstall(self, spi_in: int, reason: str) -> None:
         installed = self.installed.pop(spi_in, None)
         if installed is None:
             return
         self.counters["child-sas-deleted"] += 1
+        if installed.held:  # held for the IKEv1 QM3 race and never sent: dropped, counted
+            self.drops["held-on-removal"] += len(installed.held)
         self.sad.remove(spi_in)
         key = installed.key
         if not any(i.key == key for i in self.installed.values()):
@@ -821,6 +842,15 @@ class Gateway:
         self._events.append(
             ChildSaRemoved(installed.interface, spi_in, installed.sa.outbound.spi, reason)
         )
+
+    def _end_hold(self, installed: InstalledSa, now: float) -> None:
+        """The peer has installed its side (its first packet came, or the hold expired):
+        send what waited, oldest first."""
+        installed.hold_until = None
+        held, installed.held = installed.held, []
+        self._release(installed.interface, installed.entry.label, now)
+        for packet in held:
+            self._protect(installed, packet, now)
 
     def _release(self, nameif: str, label: str, now: float) -> None:
         """An SA came up for ``label``: send what waited for it (or ask again for the rest)."""
