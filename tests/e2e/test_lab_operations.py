@@ -3,6 +3,8 @@ through `tunnelgate cli`), and Prometheus metrics."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -76,3 +78,40 @@ def test_prometheus_metrics_of_a_running_gateway(make_lab: list[Lab], tmp_path: 
         if line.startswith("tunnelgate_esp_packets_total") and 'direction="out"' in line
     ]
     assert sent and float(sent[0].rsplit(" ", 1)[1]) >= 3
+
+
+def _wait_exit(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid if not Path(f"/proc/{pid}").exists() else 0
+        if done == pid:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_clean_stop_deletes_the_sas_at_the_peer(make_lab: list[Lab], tmp_path: Path) -> None:
+    lab = up(make_lab, tmp_path)
+    assert ping(lab, "host-a", "10.2.0.10", 2) == (2, 2)
+    os.kill(lab.pids["gw-a"], signal.SIGTERM)
+    assert _wait_exit(lab.pids["gw-a"], 10)
+    shown = cli(lab, "gw-b", "show crypto ipsec sa", "show crypto ikev2 sa").stdout
+    assert "There are no ipsec sas" in shown and "There are no IKEv2 SAs" in shown
+
+
+def test_reload_wait_keeps_the_gateway_up_until_its_tunnels_end(
+    make_lab: list[Lab], tmp_path: Path
+) -> None:
+    lab = up(make_lab, tmp_path)
+    assert (
+        cli(lab, "gw-a", "configure terminal", "crypto isakmp reload-wait", "end").returncode == 0
+    )
+    assert ping(lab, "host-a", "10.2.0.10", 2) == (2, 2)
+    os.kill(lab.pids["gw-a"], signal.SIGTERM)
+    assert not _wait_exit(lab.pids["gw-a"], 2)  # waiting: a tunnel is up
+    assert ping(lab, "host-a", "10.2.0.10", 2) == (2, 2)  # and it still carries traffic
+    cli(lab, "gw-b", "clear crypto ikev2 sa")  # the tunnel ends from the other side
+    assert _wait_exit(lab.pids["gw-a"], 10)

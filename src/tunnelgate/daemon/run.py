@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import os
@@ -168,6 +169,23 @@ def loop_snapshot(
     return take
 
 
+SHUTDOWN_GRACE_S = 0.5  # for the Deletes to leave before the sockets close
+
+
+async def _shut_down(live: LiveGateway, stop: asyncio.Event, *, reload_wait: bool) -> None:
+    """A clean stop (SIGTERM/SIGINT). With ``crypto isakmp reload-wait`` the gateway first
+    waits until its tunnels have ended on their own; a second signal stops at once (the ASA's
+    ``reload quick``). Then every IKE SA is deleted, so peers learn at once (D88)."""
+    if reload_wait and live.gateway.installed:
+        print(json.dumps({"event": "GatewayWaiting", "tunnels": len(live.gateway.installed)}))
+        stop.clear()
+        while live.gateway.installed and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+    if live.clear_ike(None):
+        await asyncio.sleep(SHUTDOWN_GRACE_S)
+
+
 def _metrics_address(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -233,6 +251,7 @@ async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
         }
         print(json.dumps(started), flush=True)
         await stop.wait()
+        await _shut_down(live, stop, reload_wait=config.isakmp.reload_wait)
     finally:
         if metrics is not None:
             metrics.shutdown()
