@@ -3,10 +3,12 @@
 For each case (modp2048 and ecp256, IKE only and IKE+child) and each responder, a fresh pair of
 network namespaces joined by a veth (initiator 192.0.2.1, responder 192.0.2.2); the responder
 is ``python -m tunnelgate run`` or a charon isolated as ``tests/interop/harness.py`` does; the
-initiator is ``tunnelgate bench ike`` (same proposal, ``--parallel 4``). Prints set-ups/s,
+initiator is ``tunnelgate bench ike`` (same proposal, ``--parallel 4`` by default, split over
+``--workers`` generator processes, so the generator is not the bottleneck). Prints set-ups/s,
 latency percentiles, CPU seconds of both sides, and tunnelgate/charon ratios.
 
-Run as root: ``.venv/bin/python benchmarks/ike_setup_rate.py [--count N] [--profile FILE]``
+Run as root: ``.venv/bin/python benchmarks/ike_setup_rate.py [--count N] [--workers W]
+[--parallel P] [--profile FILE]``
 (``--profile`` keeps a cProfile of the tunnelgate responder for the first case). charon logs
 at level 0 and is told ``unique = never`` (SAs with the same identities are all kept).
 """
@@ -140,8 +142,15 @@ atexit.register(_dump)
 """
 
 
+@dataclass(frozen=True)
+class Load:
+    count: int
+    parallel: int
+    workers: int
+
+
 def measure(
-    responder: str, proposal: str, group: int, child: bool, count: int, profile: Path | None
+    responder: str, proposal: str, group: int, child: bool, load: Load, profile: Path | None
 ) -> Measurement:
     with Netns() as netns:
         ini, rsp = netns.add("ini"), netns.add("rsp")
@@ -158,23 +167,26 @@ def measure(
             charon = Charon(rsp, charon_config(proposal), settings=settings).start()
             pid = charon.pid
         before = cpu_seconds(pid)
-        result, initiator_cpu = bench(ini, proposal, child, count)
+        result, initiator_cpu = bench(ini, proposal, child, load)
         return Measurement(result, initiator_cpu, cpu_seconds(pid) - before)
 
 
-def bench(ns: Namespace, proposal: str, child: bool, count: int) -> tuple[dict[str, object], float]:
+def bench(ns: Namespace, proposal: str, child: bool, load: Load) -> tuple[dict[str, object], float]:
     """``tunnelgate bench ike`` in ``ns``: its JSON result and its CPU seconds."""
     code = textwrap.dedent(
         """
         import json, resource, sys
         from tunnelgate.__main__ import main
         code = main(sys.argv[1:])
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        print(json.dumps({"cpu": usage.ru_utime + usage.ru_stime}))
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+        print(json.dumps({"cpu": cpu}))
         """
     )
     argv = [sys.executable, "-c", code, "bench", "ike", "--peer", RESPONDER, "--local", INITIATOR]
-    argv += ["--count", str(count), "--parallel", "4", "--version", "2"]
+    argv += ["--count", str(load.count), "--parallel", str(load.parallel), "--version", "2"]
+    argv += ["--workers", str(load.workers)]
     argv += ["--proposal", proposal, "--esp-proposal", ESP, "--psk", PSK, "--json"]
     if child:
         argv.append("--child")
@@ -188,6 +200,8 @@ def bench(ns: Namespace, proposal: str, child: bool, count: int) -> tuple[dict[s
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=300, help="set-ups per case")
+    parser.add_argument("--parallel", type=int, default=4, help="set-ups in flight")
+    parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--profile", type=Path, help="cProfile output of the tunnelgate responder")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -197,7 +211,8 @@ def main() -> int:
     if len(responders) == 1:
         print("charon is not installed: tunnelgate only", file=sys.stderr)
     print(
-        f"IKEv2 set-ups, {args.count} per case, 4 in flight, ESP {ESP}; "
+        f"IKEv2 set-ups, {args.count} per case, {args.parallel} in flight "
+        f"({args.workers} generator processes), ESP {ESP}; "
         f"cores: {os.cpu_count()}; CPU s = responder / initiator"
     )
     header = f"{'case':<36}{'responder':<12}{'ok':>5}{'fail':>5}{'/s':>9}"
@@ -208,7 +223,8 @@ def main() -> int:
         rates: dict[str, float] = {}
         for responder in responders:
             profile = args.profile if (responder == "tunnelgate" and n == 0) else None
-            m = measure(responder, proposal, group, child, args.count, profile)
+            load = Load(args.count, args.parallel, args.workers)
+            m = measure(responder, proposal, group, child, load, profile)
             r = m.result
             rates[responder] = float(str(r["rate_per_s"]))
             print(

@@ -13,9 +13,15 @@ first child SA, RFC 7296 §1.2); with ``--child`` also a CREATE_CHILD_SA for ano
 quick mode. Latency runs from the first datagram to the last answer. A finished initiator
 sends nothing more and closes its socket (the responder keeps its SAs until they expire).
 
-IKEv2 initiators send no INITIAL_CONTACT: all share the peer, and a responder honouring it
-would delete the other simulated initiators' SAs (a real initiator with several SAs sends it
-once, before its first). A dormant placeholder SA in each engine stands for the others.
+Initiators send no INITIAL_CONTACT (IKEv2, nor IKEv1's RFC 2407 §4.6.3.3 notify): all share
+the peer, and a responder honouring it would delete the other simulated initiators' SAs (a real
+initiator with several SAs sends it once, before its first). A dormant placeholder SA in each
+engine stands for the others (for IKEv1 an established-looking ISAKMP SA without timers: the v1
+engine sends INITIAL-CONTACT only when no other SA with the peer is established).
+
+``--workers W`` forks W processes, each running its share of ``--count`` with its share of
+``--parallel`` in flight (one core each); the parent merges their results: counts, failures,
+every latency (so percentiles are over all set-ups) and the wall-clock time of the slowest.
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ import errno
 import ipaddress
 import json
 import os
+import pickle
 import selectors
 import socket
 import statistics
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from tunnelgate.bench.proposal_notation import EspProposal, IkeProposal, esp_proposal, ike_proposal
@@ -40,6 +47,7 @@ from tunnelgate.config.loader import load_config
 from tunnelgate.esp.udp_encap import NON_ESP_MARKER
 from tunnelgate.ike.v1.engine import Ikev1Engine
 from tunnelgate.ike.v1.events import Ikev1SaEstablished, Ikev1SaFailed
+from tunnelgate.ike.v1.state import MainModeState, Phase1Sa
 from tunnelgate.ike.v2.engine import Ikev2Engine
 from tunnelgate.ike.v2.events import (
     ChildSaEstablished,
@@ -86,6 +94,7 @@ class BenchOptions:
     retransmit_s: float = 1.0
     local_ts: str = "10.1.0.0/24"
     remote_ts: str = "10.2.0.0/24"
+    workers: int = 1
 
 
 @dataclass
@@ -276,6 +285,7 @@ class IkeLoad:
                 retransmit_timeout_s=self.options.retransmit_s,
                 retransmit_tries=min(tries, 5),
             )
+            _suppress_initial_contact_v1(v1, self.options.peer, self.options.port)
             engine = v1
             initiator = _Initiator(sock, engine, entry, rule, now, now + self.options.timeout_s)
             v1.initiate(entry, rule, now, peer_port=self.options.port)
@@ -417,9 +427,81 @@ def _suppress_initial_contact(engine: Ikev2Engine, peer: str, port: int) -> None
     engine.sas[bytes(8)] = IkeSa(True, (peer, port), bytes(8), state="failed")
 
 
+def _suppress_initial_contact_v1(engine: Ikev1Engine, peer: str, port: int) -> None:
+    """The IKEv1 counterpart: an ISAKMP SA that looks established (MAIN_I4) and has no timers,
+    with all-zero cookies no datagram names (the v1 engine's own cookies are random)."""
+    dormant = Phase1Sa(True, (peer, port), bytes(8), state=MainModeState.MAIN_I4)
+    engine.sas[dormant.key] = dormant
+
+
+def split(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` shares differing by at most one (earlier shares larger)."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def merge_results(results: list[BenchResult]) -> BenchResult:
+    """One result for parallel workers: sums, all latencies, the longest duration."""
+    merged = BenchResult()
+    for r in results:
+        merged.ok += r.ok
+        merged.failures.update(r.failures)
+        merged.latencies += r.latencies
+        merged.seconds = max(merged.seconds, r.seconds)
+    return merged
+
+
+def _run_workers(options: BenchOptions) -> BenchResult:
+    """Fork ``options.workers`` generators; each sends its pickled result back on a pipe."""
+    workers = min(options.workers, options.count)
+    counts, parallels = split(options.count, workers), split(options.parallel, workers)
+    for local in options.local or ():  # fail early, in the parent, on a bad configuration
+        compile_initiator(options, local)
+    children: list[tuple[int, int]] = []
+    for count, parallel in zip(counts, parallels, strict=True):
+        share = replace(options, count=count, parallel=max(1, parallel), workers=1)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker
+            os.close(read_fd)
+            code = 0
+            try:
+                payload: object = IkeLoad(share).run()
+            except BaseException as exc:  # reported by the parent
+                payload, code = f"{type(exc).__name__}: {exc}", 1
+            with os.fdopen(write_fd, "wb") as out:
+                pickle.dump(payload, out)
+            os._exit(code)
+        os.close(write_fd)
+        children.append((pid, read_fd))
+    results: list[BenchResult] = []
+    errors: list[str] = []
+    for pid, read_fd in children:
+        with os.fdopen(read_fd, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(pid, 0)
+        try:
+            payload = pickle.loads(data) if data else "worker died without a result"
+        except (pickle.UnpicklingError, EOFError) as exc:
+            payload = f"unreadable worker result: {exc}"
+        if isinstance(payload, BenchResult):
+            results.append(payload)
+        else:
+            errors.append(str(payload))
+    if errors and not results:
+        raise ValueError("; ".join(errors))
+    merged = merge_results(results)
+    for error in errors:
+        merged.failures[f"worker: {error}"] += 1
+    return merged
+
+
 def run_bench(options: BenchOptions) -> BenchResult:
-    """Run the load described by ``options``."""
-    return IkeLoad(options).run()
+    """Run the load described by ``options`` (in ``options.workers`` processes)."""
+    if options.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if options.workers == 1:
+        return IkeLoad(options).run()
+    return _run_workers(options)
 
 
 # --------------------------------------------------------------------------- command line
@@ -432,7 +514,9 @@ def format_result(options: BenchOptions, result: BenchResult) -> str:
         f"IKEv{options.version} {what} set-ups to {options.peer}: {options.proposal}"
         + (f" / ESP {options.esp_proposal}" if options.child or options.version == 2 else ""),
         f"  {result.ok} ok, {result.failed} failed in {result.seconds:.3f} s "
-        f"({options.parallel} in flight): {result.rate_per_s:.1f} set-ups/s",
+        f"({options.parallel} in flight"
+        + (f", {options.workers} workers" if options.workers > 1 else "")
+        + f"): {result.rate_per_s:.1f} set-ups/s",
     ]
     if result.latencies:
         p50, p95, p99 = (result.percentile_ms(q) for q in (50, 95, 99))
@@ -477,6 +561,9 @@ def add_parser(sub: Any) -> None:
     ike.add_argument("--timeout", type=float, default=10.0, help="seconds per set-up at most")
     ike.add_argument("--local-ts", default="10.1.0.0/24", help="our traffic selector")
     ike.add_argument("--remote-ts", default="10.2.0.0/24", help="the peer's traffic selector")
+    ike.add_argument(
+        "--workers", type=int, default=1, help="generator processes (count and parallel split)"
+    )
     ike.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -495,6 +582,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         timeout_s=args.timeout,
         local_ts=args.local_ts,
         remote_ts=args.remote_ts,
+        workers=args.workers,
     )
 
 

@@ -314,6 +314,7 @@ class CreateChildSaExchange(SaLifecycle):
                 # the SA we made is redundant: its children go to theirs, we delete ours
                 theirs.children.update(mine.children)
                 mine.children = {}
+                self._reschedule(theirs)
                 self._request(
                     mine,
                     Pending("delete-ike"),
@@ -324,6 +325,7 @@ class CreateChildSaExchange(SaLifecycle):
                 return
             mine.children.update(theirs.children)  # ours survives; the peer deletes theirs
             theirs.children = {}
+            self._reschedule(mine)
         # the initiator of the rekey deletes the old IKE SA (RFC 7296 §2.18)
         self._request(
             sa,
@@ -433,7 +435,7 @@ class CreateChildSaExchange(SaLifecycle):
             nat_detected=old.nat_detected,
         )
         sa.children, old.children = old.children, {}
-        self.sas[sa.key] = sa
+        self._add_sa(sa)
         self._established(sa, now)
         return sa
 

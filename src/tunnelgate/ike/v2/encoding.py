@@ -57,14 +57,20 @@ class Reader:
         return self.end - self.pos
 
     def take(self, size: int, what: str) -> bytes:
-        if size > self.remaining:
-            raise DecodeError(f"{what}: needs {size} bytes, {self.remaining} left")
-        chunk = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return chunk
+        pos = self.pos
+        stop = pos + size
+        if stop > self.end:
+            raise DecodeError(f"{what}: needs {size} bytes, {self.end - pos} left")
+        self.pos = stop
+        return self.data[pos:stop]
 
     def uint(self, width: int, what: str) -> int:
-        return int.from_bytes(self.take(width, what), "big")
+        pos = self.pos
+        stop = pos + width
+        if stop > self.end:
+            raise DecodeError(f"{what}: needs {width} bytes, {self.end - pos} left")
+        self.pos = stop
+        return int.from_bytes(self.data[pos:stop], "big")
 
 
 def put_uint(out: bytearray, value: int, width: int, what: str) -> None:
@@ -75,14 +81,24 @@ def put_uint(out: bytearray, value: int, width: int, what: str) -> None:
     out += value.to_bytes(width, "big")
 
 
+_NAMED: dict[tuple[type[IntEnum], int], int] = {}  # (enum, value) -> what ``named`` gives
+
+
 def named(enum: type[IntEnum] | None, value: int) -> int:
-    """The registry member for ``value`` when there is one, else the plain number."""
-    if enum is not None:
+    """The registry member for ``value`` when there is one, else the plain number (memoised:
+    calling an enum class is slow, and the registries are small)."""
+    if enum is None:
+        return value
+    key = (enum, value)
+    found = _NAMED.get(key)
+    if found is None:
         try:
-            return enum(value)
+            found = enum(value)
         except ValueError:
-            pass
-    return value
+            found = value
+        if len(_NAMED) < 65536:  # unregistered numbers come from peers: bound the memo
+            _NAMED[key] = found
+    return found
 
 
 class Context:

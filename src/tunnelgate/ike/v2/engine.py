@@ -22,6 +22,7 @@ requests, and the timers (retransmission §2.1, lifetimes and rekeying §2.8, li
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import Counter, deque
 
@@ -73,6 +74,9 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
         self._outbox: list[tuple[bytes, Address]] = []
         self._events: deque[AnyEvent] = deque()
         self.drops: Counter[str] = Counter()
+        self._timers: list[tuple[float, int, IkeSa]] = []  # see TaskManager._schedule
+        self._timer_pushes = 0
+        self._sa_serial = 0
 
     # ------------------------------------------------------------------ surface
 
@@ -84,15 +88,35 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        timers: list[float] = []
-        for sa in self.sas.values():
-            timers += [t for t in (sa.retransmit_at, sa.dpd_at, sa.rekey_at) if t is not None]
-            for child in sa.children.values():
-                timers += [t for t in (child.rekey_at, child.expire_at) if t is not None]
-        return min(timers) if timers else None
+        """The earliest deadline of any SA: the top of the deadline heap, after dropping
+        stale entries (SA gone, timer cleared or postponed) at the top. Amortised O(log n)."""
+        timers = self._timers
+        while timers:
+            when, _, sa = timers[0]
+            if self.sas.get(sa.key) is not sa:
+                heapq.heappop(timers)
+                continue
+            due = sa.next_deadline()
+            if due is None:
+                heapq.heappop(timers)
+            elif due > when:  # postponed: move the entry to its real deadline
+                self._timer_pushes += 1
+                heapq.heapreplace(timers, (due, self._timer_pushes, sa))
+            else:
+                return when
+        return None
 
     def handle_timer(self, now: float) -> None:
-        for sa in list(self.sas.values()):
+        """Act on the SAs whose deadline passed (only those: they come off the heap)."""
+        timers, due = self._timers, dict[int, IkeSa]()
+        while timers and timers[0][0] <= now:
+            _, _, sa = heapq.heappop(timers)
+            if self.sas.get(sa.key) is sa:
+                due[id(sa)] = sa
+        if not due:
+            return
+        ordered = sorted(due.values(), key=lambda sa: sa.serial)  # the table's order
+        for sa in ordered:
             if sa.retransmit_at is None or sa.retransmit_at > now:
                 continue
             if sa.retransmits >= self.retransmit_tries:
@@ -107,9 +131,13 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
             sa.retransmits += 1
             sa.retransmit_at = now + self.retransmit_timeout_s * (2**sa.retransmits)
             self._outbox.extend((d, sa.peer) for d in sa.last_request)
-        for sa in list(self.sas.values()):
+        for sa in ordered:
+            if self.sas.get(sa.key) is not sa:
+                continue
             if sa.state == "established":
                 self._lifetimes(sa, now)
+            if self.sas.get(sa.key) is sa:
+                self._reschedule(sa)  # whatever is next for it (pushed once, maybe a duplicate)
 
     # ------------------------------------------------------------------ timers
 

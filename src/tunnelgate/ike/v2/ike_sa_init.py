@@ -48,7 +48,7 @@ class IkeSaInitExchange(IkeAuthExchange):
         sa.remote_psk = match.group.ikev2_remote_psk
         sa.group = initial_ke_group(self.gateway.ikev2_policies)
         sa.nonce_i = self.random(NONCE_BYTES)
-        self.sas[sa.spi_i] = sa
+        self._add_sa(sa)
         self._send_init_request(sa, now)
         return sa
 
@@ -185,7 +185,7 @@ class IkeSaInitExchange(IkeAuthExchange):
         sa.nat_detected = self._nat_detected(message, sa.spi_i, bytes(8), addr)
         sa.fragmentation = wants_fragments
         sa.state, sa.next_message_id, sa.expected_request_id = "auth", 0, 1
-        self.sas[sa.spi_r] = sa
+        self._add_sa(sa)
         self._half_open[key] = sa
         self._outbox.append((sa.init_response, addr))
 

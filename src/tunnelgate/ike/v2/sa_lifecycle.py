@@ -43,8 +43,10 @@ class SaLifecycle(TaskManager):
         if keepalive is not None:  # (threshold, retry): a liveness check every threshold s
             sa.dpd_interval = float(keepalive[0])
             sa.dpd_at = now + sa.dpd_interval
+            self._schedule(sa, sa.dpd_at)
         if sa.choice.lifetime_seconds:
             sa.rekey_at = now + sa.choice.lifetime_seconds * (1 - self._jitter(0.05, 0.15))
+            self._schedule(sa, sa.rekey_at)
         c = sa.choice
         names = f"{c.encryption}/{c.integrity}/prf {c.prf}/group {c.group}"
         self._events.append(
@@ -88,6 +90,8 @@ class SaLifecycle(TaskManager):
             child.expire_at = now + lifetime
             child.rekey_at = now + lifetime * (1 - self._jitter(0.05, 0.15))
         sa.children[spi_in] = child
+        if now is not None:
+            self._schedule(sa, child.rekey_at)
         self._events.append(
             ChildSaEstablished(
                 spi_in,

@@ -35,11 +35,19 @@ class _Algorithms:
 
     @classmethod
     def of(cls, c: Ikev2Choice) -> _Algorithms:
-        return cls(
-            prf_algorithm(Kind.IKEV2_PRF, c.prf),
-            encryption(Kind.IKEV2_ENCRYPTION, c.encryption),
-            integrity_algorithm(Kind.IKEV2_INTEGRITY, c.integrity),
-        )
+        key = (c.prf, c.encryption, c.integrity)
+        found = _ALGORITHMS.get(key)
+        if found is None:  # registry look-ups once per keyword triple, not per message
+            found = cls(
+                prf_algorithm(Kind.IKEV2_PRF, c.prf),
+                encryption(Kind.IKEV2_ENCRYPTION, c.encryption),
+                integrity_algorithm(Kind.IKEV2_INTEGRITY, c.integrity),
+            )
+            _ALGORITHMS[key] = found
+        return found
+
+
+_ALGORITHMS: dict[tuple[str, str, str], _Algorithms] = {}
 
 
 @dataclass(slots=True)
@@ -116,7 +124,20 @@ class IkeSa:
     # §2.8.2): the SA its exchange made, and that exchange's nonces (Ni, Nr)
     collision: tuple[IkeSa, bytes, bytes] | None = None
     dpd_interval: float | None = None
+    serial: int = 0  # order of insertion into the engine's table (timers run in this order)
 
     @property
     def key(self) -> bytes:
         return self.spi_i if self.initiator else self.spi_r
+
+    def next_deadline(self) -> float | None:
+        """The earliest of this SA's timers and its children's (None: no timer)."""
+        due = self.retransmit_at
+        for t in (self.dpd_at, self.rekey_at):
+            if t is not None and (due is None or t < due):
+                due = t
+        for child in self.children.values():
+            for t in (child.rekey_at, child.expire_at):
+                if t is not None and (due is None or t < due):
+                    due = t
+        return due

@@ -5,6 +5,7 @@ the SA's keys (§3.14) and reassembly of fragmented messages (RFC 7383 §2.6).
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, deque
 from collections.abc import Sequence
 from typing import TypeVar
@@ -40,6 +41,42 @@ class TaskManager:
     _outbox: list[tuple[bytes, Address]]
     _events: deque[AnyEvent]
     drops: Counter[str]
+    # per-SA deadlines, earliest first: (when, serial of the push, SA). Entries go stale when an
+    # SA's timer is cleared or postponed or the SA goes away; they are dropped lazily when they
+    # reach the top. A timer moved *earlier* (or set) must be pushed with ``_schedule``.
+    _timers: list[tuple[float, int, IkeSa]]
+    _timer_pushes: int
+    _sa_serial: int
+
+    def _add_sa(self, sa: IkeSa) -> None:
+        """Enter ``sa`` in the table under its own SPI (and schedule its timers, if any)."""
+        self._sa_serial += 1
+        sa.serial = self._sa_serial
+        self.sas[sa.key] = sa
+        self._reschedule(sa)
+
+    def _schedule(self, sa: IkeSa, when: float | None) -> None:
+        """One of ``sa``'s timers (or its children's) is now due at ``when``."""
+        if when is None:
+            return
+        self._timer_pushes += 1
+        heapq.heappush(self._timers, (when, self._timer_pushes, sa))
+        if len(self._timers) > 1024 + 3 * len(self.sas):
+            self._compact_timers()
+
+    def _reschedule(self, sa: IkeSa) -> None:
+        self._schedule(sa, sa.next_deadline())
+
+    def _compact_timers(self) -> None:
+        """Rebuild the heap from the live SAs (stale entries piled up)."""
+        fresh: list[tuple[float, int, IkeSa]] = []
+        for sa in self.sas.values():
+            due = sa.next_deadline()
+            if due is not None:
+                self._timer_pushes += 1
+                fresh.append((due, self._timer_pushes, sa))
+        heapq.heapify(fresh)
+        self._timers = fresh
 
     def _request(
         self,
@@ -96,6 +133,7 @@ class TaskManager:
         datagrams = [data] if isinstance(data, bytes) else data
         sa.last_request, sa.retransmits = datagrams, 0
         sa.retransmit_at = now + self.retransmit_timeout_s
+        self._schedule(sa, sa.retransmit_at)
         self._outbox.extend((d, sa.peer) for d in datagrams)
 
     def _open(self, sa: IkeSa, message: Message, data: bytes) -> list[Payload] | None:
