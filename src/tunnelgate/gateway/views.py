@@ -66,10 +66,12 @@ def _direction(state: EspSaState, now: float, state_name: str) -> EspDirectionVi
     )
 
 
-def _child_view(gateway: Gateway, sa: InstalledSa, now: float) -> ChildSaView:
+def _child_view(
+    gateway: Gateway, sa: InstalledSa, now: float, expiries: dict[bytes, float | None]
+) -> ChildSaView:
     event, entry, sel = sa.established, sa.entry, sa.selector
     ike_remaining = None
-    expire_at = _child_expiry(gateway, sa)
+    expire_at = expiries.get(sa.established.spi_in)
     if expire_at is not None:
         ike_remaining = max(0, int(expire_at - now))
     state = "rekeyed" if gateway.sad.is_retiring(sa.sa.inbound.spi) else "active"
@@ -149,15 +151,15 @@ def _with_seconds(view: EspDirectionView, seconds: int) -> EspDirectionView:
     )
 
 
-def _child_expiry(gateway: Gateway, sa: InstalledSa) -> float | None:
-    engine = gateway.engines.get(sa.interface)
-    if engine is None:
-        return None
-    for ike in engine.sas.values():
-        child = ike.children.get(sa.established.spi_in)
-        if child is not None:
-            return child.expire_at
-    return None
+def _child_expiries(gateway: Gateway) -> dict[bytes, float | None]:
+    """IKEv2 children's hard expiry by inbound SPI, in one pass (``show`` at 20,000 tunnels
+    must not walk every IKE SA for every child SA)."""
+    return {
+        spi: child.expire_at
+        for engine in gateway.engines.values()
+        for ike in engine.sas.values()
+        for spi, child in ike.children.items()
+    }
 
 
 def _ike_view(gateway: Gateway, nameif: str, ike: IkeSa, tunnel_id: int, now: float) -> IkeSaView:
@@ -249,8 +251,9 @@ def _selector_text(addresses: Range, ports: Range) -> str:
 def snapshot(gateway: Gateway, now: float, wallclock: float = 0.0) -> GatewaySnapshot:
     """Everything the ``show`` commands print, at monotonic ``now`` (``wallclock``: the UNIX
     time of the same instant, for login times)."""
+    expiries = _child_expiries(gateway)
     children = sorted(
-        (_child_view(gateway, sa, now) for sa in gateway.installed.values()),
+        (_child_view(gateway, sa, now, expiries) for sa in gateway.installed.values()),
         key=lambda v: (v.interface, v.map_name, v.map_seq, v.conn_id),
     )
     ikes: list[IkeSaView] = []
