@@ -1,10 +1,11 @@
-"""The IKEv1 engine (RFC 2409) without I/O: main mode with pre-shared keys, quick mode and
-the encrypted informational exchange.
+"""The IKEv1 engine (RFC 2409) without I/O: main and aggressive mode with pre-shared keys,
+quick mode, the encrypted informational exchange and phase-1 rekeying.
 
 One ``Ikev1Engine`` serves one local address of a gateway, with the house surface of
 ARCHITECTURE.md: ``receive_datagram(data, addr, now)``, ``datagrams_to_send(now)``,
 ``get_timer()``, ``handle_timer(now)``, ``next_event()`` and the commands
-``initiate(entry, rule, now)`` (main mode, then quick mode for ``rule``),
+``initiate(entry, rule, now)`` (main mode, or aggressive mode when the entry says
+``set ikev1 phase1-mode aggressive``, then quick mode for ``rule``),
 ``create_child(sa, entry, rule, now)`` (another quick mode on an ISAKMP SA),
 ``delete_child(spi_in, now)``, ``delete_sa(sa, now)`` and ``check_liveness(sa, now)``.
 ISAKMP SAs are filed by (initiator cookie, peer address); IPsec SAs are reported with the
@@ -13,7 +14,8 @@ IKEv2 child-SA events (``events``).
 Reliability (RFC 2408 §5, as pluto and charon do it): the initiator retransmits its last
 message until the answer arrives; a repeat of the last message a responder received is
 answered with its last message again; any other message that does not fit the state's row
-of ``main_mode.TRANSITIONS`` (``quick_mode.TRANSITIONS``) is dropped and counted in ``drops``.
+of ``main_mode.TRANSITIONS`` (``aggressive_mode``, ``quick_mode``) is dropped and counted in
+``drops``; in aggressive mode the responder also repeats AM2 until AM3 arrives.
 Peer input never raises out of ``receive_datagram``: ``DecodeError`` and crypto errors become
 drops, ``Phase1Error`` a notify (unprotected in main mode, RFC 2408 §5; encrypted in quick
 mode), a failure event and a count under the notify's name.
@@ -28,8 +30,7 @@ also pass its HASH), so the responder follows MM5 to 4500 and both follow a NAT'
 mapping. The gateway adds and strips the non-ESP marker; quick mode then offers the
 UDP-encapsulated modes and its IPsec SAs carry ``udp_encapsulation`` and the peer's port.
 
-Not implemented: aggressive mode (counted as ``aggressive-mode-not-implemented``), rekeying
-before a lifetime ends.
+The initiator of an ISAKMP SA rekeys it before its lifetime ends (``rekey``).
 """
 
 from __future__ import annotations
@@ -38,12 +39,14 @@ import logging
 from collections import Counter, deque
 
 from tunnelgate.crypto.errors import CryptoError, UnknownAlgorithm
+from tunnelgate.ike.v1 import aggressive_mode, main_mode
+from tunnelgate.ike.v1.aggressive_mode import AggressiveModeExchange, am3_floats
 from tunnelgate.ike.v1.constants import ExchangeType, NotifyMessageType, PayloadType, ProtocolId
 from tunnelgate.ike.v1.encoding import DecodeError
 from tunnelgate.ike.v1.errors import Phase1Error
 from tunnelgate.ike.v1.events import Ikev1Event, Ikev1SaEstablished, Ikev1SaFailed
 from tunnelgate.ike.v1.informational import ERROR_NOTIFY_LIMIT
-from tunnelgate.ike.v1.main_mode import BY_STATE, Inbound, MainModeExchange, fits
+from tunnelgate.ike.v1.main_mode import Inbound, fits
 from tunnelgate.ike.v1.message import (
     Envelope,
     Header,
@@ -55,6 +58,7 @@ from tunnelgate.ike.v1.message import (
 from tunnelgate.ike.v1.nat_traversal import may_float
 from tunnelgate.ike.v1.payloads import NotifyPayload, Payload
 from tunnelgate.ike.v1.quick_mode import QuickModeExchange
+from tunnelgate.ike.v1.rekey import Phase1Rekey
 from tunnelgate.ike.v1.state import COOKIE_BYTES, Address, MainModeState, Phase1Sa, RandomSource
 from tunnelgate.policy.acl import Rule
 from tunnelgate.policy.address import ipv4_text
@@ -69,9 +73,11 @@ N = NotifyMessageType
 ZERO_COOKIE = bytes(COOKIE_BYTES)
 HALF_OPEN_TIMEOUT_S = 30.0  # a responder forgets an unfinished main mode after this
 UNHEARD = float("-inf")  # Phase1Sa.last_heard while a message is handled, until it authenticates
+BY_STATE = {**main_mode.BY_STATE, **aggressive_mode.BY_STATE}
+S = MainModeState
 
 
-class Ikev1Engine(MainModeExchange, QuickModeExchange):
+class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
     """IKEv1 for one local address of a gateway (see the module docstring)."""
 
     def __init__(
@@ -101,8 +107,8 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
     # ------------------------------------------------------------------ surface
 
     def initiate(self, entry: MapEntry, rule: Rule, now: float, peer_port: int = 500) -> Phase1Sa:
-        """Start main mode towards the entry's first peer; quick mode for ``rule`` follows
-        once phase 1 is up."""
+        """Start main (or aggressive) mode towards the entry's first peer; quick mode for
+        ``rule`` follows once phase 1 is up."""
         if not entry.peers:
             raise ValueError(f"{entry.label} has no peer")
         if not self.gateway.ikev1_policies:
@@ -114,7 +120,10 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
         sa = Phase1Sa(True, peer, self._new_cookie(), psk=match.group.ikev1_psk)
         self.create_child(sa, entry, rule, now)  # queued; ValueError before anything is sent
         self.sas[sa.key] = sa
-        self._send_mm1(sa, now)
+        if entry.ikev1_phase1_mode == "aggressive":
+            self._send_am1(sa, now)
+        else:
+            self._send_mm1(sa, now)
         return sa
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
@@ -128,7 +137,7 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
         timers = [
             t
             for sa in self.sas.values()
-            for t in (sa.retransmit_at, sa.expire_at, sa.dpd_at)
+            for t in (sa.retransmit_at, sa.expire_at, sa.dpd_at, sa.rekey_at)
             if t is not None
         ]
         timers += [
@@ -154,8 +163,10 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
             for qm in list(sa.quick.values()):
                 if qm.retransmit_at is not None and qm.retransmit_at <= now:
                     self._qm_timer(sa, qm, now)
-            if sa.dpd_at is not None and sa.dpd_at <= now:
+            if sa.dpd_at is not None and sa.dpd_at <= now and sa.key in self.sas:
                 self._dpd_timer(sa, now)
+            if sa.rekey_at is not None and sa.rekey_at <= now and sa.key in self.sas:
+                self.rekey_sa(sa, now)
 
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
         """Handle one datagram from ``addr``; never raises for anything the peer sends."""
@@ -170,8 +181,8 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
     def _receive(self, data: bytes, addr: Address, now: float) -> None:
         envelope = decode_envelope(data)
         header = envelope.header
-        if header.exchange_type == ExchangeType.MAIN_MODE:
-            self._on_main_mode(envelope, data, addr, now)
+        if header.exchange_type in (ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE):
+            self._on_phase1(envelope, data, addr, now)
         elif header.exchange_type == ExchangeType.INFORMATIONAL and not header.is_encrypted:
             self._on_informational(envelope, addr)
         elif header.exchange_type in (ExchangeType.INFORMATIONAL, ExchangeType.QUICK_MODE):
@@ -191,13 +202,12 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
                 if not authenticated:
                     sa.last_heard = heard
                 self._moved(sa, previous, authenticated=authenticated)
-        elif header.exchange_type == ExchangeType.AGGRESSIVE:
-            self.drops["aggressive-mode-not-implemented"] += 1  # hook: AGGR_R0 rows
         else:
             self.drops["unsupported-exchange"] += 1
 
-    def _on_main_mode(self, envelope: Envelope, data: bytes, addr: Address, now: float) -> None:
+    def _on_phase1(self, envelope: Envelope, data: bytes, addr: Address, now: float) -> None:
         header = envelope.header
+        aggressive = header.exchange_type == ExchangeType.AGGRESSIVE
         if header.message_id != 0:
             self.drops["invalid-message-id"] += 1
             return
@@ -210,16 +220,21 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
                 self.drops["ikev1-not-enabled"] += 1
                 return
             sa = Phase1Sa(False, addr, header.initiator_cookie, self._new_cookie())
-            sa.state = MainModeState.MAIN_R0
-        elif sa.peer != addr and not may_float(sa.peer, addr, sa.nat_detected):
+            sa.state = S.AGGR_R0 if aggressive else S.MAIN_R0
+        elif sa.state.aggressive != aggressive:
+            self.drops["out-of-state"] += 1
+            return
+        elif sa.peer != addr and not (
+            may_float(sa.peer, addr, sa.nat_detected) or am3_floats(sa, addr)
+        ):
             self.drops["unexpected-port"] += 1
             return
         elif data == sa.last_received:
             self.drops["duplicate"] += 1
-            if not sa.initiator:  # the peer lost our answer: send it again
+            if not sa.initiator or sa.state is S.AGGR_I2:  # the peer lost our answer: again
                 self._outbox.append((sa.last_sent, sa.peer))
             return
-        elif header.responder_cookie != sa.cookie_r and sa.state is not MainModeState.MAIN_I1:
+        elif header.responder_cookie != sa.cookie_r and sa.state not in (S.MAIN_I1, S.AGGR_I1):
             self.drops["invalid-cookie"] += 1
             return
         row = BY_STATE.get(sa.state)
@@ -227,13 +242,13 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
             self.drops["out-of-state"] += 1
             return
         previous, authenticated = sa.peer, False
-        sa.peer = addr  # MM5 on 4500 (the float): MM6 goes back there
+        sa.peer = addr  # MM5 (AM3) on 4500 (the float): MM6 and the rest go back there
         try:
             payloads, sa_body = self._payloads(sa, envelope, row.undecryptable)
             if not fits(row, header.is_encrypted, payloads):
                 self.drops["out-of-state"] += 1
                 return
-            authenticated = True  # decrypted (MM5/MM6) with the SA's keys; MM6 verified
+            authenticated = True  # decrypted (MM5/MM6) with the SA's keys; else Phase1Error
             row.handler(self, sa, Inbound(header, payloads, data, sa_body), now)
         except Phase1Error as error:
             self._refuse(sa, error)
@@ -241,11 +256,11 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
         finally:
             self._moved(sa, previous, authenticated=authenticated)
         sa.state, sa.last_received = row.next_state, data
-        if sa.initiator:  # answered: _send armed the timer again unless we are done
+        if sa.initiator or sa.state.established:  # answered: _send armed the timer again
             sa.retransmits = 0
             if sa.state.established:
                 sa.retransmit_at = None
-        if sa.state is MainModeState.MAIN_R1:  # a new responder SA: filed once MM2 is out
+        if sa.state in (S.MAIN_R1, S.AGGR_R1):  # a new responder SA: filed once MM2/AM2 is out
             self.sas[sa.key] = sa
             sa.expire_at = now + HALF_OPEN_TIMEOUT_S
 
@@ -310,7 +325,7 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
             return
         notify = notifies[0].notify_type
         name = notify.name if isinstance(notify, NotifyMessageType) else str(notify)
-        self._fail(sa, name, "the peer refused main mode")
+        self._fail(sa, name, f"the peer refused {sa.state.mode_name}")
 
     # ------------------------------------------------------------------ outcomes
 
@@ -325,7 +340,8 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
         assert choice is not None
         p = choice.policy
         sa.established_at = now
-        sa.expire_at = now + choice.lifetime_seconds  # hook: rekey before, delete notify
+        sa.expire_at = now + choice.lifetime_seconds
+        self._arm_rekey(sa, choice.lifetime_seconds, now)
         self._events.append(
             Ikev1SaEstablished(
                 sa.cookie_i,
@@ -336,13 +352,18 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
                 choice.lifetime_seconds,
             )
         )
-        match = find_tunnel_group(self.gateway, peer_address=sa.peer[0], version=1, auth="psk")
+        by_id = sa.peer_id is not None  # aggressive-mode responder: the group of IDii
+        match = find_tunnel_group(
+            self.gateway, peer_address=sa.peer[0], version=1, auth="psk", aggressive=by_id,
+            ike_id=sa.peer_id,
+        )  # fmt: skip
         self._start_dpd(sa, None if isinstance(match, Refusal) else match.group.keepalive, now)
         if sa.initiator:
             others = [s for s in self.sas.values() if s is not sa and s.peer[0] == sa.peer[0]]
             if not any(s.state.established for s in others):  # RFC 2407 §4.6.3.3
                 notify = NotifyPayload(N.INITIAL_CONTACT, spi=sa.cookie_i + sa.cookie_r)
                 self._send_informational(sa, [notify])
+            self._take_over(sa, now)  # a rekey: the IPsec SAs move here, the old SA goes
             self._start_phase2(sa, now)
 
     def _refuse(self, sa: Phase1Sa, error: Phase1Error) -> None:
@@ -366,9 +387,9 @@ class Ikev1Engine(MainModeExchange, QuickModeExchange):
 
     def _expire(self, sa: Phase1Sa) -> None:
         if not sa.state.established:
-            self._fail(sa, "", "main mode did not finish in time")
+            self._fail(sa, "", f"{sa.state.mode_name} did not finish in time")
             return
-        self._sa_gone(sa, "lifetime expired")  # hook: rekey before, delete notify
+        self._sa_gone(sa, "lifetime expired")
 
     def _new_cookie(self) -> bytes:
         cookie = self.random(COOKIE_BYTES)

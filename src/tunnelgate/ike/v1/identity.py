@@ -1,10 +1,12 @@
 """Phase-1 identities (RFC 2407 §4.6.2; spec ``crypto isakmp identity``).
 
 With pre-shared keys the ASA identifies itself by its address (``address``, and ``auto``
-for PSK). Phase-1 ID payloads carry protocol UDP and port 500 (allowed by RFC 2407 §4.6.2,
-as Cisco sends them) and may carry 0/0 (as charon sends them). The received identity must
-be well formed; an address identity must be the peer's address when ``peer-id-validate req``
-(the default) is configured and no NAT is in the way.
+for PSK) in main mode; in aggressive mode it sends what ``crypto isakmp identity`` says
+(``local_identity``: the FQDN for ``hostname``, ID_KEY_ID for ``key-id``). Phase-1 ID
+payloads carry protocol UDP and port 500 (allowed by RFC 2407 §4.6.2, as Cisco sends them)
+and may carry 0/0 (as charon sends them). The received identity must be well formed; an
+address identity must be the peer's address when ``peer-id-validate req`` (the default) is
+configured and no NAT is in the way.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import ipaddress
 from tunnelgate.ike.v1.constants import IdType, NotifyMessageType
 from tunnelgate.ike.v1.errors import Phase1Error
 from tunnelgate.ike.v1.payloads import IdPayload
+from tunnelgate.policy.gateway import GatewayPolicy
 
 UDP = 17
 IKE_PORT = 500
@@ -23,6 +26,19 @@ _TEXT_TYPES = (IdType.ID_FQDN, IdType.ID_USER_FQDN, IdType.ID_KEY_ID)
 def own_identity(address: str) -> IdPayload:
     """Our IDii / IDir: ID_IPV4_ADDR of the interface address, UDP/500."""
     return IdPayload(IdType.ID_IPV4_ADDR, ipaddress.IPv4Address(address).packed, UDP, IKE_PORT)
+
+
+def local_identity(gateway: GatewayPolicy, address: str) -> IdPayload:
+    """Our aggressive-mode IDii / IDir per ``crypto isakmp identity`` (``auto``: the address
+    with pre-shared keys)."""
+    if gateway.identity == "hostname":
+        fqdn = gateway.hostname
+        if gateway.domain_name:
+            fqdn = f"{fqdn}.{gateway.domain_name}"
+        return IdPayload(IdType.ID_FQDN, fqdn.encode("ascii"), UDP, IKE_PORT)
+    if gateway.identity == "key-id" and gateway.identity_key_id:
+        return IdPayload(IdType.ID_KEY_ID, gateway.identity_key_id.encode("ascii"), UDP, IKE_PORT)
+    return own_identity(address)
 
 
 def id_body(identity: IdPayload) -> bytes:
@@ -58,4 +74,4 @@ def _invalid(reason: str) -> Phase1Error:
     return Phase1Error(NotifyMessageType.INVALID_ID_INFORMATION, reason)
 
 
-__all__ = ["check_peer_identity", "id_body", "own_identity"]
+__all__ = ["check_peer_identity", "id_body", "local_identity", "own_identity"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 from collections import Counter, deque
+from collections.abc import Iterable
 
 from tunnelgate.crypto.prf import Prf
 from tunnelgate.crypto.registry import Kind, prf_algorithm
@@ -41,6 +42,8 @@ from tunnelgate.policy.gateway import GatewayPolicy
 
 DPD_VID = bytes.fromhex("afcad71368a1f1c96b8696fc77570100")  # RFC 3706 §5, version 1.0
 ERROR_NOTIFY_LIMIT = 8192  # notify types below are errors (RFC 2408 §3.14.1)
+PEER_DELETED, EXPIRED = "deleted by the peer", "lifetime expired"
+HANDED_OVER = (PEER_DELETED, EXPIRED)  # a newer ISAKMP SA with the peer takes the IPsec SAs
 N = NotifyMessageType
 
 
@@ -206,7 +209,7 @@ class InformationalExchange:
     def _on_delete(self, sa: Phase1Sa, delete: DeletePayload) -> None:
         if delete.protocol_id == ProtocolId.PROTO_ISAKMP:
             if sa.cookie_i + sa.cookie_r in delete.spis:
-                self._sa_gone(sa, "deleted by the peer")
+                self._sa_gone(sa, PEER_DELETED)
             return
         if delete.protocol_id != ProtocolId.PROTO_IPSEC_ESP:
             self.drops["delete-ignored"] += 1
@@ -222,8 +225,15 @@ class InformationalExchange:
     # ------------------------------------------------------------------ helpers
 
     def _sa_gone(self, sa: Phase1Sa, reason: str) -> None:
-        """Forget an ISAKMP SA and every IPsec SA it negotiated."""
+        """Forget an ISAKMP SA and every IPsec SA it holds, unless the peer deleted it (or its
+        lifetime ended) while a newer one with the peer is up: a rekey (``rekey``), whose
+        new ISAKMP SA takes the IPsec SAs."""
         self.sas.pop(sa.key, None)
+        successor = _successor(self.sas.values(), sa) if reason in HANDED_OVER else None
+        if successor is not None:
+            successor.children.update(sa.children)
+            sa.children.clear()
+            reason = "rekeyed" if reason == PEER_DELETED else reason
         for child in sa.children.values():
             self._events.append(ChildSaDeleted(child.spi_in, child.spi_out, reason))
         sa.children.clear()
@@ -238,6 +248,21 @@ class InformationalExchange:
             mid = int.from_bytes(self.random(4), "big")
             if mid and mid not in sa.quick:
                 return mid
+
+
+def _successor(sas: Iterable[Phase1Sa], old: Phase1Sa) -> Phase1Sa | None:
+    """The newest established ISAKMP SA with the peer of ``old``, established after it."""
+    since = old.established_at if old.established_at is not None else float("inf")
+    newer = [
+        s
+        for s in sas
+        if s is not old
+        and s.peer[0] == old.peer[0]
+        and s.state.established
+        and s.established_at is not None
+        and s.established_at >= since
+    ]
+    return max(newer, key=lambda s: s.established_at or 0.0, default=None)
 
 
 __all__ = ["DPD_VID", "InformationalExchange", "open_hashed", "phase1_prf"]

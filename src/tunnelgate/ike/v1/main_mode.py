@@ -25,7 +25,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tunnelgate.crypto import dh
 from tunnelgate.crypto.errors import CryptoError
@@ -103,7 +103,8 @@ class MainModeExchange:
     # ------------------------------------------------------------------ messages
 
     def _header(self, sa: Phase1Sa) -> Header:
-        return Header(sa.cookie_i, sa.cookie_r, ExchangeType.MAIN_MODE)
+        kind = ExchangeType.AGGRESSIVE if sa.state.aggressive else ExchangeType.MAIN_MODE
+        return Header(sa.cookie_i, sa.cookie_r, kind)
 
     def _send_mm1(self, sa: Phase1Sa, now: float) -> None:
         offer = proposal.offer(self.gateway.ikev1_policies)
@@ -147,7 +148,7 @@ class MainModeExchange:
         offers = proposal.isakmp_offers(m.get(SaPayload))
         if len(answered) != 1 or len(answered[0].transforms) != 1 or len(offers) != 1:
             raise Phase1Error(N.BAD_PROPOSAL_SYNTAX, "the answer is not one ISAKMP transform")
-        sa.choice = _accept_answer(offers[0][2], self.gateway)
+        sa.choice = accept_answer(offers[0][2], self.gateway)
         sa.cookie_r = m.header.responder_cookie
         self._learn_nat_t(sa, m)
         sa.peer_dpd = VidPayload(DPD_VID) in m.payloads
@@ -158,7 +159,7 @@ class MainModeExchange:
     def _send_ke(self, sa: Phase1Sa, public: bytes, nonce: bytes, now: float) -> None:
         payloads: list[Payload] = [KePayload(public), NoncePayload(nonce)]
         if sa.peer_nat_t:
-            hash_name = _prf(sa).hash_name
+            hash_name = prf_of(sa).hash_name
             payloads += nat_d_payloads(
                 hash_name, sa.cookie_i, sa.cookie_r, self.address, sa.peer, draft=sa.nat_t_draft
             )
@@ -185,18 +186,18 @@ class MainModeExchange:
         if sa.nat_detected:
             sa.peer = floated(sa.peer)
         identity = own_identity(self.address[0])
-        digest = _hash(hash_i, sa, id_body(identity))
+        digest = phase1_hash(hash_i, sa, id_body(identity))
         self._send_encrypted(sa, (identity, HashPayload(digest)), now)
 
     def _on_mm5(self, sa: Phase1Sa, m: Inbound, now: float) -> None:
         """Responder: check IDii and HASH_I, answer IDir, HASH_R: established."""
         identity = m.get(IdPayload)
         text = self._check_identity(sa, identity)
-        expected = _hash(hash_i, sa, id_body(identity))
+        expected = phase1_hash(hash_i, sa, id_body(identity))
         if not hmac.compare_digest(m.get(HashPayload).data, expected):
             raise Phase1Error(N.INVALID_HASH_INFORMATION, f"HASH_I of {text} does not verify")
         own = own_identity(self.address[0])
-        digest = _hash(hash_r, sa, id_body(own))
+        digest = phase1_hash(hash_r, sa, id_body(own))
         self._send_encrypted(sa, (own, HashPayload(digest)), now)
         self._established(sa, now)
 
@@ -204,7 +205,7 @@ class MainModeExchange:
         """Initiator: check IDir and HASH_R: established."""
         identity = m.get(IdPayload)
         text = self._check_identity(sa, identity)
-        expected = _hash(hash_r, sa, id_body(identity))
+        expected = phase1_hash(hash_r, sa, id_body(identity))
         if not hmac.compare_digest(m.get(HashPayload).data, expected):
             raise Phase1Error(N.INVALID_HASH_INFORMATION, f"HASH_R of {text} does not verify")
         self._established(sa, now)
@@ -229,7 +230,7 @@ class MainModeExchange:
             shared = dh.group(sa.choice.policy.group).shared_secret(sa.private, peer_public)
         except CryptoError as exc:
             raise Phase1Error(N.INVALID_KEY_INFORMATION, str(exc)) from None
-        prf = _prf(sa)
+        prf = prf_of(sa)
         cipher = encryption(Kind.IKEV1_ENCRYPTION, sa.choice.policy.encryption)
         skeyid = skeyid_psk(prf, sa.psk.value, sa.nonce_i, sa.nonce_r)
         sa.keys = derive_phase1_keys(
@@ -243,7 +244,7 @@ class MainModeExchange:
         )
 
 
-Handler = Callable[[MainModeExchange, Phase1Sa, Inbound, float], None]
+Handler = Callable[[Any, Phase1Sa, Inbound, float], None]  # a method of the engine's mixins
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +253,7 @@ class Transition:
 
     state: MainModeState  # where the SA stands when the message arrives
     next_state: MainModeState
-    encrypted: bool  # the message must (not) carry the Encryption flag
+    encrypted: bool | None  # the message must (not) carry the Encryption flag; None: either
     required: frozenset[int]
     allowed: frozenset[int]  # besides the required ones; anything else: the row does not fit
     handler: Handler
@@ -308,7 +309,8 @@ BY_STATE: dict[MainModeState, Transition] = {t.state: t for t in TRANSITIONS}
 def fits(row: Transition, encrypted: bool, payloads: tuple[Payload, ...]) -> bool:
     """Whether a message is the one ``row`` expects (else it belongs to another step)."""
     types = {int(p.payload_type) for p in payloads}
-    return encrypted == row.encrypted and row.required <= types <= row.required | row.allowed
+    flag_ok = row.encrypted is None or encrypted == row.encrypted
+    return flag_ok and row.required <= types <= row.required | row.allowed
 
 
 def sa_payload_body(sa: SaPayload) -> bytes:
@@ -316,12 +318,12 @@ def sa_payload_body(sa: SaPayload) -> bytes:
     return encode_payloads([sa])[1][4:]
 
 
-def _prf(sa: Phase1Sa) -> Prf:
+def prf_of(sa: Phase1Sa) -> Prf:
     assert sa.choice is not None
     return prf_algorithm(Kind.IKEV1_HASH, sa.choice.policy.hash)
 
 
-def _accept_answer(answer: Ikev1Policy, gateway: GatewayPolicy) -> Ikev1Choice:
+def accept_answer(answer: Ikev1Policy, gateway: GatewayPolicy) -> Ikev1Choice:
     """Initiator: the responder's transform must be one of our policies (its lifetime may be
     shorter than ours: the SA gets the shorter)."""
     for own in sorted(gateway.ikev1_policies, key=lambda p: p.priority):
@@ -332,10 +334,10 @@ def _accept_answer(answer: Ikev1Policy, gateway: GatewayPolicy) -> Ikev1Choice:
     raise Phase1Error(N.NO_PROPOSAL_CHOSEN, "the peer chose a transform we did not offer")
 
 
-def _hash(which: Callable[..., bytes], sa: Phase1Sa, id_b: bytes) -> bytes:
+def phase1_hash(which: Callable[..., bytes], sa: Phase1Sa, id_b: bytes) -> bytes:
     """HASH_I or HASH_R of ``sa`` over the identity body ``id_b`` (RFC 2409 §5)."""
     assert sa.keys is not None
     return which(
-        _prf(sa), sa.keys.skeyid, sa.public_i, sa.public_r, sa.cookie_i, sa.cookie_r,
+        prf_of(sa), sa.keys.skeyid, sa.public_i, sa.public_r, sa.cookie_i, sa.cookie_r,
         sa.sa_i_body, id_b,
     )  # fmt: skip

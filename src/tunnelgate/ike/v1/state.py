@@ -1,5 +1,6 @@
-"""The state of an ISAKMP SA in main mode (RFC 2409 §5): the states of libreswan's
-``v1_state_microcode_table`` naming, and the mutable ``Phase1Sa`` owning one negotiation."""
+"""The state of an ISAKMP SA in main or aggressive mode (RFC 2409 §5): the states of
+libreswan's ``v1_state_microcode_table`` naming, and the mutable ``Phase1Sa`` owning one
+negotiation."""
 
 from __future__ import annotations
 
@@ -37,10 +38,29 @@ class MainModeState(Enum):
     MAIN_I3 = "MAIN_I3"  # sent MM5 {IDii HASH_I}, expecting MM6
     MAIN_R3 = "MAIN_R3"  # sent MM6 {IDir HASH_R}: established
     MAIN_I4 = "MAIN_I4"  # received MM6: established
+    # aggressive mode (RFC 2409 §5.4), libreswan's STATE_AGGR_*
+    AGGR_R0 = "AGGR_R0"  # expecting AM1 (the table's entry state, never stored)
+    AGGR_I1 = "AGGR_I1"  # sent AM1 SA KE Ni IDii, expecting AM2
+    AGGR_R1 = "AGGR_R1"  # sent AM2 SA KE Nr IDir HASH_R, expecting AM3
+    AGGR_I2 = "AGGR_I2"  # sent AM3 HASH_I: established
+    AGGR_R2 = "AGGR_R2"  # received AM3: established
 
     @property
     def established(self) -> bool:
-        return self in (MainModeState.MAIN_R3, MainModeState.MAIN_I4)
+        return self in _ESTABLISHED
+
+    @property
+    def aggressive(self) -> bool:
+        return self.value.startswith("AGGR")
+
+    @property
+    def mode_name(self) -> str:
+        return "aggressive mode" if self.aggressive else "main mode"
+
+
+_ESTABLISHED = frozenset(
+    {MainModeState.MAIN_R3, MainModeState.MAIN_I4, MainModeState.AGGR_I2, MainModeState.AGGR_R2}
+)
 
 
 class QuickModeState(Enum):
@@ -120,6 +140,12 @@ class Phase1Sa:
     dpd_seq: int = 0  # the R-U-THERE sequence number last sent
     dpd_waiting: bool = False
     dpd_retries: int = 0
+    # aggressive mode and rekeying
+    peer_id: str | None = None  # aggressive-mode responder: IDii, which found the group
+    peer_id_body: bytes = b""  # ... and IDii_b, for HASH_I
+    origin: Address | None = None  # where the first message came from / went (NAT-D of AM3)
+    rekey_at: float | None = None  # initiator: 85-95 % of the lifetime, a new phase 1 starts
+    replaces: tuple[bytes, str] | None = None  # a rekey: the key of the SA it replaces
 
     @property
     def key(self) -> tuple[bytes, str]:
