@@ -23,6 +23,7 @@ import pytest
 from tests.interop.conftest import StartCharon
 from tests.interop.harness import (
     Charon,
+    CharonSettings,
     HarnessError,
     Netns,
     Sites,
@@ -40,7 +41,9 @@ PSK = "tunnelgate-ikev1-interop"
 TCP_BYTES = 256 * 1024
 
 
-def tunnelgate_config(*, pfs: bool = False, keepalive: str = "isakmp keepalive disable") -> str:
+def tunnelgate_config(
+    *, pfs: bool = False, keepalive: str = "isakmp keepalive disable", aggressive: bool = False
+) -> str:
     return f"""\
 hostname gw-a
 interface {{outside_if}}
@@ -54,6 +57,7 @@ crypto map MAP 10 match address VPN
 crypto map MAP 10 set peer {Sites.GW_B}
 crypto map MAP 10 set ikev1 transform-set TS
 {"crypto map MAP 10 set pfs group5" if pfs else ""}
+{"crypto map MAP 10 set ikev1 phase1-mode aggressive" if aggressive else ""}
 crypto map MAP interface outside
 crypto ikev1 policy 10
  authentication pre-share
@@ -69,8 +73,9 @@ tunnel-group {Sites.GW_B} ipsec-attributes
 """
 
 
-def charon_config(*, pfs: bool = False) -> str:
+def charon_config(*, pfs: bool = False, aggressive: bool = False) -> str:
     return psk_gateway_conf(
+        aggressive=aggressive,
         version=1,
         local_addr=Sites.GW_B,
         remote_addr=Sites.GW_A,
@@ -112,9 +117,15 @@ def bring_up(
     args: tuple[str, ...] = (),
     keepalive: str = "isakmp keepalive disable",
     prelude: str | None = None,
+    aggressive: bool = False,
 ) -> Lab:
-    charon = start_charon(sites.gw_b, charon_config(pfs=pfs), name="gw-b")
-    config = tunnelgate_config(pfs=pfs, keepalive=keepalive).replace(
+    charon = start_charon(
+        sites.gw_b,
+        charon_config(pfs=pfs, aggressive=aggressive),
+        name="gw-b",
+        settings=CharonSettings(aggressive_psk_responder=aggressive),
+    )
+    config = tunnelgate_config(pfs=pfs, keepalive=keepalive, aggressive=aggressive).replace(
         "{outside_if}", sites.gw_a_outside
     )
     gateway = TunnelgateDaemon(sites.gw_a, config, args=args, python_prelude=prelude)
@@ -140,10 +151,6 @@ def assert_traffic(lab: Lab, *, pings: int = 3) -> None:
     assert tx == rx and tx.startswith(f"{TCP_BYTES} "), (tx, rx)
 
 
-#: When tunnelgate initiates, the packet queued by the ACQUIRE leaves right after QM3; charon
-#: installs its inbound SA only once it has processed QM3 (libipsec drops what comes before),
-#: so that first packet is lost in about half the runs. RFC 2409 §5.5's commit bit exists for
-#: this race; tunnelgate does not hold the queued packets back (a gateway data-path change).
 def warm_up(lab: Lab) -> None:
     """host-a's traffic brings the tunnel up; nothing is lost: the first packets wait until
     charon has installed its SA after QM3 (D87)."""
@@ -205,6 +212,27 @@ def test_tunnel_up_and_traffic(
     drops = unexpected_drops(lab.gateway)
     print(f"{initiator} initiated (pfs {pfs}): up in {setup:.2f} s; drops {drops}")
     assert drops == {}, drops
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("initiator", ["tunnelgate", "charon"])
+def test_aggressive_mode_both_ways(
+    sites: Sites, start_charon: StartCharon, gateways: list[TunnelgateDaemon], initiator: str
+) -> None:
+    lab = bring_up(sites, start_charon, gateways, aggressive=True)
+    if initiator == "tunnelgate":
+        warm_up(lab)
+    else:
+        try:
+            lab.charon.initiate("gw", timeout=15)
+        except HarnessError as exc:
+            raise AssertionError(f"{exc}\n{lab.gateway.text()}") from exc
+    phase1 = lab.gateway.wait_event("Ikev1SaEstablished")[0]
+    assert phase1["initiator"] is (initiator == "tunnelgate")
+    sa = lab.charon.wait_established("gw", "gw", timeout=10)
+    assert sa.initiator is (initiator == "charon")
+    assert_traffic(lab)
+    assert unexpected_drops(lab.gateway) == {}
 
 
 # ---------------------------------------------------------------------------------------------

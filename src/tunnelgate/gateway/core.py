@@ -970,7 +970,7 @@ class Gateway:
                 first = entry.peers.index(peer)
                 rotated = replace(entry, peers=entry.peers[first:] + entry.peers[:first])
                 engine.initiate(rotated, rule, now)
-                return "main-mode"
+                return f"{entry.ikev1_phase1_mode}-mode"
             engine.create_child(phase1, entry, rule, now)
             return "quick-mode"
         except ValueError as exc:
