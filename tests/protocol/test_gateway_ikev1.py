@@ -124,3 +124,28 @@ def test_the_initiators_hold_ends_early_when_the_responder_sends_first() -> None
     wire.send_from_lan("branch", reply)  # the responder's SA is up: it sends on it
     assert wire.tun["hq"] == [reply]
     assert len(wire.tun["branch"]) == 1  # the held packet left at once
+
+
+def test_ikev1_dead_first_peer_fails_over_to_the_next() -> None:
+    from tests.protocol.test_gateway_pair import PeerFailedOver, quiet_group
+
+    entry = (
+        "crypto map M 10 match address VPN\ncrypto map M 10 set peer 192.0.2.99 198.51.100.2\n"
+        "crypto map M 10 set ikev1 transform-set TS\n"
+    )
+    extra = quiet_group(dict(HQ, peer="192.0.2.99"))
+    wire = Wire(
+        {"hq": gateway(HQ, 1, extra, map=entry), "branch": gateway(BRANCH, 2, map=v1_map(BRANCH))}
+    )
+    hq = wire.gateways["hq"]
+    wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+    assert set(wire.lost) == {"192.0.2.99"}
+    wire.advance(90, step=1)  # main mode retransmissions run out
+    seen = events(hq)
+    assert [(e.failed, e.next_peer) for e in seen if isinstance(e, PeerFailedOver)] == [
+        ("192.0.2.99", "198.51.100.2")
+    ]
+    packet = icmp_echo("10.1.0.5", "10.2.0.9", 2)
+    wire.send_from_lan("hq", packet)
+    wire.advance(0.5)
+    assert wire.tun["branch"] == [packet]
