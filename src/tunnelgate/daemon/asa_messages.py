@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunnelgate.gateway.outputs import ChildSaInstalled, ChildSaRemoved, NegotiationStarted
+from tunnelgate.ike.v1.events import Ikev1SaDeleted, Ikev1SaEstablished, Ikev1SaFailed
 from tunnelgate.ike.v2.events import (
     ChildSaFailed,
     IkeSaDeleted,
@@ -57,8 +58,15 @@ _L2L = (
     "(user= {{peer}}) has been "
 )
 
+_IKEV1 = "Group = {peer}, IP = {peer}, "
+
 # event type -> the messages it gives, in the order the ASA logs them.
 MESSAGES: Mapping[type, tuple[MessageDef, ...]] = {
+    Ikev1SaEstablished: (MessageDef(713119, 5, _IKEV1 + "PHASE 1 COMPLETED"),),
+    Ikev1SaDeleted: (
+        MessageDef(713050, 5, _IKEV1 + "Connection terminated for peer {peer}. Reason: {reason}"),
+    ),
+    Ikev1SaFailed: (MessageDef(713902, 3, _IKEV1 + "{reason} ({notify})"),),
     ChildSaInstalled: (
         MessageDef(602303, 6, _L2L.format(direction="outbound", spi="{spi_out}") + "created."),
         MessageDef(602303, 6, _L2L.format(direction="inbound", spi="{spi_in}") + "created."),
@@ -173,6 +181,12 @@ def _fields(event: object, ctx: MessageContext) -> dict[str, Any]:
             "spi_in": _spi(event.spi_in),
             "spi_out": _spi(event.spi_out),
         }
+    if isinstance(event, Ikev1SaEstablished):
+        return {"peer": event.peer[0]}
+    if isinstance(event, Ikev1SaDeleted):
+        return {"peer": event.peer[0], "reason": event.reason}
+    if isinstance(event, Ikev1SaFailed):
+        return {"peer": event.peer[0], "reason": event.reason, "notify": event.notify}
     if isinstance(event, IkeSaEstablished):
         return _ike(ctx, event.peer, event.peer[0])
     if isinstance(event, IkeSaDeleted):

@@ -125,6 +125,9 @@ def test_severities_of_the_table() -> None:
     assert severities == {
         602303: 6,
         602304: 6,
+        713050: 5,
+        713119: 5,
+        713902: 3,
         750001: 5,
         750003: 4,
         750006: 5,
@@ -155,3 +158,22 @@ def test_no_key_material_reaches_a_message() -> None:
     assert ChildSaEstablished not in MESSAGES
     message = AsaMessage(602303, 6, "x")
     assert message.line() == "%ASA-6-602303: x"
+
+
+def test_ikev1_phase1_up_down_and_failure_are_713xxx() -> None:
+    from tunnelgate.ike.v1.events import Ikev1SaDeleted, Ikev1SaEstablished, Ikev1SaFailed
+
+    up = Ikev1SaEstablished(b"\x01" * 8, b"\x02" * 8, PEER, True, "aes-256/sha/group 5", 86400)
+    assert lines(up) == [
+        "%ASA-5-713119: Group = 198.51.100.2, IP = 198.51.100.2, PHASE 1 COMPLETED"
+    ]
+    down = Ikev1SaDeleted(b"\x01" * 8, b"\x02" * 8, PEER, "deleted by the peer")
+    assert lines(down) == [
+        "%ASA-5-713050: Group = 198.51.100.2, IP = 198.51.100.2, Connection terminated for "
+        "peer 198.51.100.2. Reason: deleted by the peer"
+    ]
+    failed = Ikev1SaFailed(PEER, "NO_PROPOSAL_CHOSEN", "no acceptable policy")
+    assert lines(failed) == [
+        "%ASA-3-713902: Group = 198.51.100.2, IP = 198.51.100.2, no acceptable policy "
+        "(NO_PROPOSAL_CHOSEN)"
+    ]
