@@ -50,10 +50,13 @@ class LiveGateway:
         self.after()
         return cleared
 
-    def clear_ike(self, peer: str | None) -> int:
-        cleared = self.gateway.delete_ike_sas(peer, self.clock())
+    def clear_ike(self, peer: str | None, version: int | None = None) -> int:
+        cleared = self.gateway.delete_ike_sas(peer, self.clock(), version)
         self.after()
         return cleared
+
+    def clear_counters(self) -> None:
+        self.gateway.clear_counters()
 
     def reconfigure(self) -> str:
         """Apply the running configuration after a change (``gateway/reconfigure.py``)."""

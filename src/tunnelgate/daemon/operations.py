@@ -10,7 +10,8 @@
 | ``show ipsec stats``, ``show crypto isakmp stats``        | the ASA layouts (``show_stats``)|
 | ``show vpn-sessiondb [detail] l2l``                       | the ASA layout                  |
 | ``clear crypto ipsec sa [peer A | map M]``                | child SAs torn down (Delete)    |
-| ``clear crypto ikev2 sa [A]``                             | IKE SAs deleted with children   |
+| ``clear crypto ipsec sa counters``                        | show counters start from zero   |
+| ``clear crypto ikev2|ikev1|isakmp sa [A]``                | IKE SAs deleted with children   |
 
 Words may be abbreviated to a unique prefix, as on the ASA (the same grammar engine as the
 configuration language, so errors carry the ASA's caret). Other lines go to ``fallback`` (the
@@ -55,7 +56,8 @@ class Operations(Protocol):
 
     def snapshot(self) -> GatewaySnapshot: ...
     def clear_ipsec(self, peer: str | None, map_name: str | None) -> int: ...
-    def clear_ike(self, peer: str | None) -> int: ...
+    def clear_ike(self, peer: str | None, version: int | None = None) -> int: ...
+    def clear_counters(self) -> None: ...
 
 
 Action = Callable[[Operations, Args, bool], Answer]
@@ -100,16 +102,16 @@ def _show_isakmp(ops: Operations, args: Args, as_json: bool) -> Answer:
 
 
 def _counters(ops: Operations, args: Args, as_json: bool) -> Answer:
-    snap = ops.snapshot()
-    data = {"drops": snap.drops, "counters": snap.counters}
-    return Answer(True, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return _stats_json(ops)
 
 
 def _ipsec_stats(ops: Operations, args: Args, as_json: bool) -> Answer:
-    return Answer(True, show_ipsec_stats(ops.snapshot()))
+    return _stats_json(ops) if as_json else Answer(True, show_ipsec_stats(ops.snapshot()))
 
 
 def _isakmp_stats(ops: Operations, args: Args, as_json: bool) -> Answer:
+    if as_json:
+        return _stats_json(ops)
     return Answer(True, show_crypto_isakmp_stats(ops.snapshot()))
 
 
@@ -126,8 +128,29 @@ def _clear_ipsec(ops: Operations, args: Args, as_json: bool) -> Answer:
 
 
 def _clear_ike(ops: Operations, args: Args, as_json: bool) -> Answer:
-    ops.clear_ike(args.get("peer"))
+    ops.clear_ike(args.get("peer"), 2)
     return Answer(True, "")
+
+
+def _clear_ikev1(ops: Operations, args: Args, as_json: bool) -> Answer:
+    ops.clear_ike(args.get("peer"), 1)
+    return Answer(True, "")
+
+
+def _clear_isakmp(ops: Operations, args: Args, as_json: bool) -> Answer:
+    ops.clear_ike(args.get("peer"), None)
+    return Answer(True, "")
+
+
+def _clear_counters(ops: Operations, args: Args, as_json: bool) -> Answer:
+    ops.clear_counters()
+    return Answer(True, "")
+
+
+def _stats_json(ops: Operations) -> Answer:
+    snap = ops.snapshot()
+    data = {"drops": snap.drops, "counters": snap.counters}
+    return Answer(True, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 _SELECT = "[{peer A.B.C.D$peer|map WORD$map}]"
@@ -141,7 +164,10 @@ ROWS: tuple[tuple[str, Action, str], ...] = (
     ("show crypto isakmp stats", _isakmp_stats, "IKE global statistics"),
     ("show vpn-sessiondb [detail]$detail l2l", _sessiondb, "LAN-to-LAN sessions"),
     (f"clear crypto ipsec sa {_SELECT}", _clear_ipsec, "Tear down IPsec SAs"),
+    ("clear crypto ipsec sa counters", _clear_counters, "Reset the IPsec SA counters"),
     ("clear crypto ikev2 sa [A.B.C.D$peer]", _clear_ike, "Delete IKEv2 SAs"),
+    ("clear crypto ikev1 sa [A.B.C.D$peer]", _clear_ikev1, "Delete IKEv1 SAs"),
+    ("clear crypto isakmp sa [A.B.C.D$peer]", _clear_isakmp, "Delete IKEv1 and IKEv2 SAs"),
 )
 
 

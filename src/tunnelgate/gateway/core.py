@@ -135,6 +135,9 @@ class InstalledSa:
     ike_version: int = 2
     retire_at: float | None = None  # IKEv1: a replaced SA is deleted this long after
     hold_until: float | None = None  # IKEv1 initiator: send nothing before the peer installs
+    # what ``clear crypto ipsec sa counters`` zeroed: (packets, bytes, errors) per direction
+    # at that moment; ``show`` subtracts it (lifetimes keep counting everything)
+    counters_base: dict[str, tuple[int, int, dict[str, int]]] = field(default_factory=dict)
     held: list[bytes] = field(default_factory=list)
 
     @property
@@ -995,11 +998,12 @@ class Gateway:
         self._send_deletes(now)
         return True
 
-    def delete_ike_sas(self, peer: str | None, now: float) -> int:
-        """``clear crypto ikev2 sa [PEER]``: delete established IKE SAs (and their children)
-        with an INFORMATIONAL Delete; an SA busy with another exchange is skipped."""
+    def delete_ike_sas(self, peer: str | None, now: float, version: int | None = None) -> int:
+        """``clear crypto ikev2|ikev1|isakmp sa [PEER]``: delete established IKE SAs of that
+        version (None: both) and their children with a Delete; an IKEv2 SA busy with another
+        exchange is skipped."""
         deleted = 0
-        for nameif, engine in self.engines.items():
+        for nameif, engine in self.engines.items() if version in (None, 2) else ():
             for sa in list(engine.sas.values()):
                 if sa.state != "established" or (peer is not None and sa.peer[0] != peer):
                     continue
@@ -1009,7 +1013,7 @@ class Gateway:
                     continue
                 deleted += 1
             self._after_ike(nameif, now)
-        for nameif, v1 in self.engines_v1.items():
+        for nameif, v1 in self.engines_v1.items() if version in (None, 1) else ():
             for phase1 in list(v1.sas.values()):
                 if phase1.established_at is None or (peer is not None and phase1.peer[0] != peer):
                     continue
@@ -1017,6 +1021,18 @@ class Gateway:
                 deleted += 1
             self._after_ike(nameif, now)
         return deleted
+
+    def clear_counters(self) -> None:
+        """``clear crypto ipsec sa counters``: what ``show`` counts starts again from zero."""
+        for installed in self.installed.values():
+            for name, state in (
+                ("inbound", installed.sa.inbound_state),
+                ("outbound", installed.sa.outbound_state),
+            ):
+                c = state.counters()
+                installed.counters_base[name] = (c.packets, c.bytes, dict(c.errors))
+            installed.stats.clear()
+        self.drops.clear()
 
     def rebuild_address_index(self) -> None:
         """After the interfaces changed (a new configuration): which nameif owns an address."""

@@ -49,15 +49,24 @@ def _ident(addresses: Range, ports: Range, protocol: int) -> Ident:
     return Ident(ipv4_text(addresses.low), None, protocol, port, ipv4_text(addresses.high))
 
 
-def _direction(state: EspSaState, now: float, state_name: str) -> EspDirectionView:
+_ZERO: tuple[int, int, dict[str, int]] = (0, 0, {})
+
+
+def _direction(
+    state: EspSaState,
+    now: float,
+    state_name: str,
+    base: tuple[int, int, dict[str, int]] = (0, 0, {}),
+) -> EspDirectionView:
     counters = state.counters()
     kb, seconds = state.remaining(now)
     replay = state.replay
+    errors = tuple((r, n - base[2].get(r, 0)) for r, n in counters.errors if n > base[2].get(r, 0))
     return EspDirectionView(
         state.spi,
-        counters.packets,
-        counters.bytes,
-        counters.errors,
+        counters.packets - base[0],
+        counters.bytes - base[1],
+        errors,
         kb,
         seconds,
         replay.window_size if replay is not None else 0,
@@ -75,8 +84,8 @@ def _child_view(
     if expire_at is not None:
         ike_remaining = max(0, int(expire_at - now))
     state = "rekeyed" if gateway.sad.is_retiring(sa.sa.inbound.spi) else "active"
-    inbound = _direction(sa.sa.inbound_state, now, state)
-    outbound = _direction(sa.sa.outbound_state, now, state)
+    inbound = _direction(sa.sa.inbound_state, now, state, sa.counters_base.get("inbound", _ZERO))
+    outbound = _direction(sa.sa.outbound_state, now, state, sa.counters_base.get("outbound", _ZERO))
     if ike_remaining is not None:  # time lifetimes are IKE's: show its clock
         inbound = _with_seconds(inbound, ike_remaining)
         outbound = _with_seconds(outbound, ike_remaining)

@@ -153,3 +153,28 @@ def test_any_operator_input_gets_an_answer_and_never_breaks_the_gateway(lines: l
     packet = icmp_echo("10.1.0.5", "10.2.0.9", 99)
     s.live.gateway.receive_tun(packet, s.wire.now)  # the data path still answers
     s.wire.flush()
+
+
+def test_clear_counters_zeroes_what_show_counts_but_not_the_lifetimes() -> None:
+    s = Setup()
+    s.up()
+    for seq in range(2, 6):
+        s.wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", seq))
+    assert "#pkts encaps: 5," in s.session.handle("show crypto ipsec sa").output
+    (sa,) = s.live.gateway.installed.values()
+    kb_before = sa.sa.outbound_state.remaining(s.wire.now)[0]
+    assert s.session.handle("clear crypto ipsec sa counters").ok
+    assert "#pkts encaps: 0," in s.session.handle("show crypto ipsec sa").output
+    s.wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 9))
+    assert "#pkts encaps: 1," in s.session.handle("show crypto ipsec sa").output
+    assert sa.sa.outbound_state.remaining(s.wire.now)[0] == kb_before  # lifetime unaffected
+    assert len(s.live.gateway.installed) == 1  # and the SA stays
+
+
+def test_clear_crypto_isakmp_and_version_specific_clears() -> None:
+    s = Setup()
+    s.up()
+    assert s.session.handle("clear crypto ikev1 sa").ok  # no IKEv1 SA: nothing happens
+    assert len(s.live.gateway.installed) == 1
+    assert s.session.handle("clear crypto isakmp sa 198.51.100.2").ok
+    assert s.live.gateway.installed == {}
