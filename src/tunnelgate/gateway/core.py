@@ -231,6 +231,7 @@ class Gateway:
         self._active_peer: dict[str, int] = {}  # map entry label -> index into its peers
         self._deletes: list[tuple[str, bytes, int]] = []  # (nameif, SPI, IKE version) to delete
         self._deletes_at = 0.0  # when to try those again
+        self._timed: set[int] = set()  # inbound SPIs of SAs with timers of their own
         # outbound fast path: flow key -> the SA that protects it, valid for one SAD
         # generation and one policy (see receive_tun)
         self._flow_cache: dict[bytes, InstalledSa] = {}
@@ -273,20 +274,39 @@ class Gateway:
     def _all_engines(self) -> list[tuple[str, Ikev1Engine | Ikev2Engine]]:
         return [*self.engines.items(), *self.engines_v1.items()]
 
+    def _timed_sas(self) -> list[InstalledSa]:
+        """The SAs with a timer of their own (a retry, PMTU aging, TFC, IKEv1 lifetimes):
+        only these are visited per loop pass, not every installed SA (20,000 tunnels)."""
+        out = []
+        for spi in list(self._timed):
+            i = self.installed.get(spi)
+            if i is None or (
+                i.ike_version == 2
+                and i.rekey_retry_at is None
+                and i.pmtu_reset_at is None
+                and i.tfc_at is None
+            ):
+                self._timed.discard(spi)
+            else:
+                out.append(i)
+        return out
+
+    def _mark_timed(self, installed: InstalledSa) -> None:
+        self._timed.add(installed.spi_in)
+
     def get_timer(self) -> float | None:
         timers = [t for _, e in self._all_engines() if (t := e.get_timer()) is not None]
         deadline = self.acquire.next_deadline()
         if deadline is not None:
             timers.append(deadline)
         timers += self._keepalive_at.values()
-        for i in self.installed.values():
-            timers += [t for t in (i.rekey_retry_at, i.pmtu_reset_at, i.tfc_at) if t is not None]
         if self._deletes:
             timers.append(self._deletes_at)
-        for i in self.installed.values():  # IKEv1 SAs: time lifetimes on the data path
-            if i.ike_version == 1:
-                due = (i.sa.outbound_state.next_deadline(), i.retire_at, i.hold_until)
-                timers += [t for t in due if t is not None]
+        for i in self._timed_sas():
+            due = [i.rekey_retry_at, i.pmtu_reset_at, i.tfc_at]
+            if i.ike_version == 1:  # IKEv1 SAs: time lifetimes on the data path
+                due += [i.sa.outbound_state.next_deadline(), i.retire_at, i.hold_until]
+            timers += [t for t in due if t is not None]
         return min(timers, default=None)
 
     def handle_timer(self, now: float) -> None:
@@ -303,7 +323,9 @@ class Gateway:
                 local = (self.local_addresses[nameif], NAT_T_PORT)
                 self._outputs.append(SendUdp(local, peer, NAT_KEEPALIVE))
                 self._keepalive_at[(nameif, peer)] = now + self.nat_keepalive_s
-        for installed in list(self.installed.values()):
+        for installed in self._timed_sas():
+            if installed.spi_in not in self.installed:
+                continue  # removed by an earlier one in this pass
             if installed.rekey_retry_at is not None and installed.rekey_retry_at <= now:
                 installed.rekey_retry_at = None
                 self._rekey(installed, now)
@@ -377,6 +399,7 @@ class Gateway:
                 installed.path_mtu = mtu
                 aging = self.policy.pmtu_aging_minutes
                 installed.pmtu_reset_at = now + aging * 60 if aging else None
+                self._mark_timed(installed)
             return
 
     def receive_tun(self, packet: bytes, now: float) -> None:
@@ -561,6 +584,7 @@ class Gateway:
             self._seal(installed, self.random(size), NO_NEXT_HEADER, now)
         installed.stats["tfc-sent"] += burst
         installed.tfc_at = now + self._tfc_interval(tfc)
+        self._mark_timed(installed)
 
     def _tfc_interval(self, tfc: Tfc) -> float:
         return float(tfc.timeout_s or self._uniform(10, 60))
@@ -690,6 +714,7 @@ class Gateway:
                 self.engines[installed.interface].rekey_child(spi_in, now)
         except (KeyError, ValueError):  # busy with another exchange, or going away
             installed.rekey_retry_at = now + REKEY_RETRY_S
+            self._mark_timed(installed)
             return
         installed.rekey_asked = True
         self._after_ike(installed.interface, now)
@@ -809,6 +834,8 @@ class Gateway:
             self._keepalive_at.setdefault((nameif, peer), now + self.nat_keepalive_s)
         if entry.tfc is not None and event.peer_accepts_tfc_padding:
             installed.tfc_at = now + self._tfc_interval(entry.tfc)
+        if version == 1 or installed.tfc_at is not None:
+            self._mark_timed(installed)
         self._events.append(
             ChildSaInstalled(
                 nameif, entry.label, peer, spi_in, spi_out, event.selector.describe(), udp, old
