@@ -1133,3 +1133,85 @@ def ping(
             parts = line.split()
             return int(parts[0]), int(parts[3]), result.stdout
     return 0, 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# The same two sites with gw-b behind a real NAT (the lab's ``--nat``)
+
+
+@dataclass(frozen=True)
+class NatSites(Sites):
+    """``Sites`` with a NAT namespace between the internet and gw-b, as ``tunnelgate lab up
+    --nat`` builds it (``tunnelgate.lab.topology.BEHIND_NAT``): the NAT holds gw-b's public
+    address 198.51.100.2 and masquerades 10.99.0.0/24 behind it, and forwards UDP 500/4500
+    arriving there to gw-b at 10.99.0.2. The lab's nftables rules carry counters here, so a
+    test can show that packets really were translated (``nat_counters``)."""
+
+    nat: Namespace
+    nat_public_if: str
+
+    GW_B_INSIDE = "10.99.0.2"
+
+
+def nat_ruleset(public_if: str) -> str:
+    """The lab's NAT ruleset (``NAT_RULESET``) on ``public_if``, with a counter on each rule."""
+    from tunnelgate.lab.topology import NAT_RULESET
+
+    ruleset = NAT_RULESET.replace('iifname "eth1"', f'iifname "{public_if}"')
+    ruleset = ruleset.replace('oifname "eth1"', f'oifname "{public_if}"')
+    return ruleset.replace(" dnat to ", " counter dnat to ").replace(
+        " masquerade", " counter masquerade"
+    )
+
+
+def topology_sites_nat(netns: Netns) -> NatSites:
+    """Six namespaces: ``topology_sites`` with the NAT in front of gw-b (addresses of
+    ``tunnelgate.lab.topology.BEHIND_NAT``)."""
+    from tunnelgate.lab.topology import GW_B_BEHIND_NAT, GW_B_PUBLIC
+
+    host_a, gw_a, inet = netns.add("ha"), netns.add("gwa"), netns.add("inet")
+    nat, gw_b, host_b = netns.add("nat"), netns.add("gwb"), netns.add("hb")
+    netns.veth(host_a, "10.1.0.10/24", gw_a, "10.1.0.1/24")
+    out_a = netns.veth(gw_a, "192.0.2.1/24", inet, "192.0.2.254/24")
+    public = netns.veth(nat, f"{GW_B_PUBLIC}/24", inet, "198.51.100.254/24")
+    out_b = netns.veth(gw_b, f"{GW_B_BEHIND_NAT}/24", nat, "10.99.0.1/24")
+    netns.veth(gw_b, "10.2.0.1/24", host_b, "10.2.0.10/24")
+    host_a.ip("route", "add", "default", "via", "10.1.0.1")
+    host_b.ip("route", "add", "default", "via", "10.2.0.1")
+    gw_a.ip("route", "add", "default", "via", "192.0.2.254")
+    nat.ip("route", "add", "default", "via", "198.51.100.254")
+    gw_b.ip("route", "add", "default", "via", "10.99.0.1")
+    for router in (inet, nat):
+        _sysctl(router, "net.ipv4.ip_forward=1")
+    for gw in (gw_a, gw_b):
+        _sysctl(
+            gw,
+            "net.ipv4.ip_forward=1",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.default.rp_filter=0",
+        )
+    rules = Path(tempfile.mkdtemp(prefix=f"tg-nat-{os.getpid()}-")) / "nat.nft"
+    try:
+        rules.write_text(nat_ruleset(public.a_ifname))
+        nat.run("nft", "-f", str(rules))
+    finally:
+        shutil.rmtree(rules.parent, ignore_errors=True)
+    return NatSites(
+        host_a, gw_a, inet, gw_b, host_b, out_a.a_ifname, out_b.a_ifname, nat, public.a_ifname
+    )
+
+
+def nat_counters(sites: NatSites) -> dict[str, int]:
+    """Packets counted by the NAT's rules so far: {"dnat": n, "masquerade": n} (nftables
+    counts the first packet of each translated flow; conntrack translates the rest)."""
+    listed = json.loads(sites.nat.run("nft", "-j", "list", "table", "ip", "lab").stdout)
+    out = {"dnat": 0, "masquerade": 0}
+    for item in listed.get("nftables", []):
+        rule = item.get("rule")
+        if not rule:
+            continue
+        packets = sum(e["counter"]["packets"] for e in rule["expr"] if "counter" in e)
+        for kind in out:
+            if any(kind in e for e in rule["expr"]):
+                out[kind] += packets
+    return out

@@ -15,6 +15,9 @@ acknowledged except a liveness check:
   peer; received, it deletes the peer's older ISAKMP SAs and their IPsec SAs.
 * Error notifies answering our quick mode (NO-PROPOSAL-CHOSEN, INVALID-ID-INFORMATION …) end
   it with ``ChildSaFailed``.
+* CONNECTED (RFC 2408 §3.1, §3.14.1; RFC 2409 §5.5): the responder of a quick mode with the
+  Commit flag sends it once its IPsec SA is installed (after QM3); the initiator uses the SA
+  only then (``quick_mode``).
 """
 
 from __future__ import annotations
@@ -188,6 +191,8 @@ class InformationalExchange:
             for other in list(self.sas.values()):
                 if other is not sa and other.peer[0] == sa.peer[0] and other.state.established:
                     self._sa_gone(other, "initial contact from the peer")
+        elif kind == N.CONNECTED:
+            self._on_connected(sa, notify)
         elif int(kind) < ERROR_NOTIFY_LIMIT:
             self._quick_mode_refused(sa, notify)
         else:
@@ -222,6 +227,9 @@ class InformationalExchange:
             del sa.children[child.spi_in]
             self._events.append(ChildSaDeleted(child.spi_in, child.spi_out, "deleted by the peer"))
 
+    def _on_connected(self, sa: Phase1Sa, notify: NotifyPayload) -> None:
+        raise NotImplementedError  # quick mode's
+
     # ------------------------------------------------------------------ helpers
 
     def _sa_gone(self, sa: Phase1Sa, reason: str) -> None:
@@ -238,7 +246,7 @@ class InformationalExchange:
             self._events.append(ChildSaDeleted(child.spi_in, child.spi_out, reason))
         sa.children.clear()
         for qm in sa.quick.values():
-            if qm.state is QuickModeState.QUICK_I1:
+            if qm.state in (QuickModeState.QUICK_I1, QuickModeState.QUICK_I2C):
                 self._events.append(ChildSaFailed(sa.peer, "", reason))
         sa.quick.clear()
         self._events.append(Ikev1SaDeleted(sa.cookie_i, sa.cookie_r, sa.peer, reason))

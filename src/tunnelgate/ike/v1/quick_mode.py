@@ -17,6 +17,20 @@ integrity key after it. The responder picks the crypto map entry with the policy
 informational notify (NO-PROPOSAL-CHOSEN, INVALID-ID-INFORMATION) and ``ChildSaFailed``. A
 shorter local lifetime is announced with RESPONDER-LIFETIME (RFC 2407 §4.6.3.1). QM1 and QM2
 are repeated until answered; a repeat of a message already answered gets the answer again.
+
+The Commit flag (RFC 2408 §3.1, RFC 2409 §5.5): a responder that sets it in QM2 installs its
+IPsec SA on QM3 and then says so with an informational CONNECTED notify (protocol ESP, its
+inbound SPI); the initiator must not use the SA before that:
+
+    QM2  <-- HDR*c, HASH(2), SA, Nr …                              QUICK_I1 -> QUICK_I2C
+    QM3  HDR*, HASH(3)                               -->          QUICK_R1 -> QUICK_R2
+    INF  <-- HDR*, HASH(1), N(CONNECTED)                           QUICK_I2C -> QUICK_I2
+
+Only then is ``ChildSaEstablished`` reported; QM3 is repeated (back-off as QM1) until CONNECTED
+arrives, and after ``retransmit_tries`` repeats the quick mode fails (``ChildSaFailed``, and an
+ESP Delete in case the responder installed its SA after all). As responder tunnelgate sets the
+flag in QM2 only when QM1 carried it (or ``set_commit_bit``, for tests): the gateway's initiator
+hold (D87) covers the QM3 race instead. A repeat of QM3 gets CONNECTED again.
 """
 
 from __future__ import annotations
@@ -27,7 +41,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from tunnelgate.crypto import dh
-from tunnelgate.ike.v1.constants import ExchangeType, NotifyMessageType, PayloadType, ProtocolId
+from tunnelgate.ike.v1.constants import (
+    ExchangeType,
+    HeaderFlag,
+    NotifyMessageType,
+    PayloadType,
+    ProtocolId,
+)
 from tunnelgate.ike.v1.encoding import DecodeError
 from tunnelgate.ike.v1.errors import Phase1Error
 from tunnelgate.ike.v1.events import ChildSaFailed
@@ -35,6 +55,7 @@ from tunnelgate.ike.v1.informational import InformationalExchange, open_hashed, 
 from tunnelgate.ike.v1.keymat import quick_mode_hash, quick_mode_hash3
 from tunnelgate.ike.v1.message import Envelope, Header, encode_payloads
 from tunnelgate.ike.v1.payloads import (
+    DeletePayload,
     HashPayload,
     IdPayload,
     KePayload,
@@ -114,6 +135,8 @@ class QuickModeExchange(InformationalExchange):
 
     address: Address
     retransmit_timeout_s: float
+    set_commit_bit = False
+    """As responder, set the Commit flag in every QM2 (tunnelgate does only when QM1 has it)."""
 
     # ------------------------------------------------------------------ commands
 
@@ -168,7 +191,7 @@ class QuickModeExchange(InformationalExchange):
         qm = sa.quick.get(mid)
         if qm is not None and data == qm.last_received:
             self.drops["duplicate"] += 1
-            if qm.state in (S.QUICK_R1, S.QUICK_I2):  # our answer was lost: send it again
+            if qm.state in (S.QUICK_R1, S.QUICK_I2, S.QUICK_I2C, S.QUICK_R2):  # ours was lost
                 self._outbox.append((qm.last_sent, sa.peer))
             return
         qm = qm or QuickMode(False, mid, S.QUICK_R0)
@@ -191,9 +214,11 @@ class QuickModeExchange(InformationalExchange):
         else:
             sa.last_heard = now
             qm.state, qm.last_received, qm.retransmits = row.next_state, data, 0
+            if qm.state is S.QUICK_I2 and qm.commit:  # QM3 sent: CONNECTED still to come
+                qm.state = S.QUICK_I2C
             if qm.state is S.QUICK_R1:
                 sa.quick[mid] = qm
-            elif qm.state is S.QUICK_R2:
+            elif qm.state is S.QUICK_R2 and not qm.commit:
                 del sa.quick[mid]  # a repeated QM3 then fits no row and is dropped
                 _forget_iv(sa, mid)
             return
@@ -213,8 +238,10 @@ class QuickModeExchange(InformationalExchange):
     # ------------------------------------------------------------------ handlers
 
     def _on_qm1(self, sa: Phase1Sa, qm: QuickMode, m: QmInbound, now: float) -> None:
-        """Responder: check HASH(1), choose entry, transform set and PFS; answer QM2."""
+        """Responder: check HASH(1), choose entry, transform set and PFS; answer QM2 (with
+        the Commit flag when QM1 has it)."""
         self._verify(sa, m.hash, m.header.message_id, m.rest)
+        qm.commit = HeaderFlag.COMMIT in m.header.flags or self.set_commit_bit
         offered = m.get(SaPayload)
         qm.nonce_i = m.get(NoncePayload).data
         qm.spi_out = offered.proposals[0].spi
@@ -303,8 +330,12 @@ class QuickModeExchange(InformationalExchange):
         mid = qm.message_id
         digest = quick_mode_hash3(phase1_prf(sa), sa.keys.skeyid_a, mid, qm.nonce_i, qm.nonce_r)
         qm.last_sent = sa.protection.seal(self._qm_header(sa, mid), [HashPayload(digest)])
-        qm.retransmit_at = None
         self._outbox.append((qm.last_sent, sa.peer))
+        if HeaderFlag.COMMIT in m.header.flags:  # not before CONNECTED (RFC 2408 §3.1)
+            qm.commit = True
+            qm.retransmit_at = now + self.retransmit_timeout_s
+            return
+        qm.retransmit_at = None
         self._events.append(child_established(sa, qm))
 
     def _on_qm3(self, sa: Phase1Sa, qm: QuickMode, m: QmInbound, now: float) -> None:
@@ -315,6 +346,24 @@ class QuickModeExchange(InformationalExchange):
         if not hmac.compare_digest(m.hash, expected):
             raise Dropped("invalid-hash")
         qm.retransmit_at = None
+        self._events.append(child_established(sa, qm))
+        if qm.commit:  # installed: tell the initiator; a repeated QM3 gets it again
+            notify = NotifyPayload(N.CONNECTED, protocol_id=ESP, spi=qm.spi_in)
+            self._send_informational(sa, [notify])
+            qm.last_sent = self._outbox[-1][0]
+
+    def _on_connected(self, sa: Phase1Sa, notify: NotifyPayload) -> None:
+        """Initiator: the responder installed the IPsec SA of a committed quick mode (matched
+        by either SPI, else the only one waiting): established."""
+        waiting = [q for q in sa.quick.values() if q.state is S.QUICK_I2C]
+        match = [q for q in waiting if notify.spi in (q.spi_in, q.spi_out)]
+        if not match and len(waiting) == 1:
+            match = waiting
+        if not match:
+            self.drops["unexpected-connected"] += 1
+            return
+        qm = match[0]
+        qm.state, qm.retransmit_at, qm.retransmits = S.QUICK_I2, None, 0
         self._events.append(child_established(sa, qm))
 
     # ------------------------------------------------------------------ helpers
@@ -334,17 +383,24 @@ class QuickModeExchange(InformationalExchange):
         rest = encode_payloads(payloads)[1]
         mid = qm.message_id
         digest = quick_mode_hash(phase1_prf(sa), sa.keys.skeyid_a, mid, prefix, rest)
+        commit = qm.commit and not qm.initiator  # QM2 of a committed quick mode
         qm.last_sent = sa.protection.seal(
-            self._qm_header(sa, mid), [HashPayload(digest), *payloads]
+            self._qm_header(sa, mid, commit=commit), [HashPayload(digest), *payloads]
         )
         qm.retransmit_at = now + self.retransmit_timeout_s
         self._outbox.append((qm.last_sent, sa.peer))
 
     def _qm_timer(self, sa: Phase1Sa, qm: QuickMode, now: float) -> None:
-        """Repeat QM1 / QM2 with exponential back-off; give up after ``retransmit_tries``."""
+        """Repeat QM1 / QM2 (QM3 while CONNECTED is awaited) with exponential back-off; give
+        up after ``retransmit_tries``."""
         if qm.retransmits >= self.retransmit_tries:
             del sa.quick[qm.message_id]
-            if qm.initiator:
+            _forget_iv(sa, qm.message_id)
+            if qm.state is S.QUICK_I2C:
+                reason = f"no CONNECTED notify after {qm.retransmits + 1} QM3s (Commit flag)"
+                self._send_informational(sa, [DeletePayload(ESP, (qm.spi_in,))])
+                self._events.append(ChildSaFailed(sa.peer, "", reason))
+            elif qm.initiator:
                 reason = f"no answer to quick mode after {qm.retransmits + 1} tries"
                 self._events.append(ChildSaFailed(sa.peer, "", reason))
             return
@@ -353,8 +409,11 @@ class QuickModeExchange(InformationalExchange):
         self._outbox.append((qm.last_sent, sa.peer))
 
     @staticmethod
-    def _qm_header(sa: Phase1Sa, mid: int) -> Header:
-        return Header(sa.cookie_i, sa.cookie_r, ExchangeType.QUICK_MODE, message_id=mid)
+    def _qm_header(sa: Phase1Sa, mid: int, *, commit: bool = False) -> Header:
+        flags = HeaderFlag.COMMIT if commit else HeaderFlag(0)
+        return Header(
+            sa.cookie_i, sa.cookie_r, ExchangeType.QUICK_MODE, flags=flags, message_id=mid
+        )
 
     def _new_spi(self) -> bytes:
         """A fresh inbound SPI, unique on this engine (1-255 are reserved, RFC 4303 §2.1)."""

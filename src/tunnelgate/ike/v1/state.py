@@ -71,6 +71,7 @@ class QuickModeState(Enum):
     QUICK_I1 = "QUICK_I1"  # sent QM1 HASH(1) SA Ni [KE] [IDci IDcr], expecting QM2
     QUICK_R1 = "QUICK_R1"  # sent QM2 HASH(2) SA Nr [KE] [IDci IDcr], expecting QM3
     QUICK_I2 = "QUICK_I2"  # sent QM3 HASH(3): established
+    QUICK_I2C = "QUICK_I2C"  # sent QM3 to a QM2 with the Commit flag: waiting for CONNECTED
     QUICK_R2 = "QUICK_R2"  # received QM3: established
 
 
@@ -98,6 +99,7 @@ class QuickMode:
     last_received: bytes = b""
     retransmit_at: float | None = None  # QM1 and QM2 are repeated until answered
     retransmits: int = 0
+    commit: bool = False  # the Commit flag (RFC 2408 §3.1): CONNECTED follows QM3
 
 
 @dataclass(slots=True)
