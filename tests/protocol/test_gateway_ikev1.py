@@ -3,6 +3,8 @@ ACQUIRE, rekeys by kilobytes and by seconds without loss, teardown, and the vers
 
 from __future__ import annotations
 
+import pytest
+
 from tests.protocol.test_gateway_pair import BRANCH, HQ, Wire, events, gateway, icmp_echo
 from tunnelgate.gateway.outputs import ChildSaInstalled, NegotiationStarted
 from tunnelgate.gateway.views import snapshot
@@ -149,3 +151,54 @@ def test_ikev1_dead_first_peer_fails_over_to_the_next() -> None:
     wire.send_from_lan("hq", packet)
     wire.advance(0.5)
     assert wire.tun["branch"] == [packet]
+
+
+@pytest.mark.parametrize(
+    ("encryption", "hash_", "group", "transform"),
+    [
+        ("des", "md5", 1, "esp-des esp-md5-hmac"),
+        ("3des", "sha", 2, "esp-3des esp-sha-hmac"),
+        ("aes", "sha", 5, "esp-aes esp-sha-hmac"),
+        ("aes-192", "md5", 5, "esp-aes-192 esp-md5-hmac"),
+    ],
+)
+def test_the_spec_ikev1_algorithms_carry_traffic(
+    encryption: str, hash_: str, group: int, transform: str
+) -> None:
+    policy = (
+        f"crypto ikev1 policy 10\n authentication pre-share\n encryption {encryption}\n"
+        f" hash {hash_}\n group {group}\n"
+    )
+    ts = f"crypto ipsec ikev1 transform-set TS {transform}\n"
+    wire = Wire(
+        {
+            "hq": gateway(HQ, 1, map=v1_map(HQ), ikev1_policy=policy, transform=ts),
+            "branch": gateway(BRANCH, 2, map=v1_map(BRANCH), ikev1_policy=policy, transform=ts),
+        }
+    )
+    packet = icmp_echo("10.1.0.5", "10.2.0.9", 1)
+    wire.send_from_lan("hq", packet)
+    wire.advance(0.5)
+    assert wire.tun.get("branch") == [packet], events(wire.gateways["hq"])
+    reply = icmp_echo("10.2.0.9", "10.1.0.5", 1)
+    wire.send_from_lan("branch", reply)
+    assert wire.tun["hq"] == [reply]
+
+
+def test_a_negotiated_sa_the_data_path_cannot_carry_is_refused_cleanly() -> None:
+    """esp-aes-256 with esp-none (confidentiality only, which the ESP layer refuses: no
+    integrity with CBC) negotiates, but is never installed: counted, deleted with the peer,
+    and nothing is sent in clear."""
+    ts = "crypto ipsec ikev1 transform-set TS esp-aes-256 esp-none\n"
+    wire = Wire(
+        {
+            "hq": gateway(HQ, 1, map=v1_map(HQ), transform=ts),
+            "branch": gateway(BRANCH, 2, map=v1_map(BRANCH), transform=ts),
+        }
+    )
+    wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+    wire.advance(0.5)
+    hq, branch = wire.gateways["hq"], wire.gateways["branch"]
+    assert hq.installed == {} and branch.installed == {}
+    assert hq.drops["child-sa-not-installable"] == 1
+    assert "branch" not in wire.tun and wire.esp_sent == 0

@@ -786,14 +786,22 @@ class Gateway:
         self, nameif: str, event: ChildSaEstablished, now: float, version: int = 2
     ) -> None:
         entry = self._entry(nameif, event.map_label)
-        if entry is None or event.mode != "tunnel":
+        try:
+            if entry is None or event.mode != "tunnel":
+                raise ValueError(f"{event.mode} mode is not carried by the data path")
+            sa = esp_sa(event, now, self.random, ike_version=version)
+        except ValueError as exc:  # negotiated, but not something ESP here can carry
             self.drops["child-sa-not-installable"] += 1
+            self._events.append(NegotiationAbandoned(event.map_label, event.peer[0], str(exc), 0))
+            self._deletes.append((nameif, event.spi_in, version))  # tell the peer at once
+            self._send_deletes(now)
             return
+        assert entry is not None
         self._conn_ids += 1
         udp = event.udp_encapsulation
         peer = (event.peer[0], event.peer[1] if udp else 0)
         installed = InstalledSa(
-            esp_sa(event, now, self.random, ike_version=version),
+            sa,
             nameif,
             entry,
             event.selector,
