@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import os
 import socket
 import subprocess
@@ -174,8 +175,28 @@ class PacketIo:
     ) -> None:
         assert self._loop is not None
         fd = fileobj.fileno()
-        self._loop.add_reader(fd, callback, *args)
+        self._loop.add_reader(fd, self._guarded, callback, *args)
         self._fds.append(fd)
+
+    def _guarded(self, callback: Callable[..., None], *args: object) -> None:
+        """Run one reader or timer callback; a bug on it is counted and logged, never fatal:
+        the gateway keeps forwarding (bad input must never crash it)."""
+        try:
+            callback(*args)
+        except Exception as exc:
+            self.errors[f"internal-{type(exc).__name__}"] += 1
+            self.log(
+                json.dumps(
+                    {
+                        "event": "InternalError",
+                        "where": getattr(callback, "__name__", "?"),
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "count": self.errors[f"internal-{type(exc).__name__}"],
+                    }
+                )
+            )
+            with contextlib.suppress(Exception):
+                self.flush()
 
     def close(self) -> None:
         if self._timer is not None:
@@ -402,7 +423,7 @@ class PacketIo:
         when = self.gateway.get_timer()
         if when is not None and self._loop is not None:
             delay = max(0.0, when - self.now())
-            self._timer = self._loop.call_later(delay, self._fire)
+            self._timer = self._loop.call_later(delay, self._guarded, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
