@@ -315,3 +315,20 @@ def test_a_dead_first_peer_fails_over_to_the_next_and_the_working_one_is_kept() 
     assert [e.peer for e in started] == ["198.51.100.2"]
     wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 3))  # stays on the live peer
     assert len(wire.tun["branch"]) == 2 and not events(hq)
+
+
+def test_peer_redundancy_cycles_back_to_the_first_peer() -> None:
+    entry = (
+        "crypto map M 10 match address VPN\ncrypto map M 10 set peer 192.0.2.98 192.0.2.99\n"
+        "crypto map M 10 set ikev2 ipsec-proposal P\n"
+    )
+    extra = quiet_group(dict(HQ, peer="192.0.2.98")) + quiet_group(dict(HQ, peer="192.0.2.99"))
+    wire = Wire({"hq": gateway(HQ, 1, extra, map=entry)})
+    hq = wire.gateways["hq"]
+    moves = []
+    for seq in (1, 2):
+        wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", seq))
+        wire.advance(70, step=1)
+        moves += [(e.failed, e.next_peer) for e in events(hq) if isinstance(e, PeerFailedOver)]
+    assert moves == [("192.0.2.98", "192.0.2.99"), ("192.0.2.99", "192.0.2.98")]
+    assert wire.lost == ["192.0.2.98"] * 6 + ["192.0.2.99"] * 6  # each tried, never in clear
