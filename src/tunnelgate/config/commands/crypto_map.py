@@ -293,12 +293,15 @@ def set_pfs(ctx: CommandContext, args: Args, target: _Target) -> None:
             f"with IKEv1 ({_IKEV1_REFUSED})",
             "group",
         )
-    target.commit().pfs_group = group
+    entry = target.commit()
+    entry.pfs_group = group
+    entry.pfs_bare = word is None
 
 
 @_no_entry_command(f"set pfs [{_alt(_PFS_WORDS)}]")
 def no_set_pfs(ctx: CommandContext, args: Args, entry: CryptoMapEntry) -> None:
     entry.pfs_group = None
+    entry.pfs_bare = False
 
 
 # --------------------------------------------------------------------------- simple settings
@@ -579,9 +582,10 @@ def _entry_lines(kind: str, name: str, e: CryptoMapEntry, options: RenderOptions
     if e.match_address is not None:
         lines.append(f"match address {e.match_address}")
     if e.pfs_group is not None:
-        lines.append(
-            "set pfs" if e.pfs_group == kw.PFS_DEFAULT_GROUP else f"set pfs group{e.pfs_group}"
-        )
+        # A real ASA shows ``set pfs`` as typed, and ``set pfs group2`` with its group
+        # (ntc-templates cisco_asa_show_running-config_crypto_map.raw: ``set pfs group2``).
+        bare = e.pfs_bare and e.pfs_group == kw.PFS_DEFAULT_GROUP
+        lines.append("set pfs" if bare else f"set pfs group{e.pfs_group}")
     if e.peers:
         lines.append(f"set peer {' '.join(e.peers)} ")  # a real ASA ends this line with a space
     if e.ikev1_phase1_mode != "main" or options.all:

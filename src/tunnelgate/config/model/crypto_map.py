@@ -34,3 +34,5 @@ class CryptoMapEntry:
     nat_t_disable: bool = False
     ikev1_phase1_mode: str = "main"  # main | aggressive (IKEv1 tunnels this entry initiates)
     dynamic_map: str | None = None  # ``ipsec-isakmp dynamic NAME`` (static maps only)
+    # ``set pfs`` typed without a group: the ASA shows it so (``set pfs group2`` keeps its group)
+    pfs_bare: bool = False
