@@ -665,13 +665,15 @@ def crypto_map_entries(
     if ikev2 and draw(_TFC_ON) is True:  # tfc-packets needs an IKEv2 proposal
         tfc = draw(_TFC)
     acl = known_or_new(tuple(acls))
+    pfs_group = draw(maybe(st.sampled_from(tuple(pfs_choices))))
     return CryptoMapEntry(
         seq,
         match_address=draw(maybe(acl)),
         peers=draw(st.lists(peers, max_size=crypto_map_cmds.MAX_PEERS, unique=True)),
         ikev1_transform_sets=ikev1,
         ikev2_proposals=ikev2,
-        pfs_group=draw(maybe(st.sampled_from(tuple(pfs_choices)))),
+        pfs_group=pfs_group,
+        pfs_bare=pfs_group == 2 and draw(st.booleans()),  # ``set pfs`` as typed (D19)
         lifetime_seconds=draw(maybe(st.integers(120, 2147483647))),
         lifetime_kilobytes=draw(maybe(st.integers(10, 2147483647) | st.just("unlimited"))),
         reverse_route=draw(st.sampled_from((None, "static", "dynamic"))),
