@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tunnelgate.daemon.events_log import event_line
-from tunnelgate.daemon.routes import RouteError, TunnelRoutes, ip
+from tunnelgate.daemon.routes import RouteError, TransportRules, TunnelRoutes, ip
 from tunnelgate.gateway.core import Gateway
 from tunnelgate.gateway.outputs import (
     Address,
@@ -113,6 +113,7 @@ class PacketIo:
         self.gso = True  # batch ESP-in-UDP sends with UDP_SEGMENT (off once refused)
         self.errors: Counter[str] = Counter()
         self.routes = TunnelRoutes(tun_name)
+        self.rules = TransportRules(tun_name)  # transport mode's policy rules (D91)
         self.release_routes = False  # on stop, also remove the fail-closed blackholes
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -162,6 +163,14 @@ class PacketIo:
                 ip("link", "set", self.tun_name, "mtu", str(TUN_MTU), "up")
                 for prefix in self.gateway.static_routes():
                     self.routes.add(prefix)
+                transport = self.gateway.transport_rules()
+                if transport:
+                    # decrypted transport packets come out of the TUN from the peer's address,
+                    # whose reverse route is not the TUN: no reverse-path filter on it (the
+                    # host-wide "all" value still applies, D93)
+                    with contextlib.suppress(OSError):
+                        Path(f"/proc/sys/net/ipv4/conf/{self.tun_name}/rp_filter").write_text("0")
+                    self.rules.add(transport)
             except RouteError as exc:
                 raise StartError(str(exc)) from None
             self._reader(self.tun, self._tun_readable)
@@ -206,6 +215,7 @@ class PacketIo:
                 self._loop.remove_reader(fd)
         self._fds.clear()
         self.routes.stop(release=self.release_routes)
+        self.rules.stop(release=self.release_routes)
         for sock in [*self.udp.values(), *self.raw.values(), *self.icmp.values()]:
             sock.close()
         if self.originate is not None:

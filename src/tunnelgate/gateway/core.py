@@ -94,7 +94,7 @@ from tunnelgate.policy.acquire import Acquire, AcquireKey, AcquireTable
 from tunnelgate.policy.address import ipv4_int, ipv4_text, range_to_prefixes
 from tunnelgate.policy.crypto_map import MapEntry, Tfc
 from tunnelgate.policy.gateway import GatewayPolicy
-from tunnelgate.policy.selector import ICMP, Flow, Range, Selector
+from tunnelgate.policy.selector import ALL_PORTS, ICMP, PORT_PROTOCOLS, UDP, Flow, Range, Selector
 from tunnelgate.policy.spd import Bypass, Classifier, Drop, Protect, check_inbound_decrypted
 
 IPV4_IN_ESP = 4  # next header of a tunnel-mode IPv4 packet
@@ -107,6 +107,9 @@ DELETE_RETRY_S = 0.5
 V1_RETIRE_S = 10.0  # an IKEv1 SA replaced by a new quick mode keeps decrypting this long
 V1_INITIATOR_HOLD_S = 0.3  # after QM3, until the responder has installed its SA (D87)
 MAX_HELD = 16
+ESP_PROTOCOL = 50
+RAW_PROTOCOL = 255  # how the kernel routes what our IP_HDRINCL raw sockets send (D92)
+TRANSPORT_TTL = 64  # of the IPv4 header rebuilt for a transport-mode packet (D93)
 FLOW_CACHE_MAX = 4096  # flows remembered by the outbound fast path (cleared when full)
 
 SaKey = tuple[str, str, Selector]  # (nameif, crypto map entry label, child selector)
@@ -135,6 +138,7 @@ class InstalledSa:
     ike_version: int = 2
     retire_at: float | None = None  # IKEv1: a replaced SA is deleted this long after
     hold_until: float | None = None  # IKEv1 initiator: send nothing before the peer installs
+    transport: bool = False  # ESP transport mode: the packets are ours and the peer's (D91)
     # what ``clear crypto ipsec sa counters`` zeroed: (packets, bytes, errors) per direction
     # at that moment; ``show`` subtracts it (lifetimes keep counting everything)
     counters_base: dict[str, tuple[int, int, dict[str, int]]] = field(default_factory=dict)
@@ -147,6 +151,35 @@ class InstalledSa:
     @property
     def spi_in(self) -> int:
         return self.sa.inbound.spi
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRule:
+    """One policy-routing rule for traffic this host originates (``iif lo``) to ``destination``
+    (D91): into the tunnel table (its default route is the TUN) when ``tunnel``, else kept in
+    the main table (the gateway's own IKE and ESP, listed first). ``protocol`` 0 is any;
+    ``source_ports``/``destination_ports`` are ``(low, high)`` or None for any."""
+
+    destination: str  # A.B.C.D/N
+    protocol: int = 0
+    source_ports: tuple[int, int] | None = None
+    destination_ports: tuple[int, int] | None = None
+    tunnel: bool = True
+    source: str = ""  # captures: our address, the source hint of the TUN route (D92)
+
+
+def is_transport_entry(entry: MapEntry) -> bool:
+    """An entry that negotiates (or may negotiate) ESP transport mode."""
+    return entry.ikev2_mode != "tunnel" or any(t.mode == "transport" for t in entry.transform_sets)
+
+
+def _single_host(addresses: Range, address: str) -> bool:
+    value = ipv4_int(address)
+    return addresses.low == addresses.high == value
+
+
+def _ports(ports: Range) -> tuple[int, int] | None:
+    return None if ports == ALL_PORTS else (ports.low, ports.high)
 
 
 @dataclass(slots=True)
@@ -256,7 +289,9 @@ class Gateway:
 
     def static_routes(self) -> list[str]:
         """Prefixes to route into the tunnel device at start: every destination of a permit
-        ACE of a static crypto map entry on an interface with an address (static RRI)."""
+        ACE of a static crypto map entry on an interface with an address (static RRI).
+        Host-originated ACEs of transport-mode entries are policy rules instead
+        (``transport_rules``): a route to the peer would swallow IKE and ESP (D91)."""
         out: list[str] = []
         for nameif in self.classifiers:
             for entry in self.policy.crypto_maps[nameif].entries:
@@ -264,7 +299,55 @@ class Gateway:
                     continue
                 for rule in entry.acl.permits:
                     for selector in rule.selectors:
+                        if self._host_originated(nameif, entry, selector):
+                            continue
                         out += [p for p in prefixes(selector.destination) if p not in out]
+        return out
+
+    def _host_originated(self, nameif: str, entry: MapEntry, selector: Selector) -> bool:
+        """A selector of a transport-mode entry whose source is this interface's address."""
+        return is_transport_entry(entry) and _single_host(
+            selector.source, self.local_addresses[nameif]
+        )
+
+    def transport_rules(self) -> list[PolicyRule]:
+        """Policy rules that capture the host's own traffic of transport-mode ACEs (static
+        entries; D91): per selector, first the exceptions that keep the gateway's own IKE
+        (UDP from port 500/4500) and ESP (protocol 50, and 255: raw IP_HDRINCL sockets) to a
+        peer in the main table when the selector could match them, then the capture itself.
+        Exceptions come first in the list (the I/O shell gives them the higher priority)."""
+        keep: list[PolicyRule] = []
+        capture: list[PolicyRule] = []
+        for nameif in self.classifiers:
+            for entry in self.policy.crypto_maps[nameif].entries:
+                if entry.acl is None or entry.is_dynamic or entry.incomplete is not None:
+                    continue
+                for rule in entry.acl.permits:
+                    for selector in rule.selectors:
+                        if not self._host_originated(nameif, entry, selector):
+                            continue
+                        proto = selector.protocol
+                        ports = proto in PORT_PROTOCOLS
+                        sports = _ports(selector.source_ports) if ports else None
+                        dports = _ports(selector.destination_ports) if ports else None
+                        for peer in entry.peers:
+                            if ipv4_int(peer) not in selector.destination:
+                                continue
+                            host = f"{peer}/32"
+                            if proto in (0, ESP_PROTOCOL):
+                                keep.append(PolicyRule(host, ESP_PROTOCOL, tunnel=False))
+                            if proto == 0:
+                                keep.append(PolicyRule(host, RAW_PROTOCOL, tunnel=False))
+                            for port in (500, NAT_T_PORT):
+                                if proto == 0 or (proto == UDP and port in selector.source_ports):
+                                    keep.append(PolicyRule(host, UDP, (port, port), tunnel=False))
+                        for prefix in prefixes(selector.destination):
+                            local = self.local_addresses[nameif]
+                            capture.append(PolicyRule(prefix, proto, sports, dports, source=local))
+        out: list[PolicyRule] = []
+        for wanted in keep + capture:
+            if wanted not in out:
+                out.append(wanted)
         return out
 
     def ike_interfaces(self) -> list[str]:
@@ -490,6 +573,9 @@ class Gateway:
                     self.drops["held-queue-full"] += 1
                 return
             self._end_hold(installed, now)
+        if installed.transport:
+            self._protect_transport(installed, packet, now)
+            return
         limit = max_inner(installed.sa.outbound, installed.path_mtu, installed.udp_encapsulation)
         if len(packet) <= limit:
             self._seal(installed, packet, IPV4_IN_ESP, now)
@@ -516,6 +602,25 @@ class Gateway:
         for piece in pieces:
             self._seal(installed, piece, IPV4_IN_ESP, now)
 
+    def _protect_transport(self, installed: InstalledSa, packet: bytes, now: float) -> None:
+        """Transport mode (D91): the packet is the host's own to the peer; its payload is
+        protected with next header = its protocol, under an outer header with the same
+        addresses (built by ``_seal``), DF and TOS from the packet. Fragments are dropped and
+        counted (D94); a payload too big for the path with DF kept gets "fragmentation
+        needed" back to the host."""
+        flags = int.from_bytes(packet[6:8], "big")
+        if flags & 0x3FFF:  # MF or a fragment offset
+            self.drops["transport-fragment"] += 1
+            return
+        ihl = (packet[0] & 0x0F) * 4
+        payload = packet[ihl : int.from_bytes(packet[2:4], "big")]
+        inner_df = bool(flags & FLAG_DF)
+        limit = max_inner(installed.sa.outbound, installed.path_mtu, installed.udp_encapsulation)
+        if len(payload) > limit and outer_df(installed.entry.df_bit, inner_df):
+            self._too_big(installed, packet, limit + ihl)
+            return
+        self._seal(installed, payload, packet[9], now, (inner_df, packet[1]))
+
     def _too_big(self, installed: InstalledSa, packet: bytes, mtu: int) -> None:
         """Tell the sender to use smaller packets (RFC 1191), from our address on its side."""
         self.drops["too-big-df"] += 1
@@ -534,9 +639,17 @@ class Gateway:
         icmp = frag_needed(packet, mtu, local or installed.local)
         self._outputs.append(SendIpv4(local or installed.local, source_text, icmp))
 
-    def _seal(self, installed: InstalledSa, inner: bytes, next_header: int, now: float) -> None:
+    def _seal(
+        self,
+        installed: InstalledSa,
+        inner: bytes,
+        next_header: int,
+        now: float,
+        transport: tuple[bool, int] | None = None,
+    ) -> None:
         """Encrypt one packet on the SA and send it: UDP 4500 behind NAT, else native ESP with
-        the outer header built here (DF and TOS per RFC 4301 §5.1.2.1 and ``set df-bit``)."""
+        the outer header built here (DF and TOS per RFC 4301 §5.1.2.1 and ``set df-bit``).
+        ``transport``: the transport-mode payload's (DF, TOS) from the host's packet."""
         result = installed.sa.protect_packet(inner, next_header, now, self.random)
         events: tuple[LifetimeEvent, ...] = ()
         if type(result) is bytes:  # the common case: no lifetime event
@@ -548,15 +661,19 @@ class Gateway:
         else:
             assert isinstance(result, Protected)
             esp, events = result.esp, result.events
-        tunnelled = next_header == IPV4_IN_ESP
-        df = outer_df(installed.entry.df_bit, tunnelled and bool(inner[6] & 0x40))
+        if transport is None:
+            tunnelled = next_header == IPV4_IN_ESP
+            df = outer_df(installed.entry.df_bit, tunnelled and bool(inner[6] & 0x40))
+        else:
+            tunnelled = False
+            df = outer_df(installed.entry.df_bit, transport[0])
         peer = installed.peer
         if installed.udp_encapsulation:
             local = (installed.local, NAT_T_PORT)
             self._outputs.append(SendUdp(local, peer, esp, df))
         else:
             self._ident = (self._ident + 1) & 0xFFFF
-            tos = inner[1] if tunnelled else 0
+            tos = (inner[1] if tunnelled else 0) if transport is None else transport[1]
             outer = outer_ipv4_packed(
                 packed_address(installed.local),
                 packed_address(peer[0]),
@@ -624,6 +741,9 @@ class Gateway:
         result = installed.sa.unprotect_packet(esp, now)
         if installed.hold_until is not None and not isinstance(result, Dropped):
             self._end_hold(installed, now)  # the peer sends on it: it has installed its side
+        if installed.transport:
+            self._inbound_transport(installed, result, source, udp, now)
+            return
         if type(result) is bytes:  # an IPv4 packet that caused no lifetime event
             inner = result
             if udp and installed.udp_encapsulation and source != installed.peer:
@@ -663,6 +783,52 @@ class Gateway:
             if len(self._passed) >= FLOW_CACHE_MAX:
                 self._passed.clear()
             self._passed[key] = installed
+        self._outputs.append(WriteTun(inner))
+
+    def _inbound_transport(
+        self,
+        installed: InstalledSa,
+        result: bytes | Unprotected | Dropped,
+        source: Address,
+        udp: bool,
+        now: float,
+    ) -> None:
+        """A transport-mode packet (D93): the IPv4 header is rebuilt (source the peer,
+        destination our address, protocol the next header, TTL 64), checked like a tunnelled
+        inner packet, and written to the TUN for the kernel to deliver locally."""
+        if isinstance(result, Dropped):
+            self.drops[result.reason] += 1
+            self._lifetime(installed, result.events, now)
+            return
+        if udp and installed.udp_encapsulation and source != installed.peer:
+            installed.peer = source  # the peer's NAT mapping moved (RFC 3948 §3.1)
+        if isinstance(result, Unprotected):
+            if result.events:
+                self._lifetime(installed, result.events, now)
+            if result.dummy:
+                installed.stats["tfc-received"] += 1
+                return
+            payload, next_header = result.inner, result.next_header
+        else:
+            payload, next_header = result, IPV4_IN_ESP  # IP-in-IP carried in transport mode
+        selector = installed.selector
+        try:
+            inner = outer_ipv4_packed(
+                selector.destination.low.to_bytes(4, "big"),
+                selector.source.low.to_bytes(4, "big"),
+                payload,
+                ttl=TRANSPORT_TTL,
+                protocol=next_header,
+            )
+            flow = flow_of(inner)
+        except (NotIpv4, Ipv4Error, ValueError):
+            self.drops["bad-inner-packet"] += 1
+            return
+        reason = self._inbound_refusal(installed, flow, inner)
+        if reason is not None:
+            installed.sa.inbound_state.record_error(reason)
+            self.drops[reason] += 1
+            return
         self._outputs.append(WriteTun(inner))
 
     def _inbound_refusal(self, installed: InstalledSa, flow: Flow, inner: bytes) -> str | None:
@@ -786,9 +952,17 @@ class Gateway:
         self, nameif: str, event: ChildSaEstablished, now: float, version: int = 2
     ) -> None:
         entry = self._entry(nameif, event.map_label)
+        transport = event.mode == "transport"
         try:
-            if entry is None or event.mode != "tunnel":
+            if entry is None or event.mode not in ("tunnel", "transport"):
                 raise ValueError(f"{event.mode} mode is not carried by the data path")
+            if transport and not (
+                _single_host(event.selector.source, self.local_addresses[nameif])
+                and _single_host(event.selector.destination, event.peer[0])
+            ):
+                raise ValueError(
+                    "transport mode needs selectors of single hosts: our address and the peer's"
+                )
             sa = esp_sa(event, now, self.random, ike_version=version)
         except ValueError as exc:  # negotiated, but not something ESP here can carry
             self.drops["child-sa-not-installable"] += 1
@@ -812,6 +986,7 @@ class Gateway:
             now,
             self._conn_ids,
             ike_version=version,
+            transport=transport,
         )
         spi_in, spi_out = installed.sa.inbound.spi, installed.sa.outbound.spi
         sad_entry = SadEntry(
@@ -833,7 +1008,7 @@ class Gateway:
         selectors = self._selectors.setdefault((nameif, entry.label), [])
         if event.selector not in selectors:
             selectors.append(event.selector)
-        if entry.is_dynamic or entry.reverse_route is not None:
+        if (entry.is_dynamic or entry.reverse_route is not None) and not transport:
             for prefix in prefixes(event.selector.destination):
                 self._routes[prefix] += 1
                 if self._routes[prefix] == 1:
@@ -868,7 +1043,7 @@ class Gateway:
             if installed.selector in selectors:
                 selectors.remove(installed.selector)
         entry = installed.entry
-        if entry.is_dynamic or entry.reverse_route is not None:
+        if (entry.is_dynamic or entry.reverse_route is not None) and not installed.transport:
             for prefix in prefixes(installed.selector.destination):
                 self._routes[prefix] -= 1
                 if self._routes[prefix] <= 0:
@@ -1143,4 +1318,13 @@ def local_address(policy: GatewayPolicy, nameif: str) -> str | None:
     return ipv4_text(iface.address) if iface is not None and iface.address is not None else None
 
 
-__all__ = ["Gateway", "InstalledSa", "esp_sa", "ipv4_int", "local_address", "prefixes"]
+__all__ = [
+    "Gateway",
+    "InstalledSa",
+    "PolicyRule",
+    "esp_sa",
+    "ipv4_int",
+    "is_transport_entry",
+    "local_address",
+    "prefixes",
+]
