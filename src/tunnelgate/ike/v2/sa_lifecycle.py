@@ -38,6 +38,7 @@ class SaLifecycle(TaskManager):
     def _established(self, sa: IkeSa, now: float) -> None:
         assert sa.choice is not None
         sa.state = "established"
+        sa.init_request = sa.init_response = b""  # only IKE_AUTH signs them
         match = find_tunnel_group(self.gateway, peer_address=sa.peer[0], version=2, auth="psk")
         keepalive = None if isinstance(match, Refusal) else match.group.keepalive
         if keepalive is not None:  # (threshold, retry): a liveness check every threshold s

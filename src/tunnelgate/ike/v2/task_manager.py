@@ -120,7 +120,9 @@ class TaskManager:
             sa.next_message_id += 1
             self._send_request(sa, data, now)
         else:
-            sa.responses[mid] = data
+            # window size 1 (RFC 7296 §2.3): only the latest response is ever retransmitted;
+            # keeping every one would grow each SA by a response per DPD check
+            sa.responses = {mid: data}
             self._outbox.extend((d, sa.peer) for d in data)
 
     def _max_message(self, sa: IkeSa) -> int:
