@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 
 import pytest
 
@@ -77,7 +77,8 @@ StartCharon = Callable[..., Charon]
 
 @pytest.fixture
 def start_charon(request: pytest.FixtureRequest) -> Iterator[StartCharon]:
-    """``start_charon(ns, swanctl_conf, name=..., settings=...)``: a started, loaded charon."""
+    """``start_charon(ns, swanctl_conf, name=..., settings=..., files=...)``: a started, loaded
+    charon (``files``: extra files under its swanctl directory, e.g. certificates)."""
     started: list[Charon] = []
     request.node.stash[CHARONS_KEY] = started
 
@@ -88,8 +89,9 @@ def start_charon(request: pytest.FixtureRequest) -> Iterator[StartCharon]:
         name: str | None = None,
         settings: CharonSettings | None = None,
         load: bool = True,
+        files: Mapping[str, bytes] | None = None,
     ) -> Charon:
-        charon = Charon(ns, swanctl_conf, name=name, settings=settings)
+        charon = Charon(ns, swanctl_conf, name=name, settings=settings, files=files)
         started.append(charon)
         return charon.start(load=load)
 

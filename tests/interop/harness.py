@@ -951,11 +951,14 @@ class TunnelgateDaemon:
         args: Sequence[str] = (),
         tun: str = "tgtun0",
         python_prelude: str | None = None,
+        prepare: Callable[[Path], object] | None = None,
     ) -> None:
         self.ns = ns
         self.workdir = Path(tempfile.mkdtemp(prefix=f"tg-gw-{os.getpid()}-"))
         self.config = self.workdir / "gateway.cfg"
         self.config.write_text(textwrap.dedent(config_text))
+        if prepare is not None:  # e.g. import certificates into the key store beside the config
+            prepare(self.config)
         self.control = self.workdir / "control" / "gw.sock"
         self.stdout_file = self.workdir / "events.jsonl"
         self.stderr_file = self.workdir / "stderr.txt"

@@ -282,6 +282,7 @@ def test_dpd_keeps_a_live_peer_and_detects_a_dead_one() -> None:
     network.run(max_seconds=120)
     got = events(hq)
     assert isinstance(got[0], PeerUnreachable) and got[0].peer == BRANCH_ADDR
+    assert got[0].version == 1  # the daemon logs IKEv1's 713123, not IKEv2's wording
     assert [type(e) for e in got[1:]] == [ChildSaDeleted, Ikev1SaDeleted]
     assert not hq.sas
     # threshold 10 s idle, then retry every 2 s: 5 repeats after the first R-U-THERE

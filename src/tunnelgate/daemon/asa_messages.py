@@ -216,8 +216,19 @@ def _fields(event: object, ctx: MessageContext) -> dict[str, Any]:
     raise TypeError(type(event).__name__)  # pragma: no cover - MESSAGES and _fields agree
 
 
+# IKEv1 dead-peer detection gave up: the ASA's IKEv1 wording, not the IKEv2 one
+IKEV1_LOST_CONTACT = MessageDef(
+    713123,
+    3,
+    _IKEV1 + "IKE lost contact with remote peer, deleting connection (keepalive type: DPD)",
+)
+
+
 def format_event(event: object, ctx: MessageContext) -> list[AsaMessage]:
     """The ASA messages of one event at their default severities; [] for unmapped events."""
+    if isinstance(event, PeerUnreachable) and event.version == 1:
+        d = IKEV1_LOST_CONTACT
+        return [AsaMessage(d.id, d.severity, d.template.format(peer=event.peer[0]))]
     defs = MESSAGES.get(type(event))
     if not defs:
         return []

@@ -85,6 +85,13 @@ def test_failures_are_750003_at_warnings() -> None:
     ]
 
 
+def test_ikev1_dead_peer_is_713123_not_the_ikev2_wording() -> None:
+    assert lines(PeerUnreachable(PEER, 3, version=1)) == [
+        "%ASA-3-713123: Group = 198.51.100.2, IP = 198.51.100.2, IKE lost contact with remote "
+        "peer, deleting connection (keepalive type: DPD)"
+    ]
+
+
 def _udp_packet(src: str, dst: str, sport: int, dport: int) -> bytes:
     def addr(a: str) -> bytes:
         return bytes(int(x) for x in a.split("."))

@@ -130,7 +130,7 @@ class InformationalExchange:
         threshold = sa.keepalive[0]
         if sa.dpd_waiting:
             if sa.dpd_retries >= self.retransmit_tries:
-                self._events.append(PeerUnreachable(sa.peer, sa.dpd_retries + 1))
+                self._events.append(PeerUnreachable(sa.peer, sa.dpd_retries + 1, version=1))
                 self._sa_gone(sa, "peer unreachable")
                 return
             sa.dpd_retries += 1

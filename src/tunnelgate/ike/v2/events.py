@@ -59,10 +59,11 @@ class ChildSaFailed:
 
 @dataclass(frozen=True, slots=True)
 class PeerUnreachable:
-    """No answer after every retransmission."""
+    """No answer after every retransmission (IKEv1: after every DPD retry, ``version`` 1)."""
 
     peer: tuple[str, int]
     tries: int
+    version: int = 2
 
 
 Event = IkeSaEstablished | ChildSaEstablished | IkeSaFailed | ChildSaFailed | PeerUnreachable
