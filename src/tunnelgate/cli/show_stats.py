@@ -29,6 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from tunnelgate.cli.layout_json import key_of
 from tunnelgate.gateway.snapshot import ChildSaView, GatewaySnapshot, IkeSaView
 
 NO_SESSIONS = "INFO: There are presently no active sessions"
@@ -307,8 +308,15 @@ def l2l_sessions(snapshot: GatewaySnapshot) -> list[tuple[IkeSaView, list[ChildS
     return sessions
 
 
-def _session_block(ike: IkeSaView, sas: list[ChildSaView], now: float, detail: bool) -> str:
-    """One ``Connection :`` block, ending with a newline."""
+# A sessiondb row: one ``Label : value`` column, or two side by side
+Row = tuple[str, str] | tuple[str, str, str, str]
+
+
+def _session_rows(
+    ike: IkeSaView, sas: list[ChildSaView], now: float, detail: bool
+) -> tuple[list[Row], list[Row], list[list[Row]], str, str]:
+    """One session's rows: its summary, the detail ``IKEv2:`` rows and one list of rows per
+    ``IPsec:`` tunnel; then the IKE and IPsec section names."""
     ike_name = f"IKEv{ike.ike_version}"
     ipsec_name = (
         "IPsecOverNatT" if ike.nat_t or any(sa.udp_encapsulation for sa in sas) else "IPsec"
@@ -322,22 +330,65 @@ def _session_block(ike: IkeSaView, sas: list[ChildSaView], now: float, detail: b
     hashing = f"{ike_name}: (1){ike_hash}" + (f"  {ipsec_name}: {hashes}" if sas else "")
     bytes_tx = sum(sa.outbound.bytes for sa in sas)
     bytes_rx = sum(sa.inbound.bytes for sa in sas)
-    lines = [
-        f"Connection   : {ike.tunnel_group or ike.peer_address}",
-        _pair("Index", str(ike.tunnel_id), "IP Addr", ike.peer_address),
-        f"Protocol     : {protocol}",
-        f"Encryption   : {encryption}",
-        f"Hashing      : {hashing}",
-        _pair("Bytes Tx", str(bytes_tx), "Bytes Rx", str(bytes_rx)),
-        f"Login Time   : {login_time(now - ike.active_seconds)}",
-        f"Duration     : {duration(ike.active_seconds)}",
+    summary: list[Row] = [
+        ("Connection", ike.tunnel_group or ike.peer_address),
+        ("Index", str(ike.tunnel_id), "IP Addr", ike.peer_address),
+        ("Protocol", protocol),
+        ("Encryption", encryption),
+        ("Hashing", hashing),
+        ("Bytes Tx", str(bytes_tx), "Bytes Rx", str(bytes_rx)),
+        ("Login Time", login_time(now - ike.active_seconds)),
+        ("Duration", duration(ike.active_seconds)),
     ]
+    if not detail:
+        return summary, [], [], ike_name, ipsec_name
+    ike_rows = _ike_tunnel(ike, ike_cipher, ike_hash)
+    tunnels = [_ipsec_tunnel(ike.tunnel_id, n, sa) for n, sa in enumerate(sas, 2)]
+    return summary, ike_rows, tunnels, ike_name, ipsec_name
+
+
+def _render_row(row: Row, indent: str = "") -> str:
+    if len(row) == 2:
+        label, value = row[0], row[1]
+        return f"{indent}{label:<13}: {value}".rstrip()
+    return indent + _pair(row[0], row[1], row[2], row[3])
+
+
+def _row_values(rows: list[Row]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for row in rows:
+        for label, value in zip(row[::2], row[1::2], strict=True):
+            out[key_of(label)] = int(value) if value.isdigit() else value
+    return out
+
+
+def _session_block(ike: IkeSaView, sas: list[ChildSaView], now: float, detail: bool) -> str:
+    """One ``Connection :`` block, ending with a newline."""
+    summary, ike_rows, tunnels, ike_name, ipsec_name = _session_rows(ike, sas, now, detail)
+    lines = [_render_row(row) for row in summary]
     if detail:
         lines += ["", f"{ike_name} Tunnels: 1", f"{ipsec_name} Tunnels: {len(sas)}", ""]
-        lines += _ike_tunnel(ike, ike_name, ike_cipher, ike_hash)
-        for n, sa in enumerate(sas, 2):
-            lines += ["", *_ipsec_tunnel(ike.tunnel_id, n, sa, ipsec_name)]
+        lines += [f"{ike_name}:", *(_render_row(row, "  ") for row in ike_rows)]
+        for rows in tunnels:
+            lines += ["", f"{ipsec_name}:", *(_render_row(row, "  ") for row in rows)]
     return "\n".join(lines) + "\n"
+
+
+def vpn_sessiondb_l2l_values(snapshot: GatewaySnapshot, detail: bool = False) -> list[object]:
+    """``show vpn-sessiondb [detail] l2l --json``: the fields of each session block, with the
+    detail sub-blocks under ``ike`` and ``ipsec`` (keys are the labels in snake case)."""
+    out: list[object] = []
+    for ike, sas in l2l_sessions(snapshot):
+        summary, ike_rows, tunnels, _, ipsec_name = _session_rows(
+            ike, sas, snapshot.taken_at, detail
+        )
+        values = _row_values(summary)
+        values["ike_version"], values["ipsec_protocol"] = ike.ike_version, ipsec_name
+        if detail:
+            values["ike"] = _row_values(ike_rows)
+            values["ipsec"] = [_row_values(rows) for rows in tunnels]
+        out.append(values)
+    return out
 
 
 def _pair(left: str, left_value: str, right: str, right_value: str) -> str:
@@ -345,63 +396,55 @@ def _pair(left: str, left_value: str, right: str, right_value: str) -> str:
     return f"{left:<13}: {left_value:<23}{right:<13}: {right_value}"
 
 
-def _ike_tunnel(ike: IkeSaView, name: str, cipher: str, hash_: str) -> list[str]:
-    """The detail ``IKEv2:`` sub-block."""
+def _ike_tunnel(ike: IkeSaView, cipher: str, hash_: str) -> list[Row]:
+    """The rows of the detail ``IKEv2:`` sub-block."""
     left = max(0, ike.lifetime_seconds - ike.active_seconds)
     return [
-        f"{name}:",
-        f"  Tunnel ID    : {ike.tunnel_id}.1",
-        "  " + _pair("UDP Src Port", str(ike.peer_port), "UDP Dst Port", str(ike.local_port)),
-        f"  Rem Auth Mode: {AUTH_MODES.get(ike.auth_verify, ike.auth_verify)}",
-        f"  Loc Auth Mode: {AUTH_MODES.get(ike.auth_sign, ike.auth_sign)}",
-        "  " + _pair("Encryption", cipher, "Hashing", hash_),
-        "  "
-        + _pair(
-            "Rekey Int (T)", f"{ike.lifetime_seconds} Seconds", "Rekey Left(T)", f"{left} Seconds"
-        ),
-        "  " + _pair("PRF", _ike_hash(ike.prf), "D/H Group", str(ike.dh_group)),
-        "  Filter Name  :",
+        ("Tunnel ID", f"{ike.tunnel_id}.1"),
+        ("UDP Src Port", str(ike.peer_port), "UDP Dst Port", str(ike.local_port)),
+        ("Rem Auth Mode", AUTH_MODES.get(ike.auth_verify, ike.auth_verify)),
+        ("Loc Auth Mode", AUTH_MODES.get(ike.auth_sign, ike.auth_sign)),
+        ("Encryption", cipher, "Hashing", hash_),
+        ("Rekey Int (T)", f"{ike.lifetime_seconds} Seconds", "Rekey Left(T)", f"{left} Seconds"),
+        ("PRF", _ike_hash(ike.prf), "D/H Group", str(ike.dh_group)),
+        ("Filter Name", ""),
     ]
 
 
-def _ipsec_tunnel(index: int, n: int, sa: ChildSaView, name: str) -> list[str]:
-    """One detail ``IPsec:`` (or ``IPsecOverNatT:``) sub-block."""
+def _ipsec_tunnel(index: int, n: int, sa: ChildSaView) -> list[Row]:
+    """The rows of one detail ``IPsec:`` (or ``IPsecOverNatT:``) sub-block."""
     out = sa.outbound
     left_s = out.remaining_seconds if out.remaining_seconds is not None else 0
     int_s = sa.lifetime_seconds if sa.lifetime_seconds is not None else sa.age_seconds + left_s
-    encapsulation = f"  Encapsulation: {sa.mode.capitalize()}"
+    encapsulation: Row = ("Encapsulation", sa.mode.capitalize())
     if sa.pfs_group is not None:
-        encapsulation = "  " + _pair(
-            "Encapsulation", sa.mode.capitalize(), "PFS Group", str(sa.pfs_group)
-        )
-    lines = [
-        f"{name}:",
-        f"  Tunnel ID    : {index}.{n}",
-        f"  Local Addr   : {sessiondb_ident(sa, local=True)}",
-        f"  Remote Addr  : {sessiondb_ident(sa, local=False)}",
-        "  " + _pair("Encryption", esp_cipher(sa.encryption), "Hashing", esp_hash(sa.integrity)),
+        encapsulation = ("Encapsulation", sa.mode.capitalize(), "PFS Group", str(sa.pfs_group))
+    rows: list[Row] = [
+        ("Tunnel ID", f"{index}.{n}"),
+        ("Local Addr", sessiondb_ident(sa, local=True)),
+        ("Remote Addr", sessiondb_ident(sa, local=False)),
+        ("Encryption", esp_cipher(sa.encryption), "Hashing", esp_hash(sa.integrity)),
         encapsulation,
-        "  " + _pair("Rekey Int (T)", f"{int_s} Seconds", "Rekey Left(T)", f"{left_s} Seconds"),
+        ("Rekey Int (T)", f"{int_s} Seconds", "Rekey Left(T)", f"{left_s} Seconds"),
     ]
     if out.remaining_kilobytes is not None:
         int_kb = sa.lifetime_kilobytes
         if int_kb is None:
             int_kb = out.remaining_kilobytes + -(-out.bytes // 1024)
-        lines.append(
-            "  "
-            + _pair(
+        rows.append(
+            (
                 "Rekey Int (D)",
                 f"{int_kb} K-Bytes",
                 "Rekey Left(D)",
                 f"{out.remaining_kilobytes} K-Bytes",
             )
         )
-    lines += [
-        "  " + _pair("Idle Time Out", "0 Minutes", "Idle TO Left", "0 Minutes"),
-        "  " + _pair("Bytes Tx", str(out.bytes), "Bytes Rx", str(sa.inbound.bytes)),
-        "  " + _pair("Pkts Tx", str(out.packets), "Pkts Rx", str(sa.inbound.packets)),
+    rows += [
+        ("Idle Time Out", "0 Minutes", "Idle TO Left", "0 Minutes"),
+        ("Bytes Tx", str(out.bytes), "Bytes Rx", str(sa.inbound.bytes)),
+        ("Pkts Tx", str(out.packets), "Pkts Rx", str(sa.inbound.packets)),
     ]
-    return lines
+    return rows
 
 
 def sessiondb_ident(sa: ChildSaView, *, local: bool) -> str:
@@ -463,4 +506,5 @@ __all__ = [
     "show_crypto_isakmp_stats",
     "show_ipsec_stats",
     "show_vpn_sessiondb_l2l",
+    "vpn_sessiondb_l2l_values",
 ]

@@ -15,7 +15,9 @@
 
 Words may be abbreviated to a unique prefix, as on the ASA (the same grammar engine as the
 configuration language, so errors carry the ASA's caret). Other lines go to ``fallback`` (the
-configuration shell). With ``as_json`` the show commands return the snapshot's values.
+configuration shell). With ``as_json`` the show commands return values: the snapshot's SA
+views (filtered as the command says), the statistics layouts' fields, the sessiondb blocks'
+fields; the configuration shell's ``show`` commands return their lines.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
+from tunnelgate.cli.layout_json import layout_values
 from tunnelgate.cli.show_sa import (
     show_crypto_ikev1_sa,
     show_crypto_ikev2_sa,
@@ -37,6 +40,7 @@ from tunnelgate.cli.show_stats import (
     show_crypto_isakmp_stats,
     show_ipsec_stats,
     show_vpn_sessiondb_l2l,
+    vpn_sessiondb_l2l_values,
 )
 from tunnelgate.config.grammar import Args, Candidate, CommandSpec, Match, ModeGrammar
 from tunnelgate.gateway.snapshot import GatewaySnapshot
@@ -63,17 +67,52 @@ class Operations(Protocol):
 Action = Callable[[Operations, Args, bool], Answer]
 
 
-def _json(snapshot: GatewaySnapshot, part: str) -> str:
-    def encode(value: object) -> object:
-        return value.hex() if isinstance(value, bytes) else str(value)
+def _plain(value: object) -> object:
+    """JSON-ready: bytes as hex, other unknown values as text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
-    return json.dumps(dataclasses.asdict(snapshot)[part], default=encode, indent=1) + "\n"
+
+def _values(view: object) -> object:
+    """A snapshot view (a dataclass) as JSON-ready values."""
+    assert dataclasses.is_dataclass(view) and not isinstance(view, type)
+    return _plain(dataclasses.asdict(view))
+
+
+def _json(snapshot: GatewaySnapshot, part: str) -> str:
+    return _dump(_plain(dataclasses.asdict(snapshot)[part]))
+
+
+def _dump(value: object) -> str:
+    return json.dumps(value, indent=1) + "\n"
+
+
+def _selected_child_sas(snap: GatewaySnapshot, args: Args) -> list[object]:
+    """The child SAs ``peer A`` / ``map M`` selects, as values."""
+    peer, map_name = args.get("peer"), args.get("map")
+    return [
+        _values(sa)
+        for sa in snap.child_sas
+        if (peer is None or sa.peer_address == peer)
+        and (map_name is None or sa.map_name == map_name)
+    ]
+
+
+def _ike_sas(snap: GatewaySnapshot, version: int) -> list[object]:
+    return [_values(sa) for sa in snap.ike_sas if sa.ike_version == version]
 
 
 def _show_ipsec(ops: Operations, args: Args, as_json: bool) -> Answer:
     snap = ops.snapshot()
     if as_json:
-        return Answer(True, _json(snap, "child_sas"))
+        return Answer(True, _dump(_selected_child_sas(snap, args)))
     text = show_crypto_ipsec_sa(
         snap, peer=args.get("peer"), map_name=args.get("map"), detail="detail" in args
     )
@@ -83,14 +122,14 @@ def _show_ipsec(ops: Operations, args: Args, as_json: bool) -> Answer:
 def _show_ike(ops: Operations, args: Args, as_json: bool) -> Answer:
     snap = ops.snapshot()
     if as_json:
-        return Answer(True, _json(snap, "ike_sas"))
+        return Answer(True, _dump(_ike_sas(snap, 2)))
     return Answer(True, show_crypto_ikev2_sa(snap, detail="detail" in args))
 
 
 def _show_ikev1(ops: Operations, args: Args, as_json: bool) -> Answer:
     snap = ops.snapshot()
     if as_json:
-        return Answer(True, _json(snap, "ike_sas"))
+        return Answer(True, _dump(_ike_sas(snap, 1)))
     return Answer(True, show_crypto_ikev1_sa(snap, detail="detail" in args))
 
 
@@ -106,19 +145,19 @@ def _counters(ops: Operations, args: Args, as_json: bool) -> Answer:
 
 
 def _ipsec_stats(ops: Operations, args: Args, as_json: bool) -> Answer:
-    return _stats_json(ops) if as_json else Answer(True, show_ipsec_stats(ops.snapshot()))
+    text = show_ipsec_stats(ops.snapshot())
+    return Answer(True, _dump(layout_values(text)) if as_json else text)
 
 
 def _isakmp_stats(ops: Operations, args: Args, as_json: bool) -> Answer:
-    if as_json:
-        return _stats_json(ops)
-    return Answer(True, show_crypto_isakmp_stats(ops.snapshot()))
+    text = show_crypto_isakmp_stats(ops.snapshot())
+    return Answer(True, _dump(layout_values(text)) if as_json else text)
 
 
 def _sessiondb(ops: Operations, args: Args, as_json: bool) -> Answer:
     snap = ops.snapshot()
     if as_json:
-        return Answer(True, _json(snap, "ike_sas"))
+        return Answer(True, _dump(vpn_sessiondb_l2l_values(snap, detail="detail" in args)))
     return Answer(True, show_vpn_sessiondb_l2l(snap, detail="detail" in args))
 
 
@@ -217,7 +256,13 @@ def execute(
         action: Action = match.command.action
         return action(ops, match.args, as_json)
     if fallback is not None:
-        return fallback(line)
+        answer = fallback(line)
+        if as_json and answer.ok and line.split()[:1] and "show".startswith(line.split()[0]):
+            # the configuration shell's show commands (running-config, keys, certificates)
+            # answer text: programs get its lines
+            lines = answer.output.splitlines()
+            return Answer(True, _dump({"command": line.strip(), "lines": lines}), answer.prompt)
+        return answer
     return Answer(False, INVALID)
 
 

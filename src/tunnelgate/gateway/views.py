@@ -176,6 +176,8 @@ def _ike_view(gateway: Gateway, nameif: str, ike: IkeSa, tunnel_id: int, now: fl
     choice = ike.choice
     established = gateway.ike_established_at(ike)
     status = {"established": "READY", "deleted": "DELETE"}.get(ike.state, "IN-NEG")
+    if ike.pending is not None and ike.pending.kind == "delete-ike":
+        status = "DELETE"  # our Delete is out (clear, shutdown): gone when the peer answers
     children = tuple(
         ChildOfIke(
             _selector_text(c.selector.source, c.selector.source_ports),
