@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tunnelgate.pki.credentials import NO_CREDENTIALS, Credentials
 from tunnelgate.policy.acl import Acl
 from tunnelgate.policy.crypto_map import CryptoMapSet
 from tunnelgate.policy.ike import Ikev1Policy, Ikev2Policy, TunnelGroup, TunnelGroupMap
@@ -60,6 +61,8 @@ class GatewayPolicy:
     fragmentation_interfaces: dict[str, str] = field(default_factory=dict)
     pmtu_aging_minutes: int | None = None  # None: infinite
     inner_routing_lookup: bool = False
+    # certificates and keys (issue 9): built from the trustpoints and the key store
+    credentials: Credentials = NO_CREDENTIALS
 
     def fragmentation_for(self, nameif: str) -> str:
         """``before-encryption`` or ``after-encryption`` on interface ``nameif``."""
