@@ -85,6 +85,11 @@ OPERATORS: dict[str, Callable[[Sequence[str], str], bool]] = {
 }
 
 
+# certificate map attribute names that mean the same DN attribute (stateOrProvinceName is
+# ``sp`` in the ASA's rule syntax, ``st`` in certificates as shown)
+ATTRIBUTE_ALIASES = {"sp": "st"}
+
+
 def rule_holds(rule: CertificateRule, certificate: CertificateInfo) -> bool:
     """One rule line. With ``attr``, the values of that attribute (a DN can repeat one: any
     value may satisfy eq/co, none may for ne/nc); without, the whole DN as ``a=v,b=w``."""
@@ -92,7 +97,8 @@ def rule_holds(rule: CertificateRule, certificate: CertificateInfo) -> bool:
     if rule.attribute is None:
         values = [",".join(f"{a}={v}" for a, v in dn)]
     else:
-        values = [v for a, v in dn if a == rule.attribute.lower()]
+        wanted = ATTRIBUTE_ALIASES.get(rule.attribute.lower(), rule.attribute.lower())
+        values = [v for a, v in dn if ATTRIBUTE_ALIASES.get(a, a) == wanted]
     return OPERATORS[rule.operator]([v.lower() for v in values], rule.value.lower())
 
 

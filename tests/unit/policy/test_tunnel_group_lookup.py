@@ -241,7 +241,7 @@ def test_arguments_are_checked() -> None:
 
 # --------------------------------------------------------------------------- certificate rules
 
-SUBJECT = "cn=Branch1.example.com,ou=Sales,ou=Europe,o=Example"
+SUBJECT = "cn=Branch1.example.com,ou=Sales,ou=Europe,o=Example,st=Bavaria"
 
 # rule (field attr op value) | holds
 RULES = [
@@ -255,7 +255,9 @@ RULES = [
     ("subject-name l eq paris", False),  # an absent attribute equals nothing
     ("subject-name l ne paris", True),
     ("subject-name - co ou=sales,ou=europe", True),  # the whole DN
-    ("subject-name - eq cn=branch1.example.com,ou=sales,ou=europe,o=example", True),
+    ("subject-name - eq cn=branch1.example.com,ou=sales,ou=europe,o=example,st=bavaria", True),
+    ("subject-name sp eq bavaria", True),  # the rule syntax's sp is the certificate's st
+    ("subject-name st eq bavaria", True),
     ("issuer-name cn eq example root ca", True),
     ("issuer-name o nc example", False),
 ]
