@@ -7,7 +7,7 @@ import sys
 
 from tunnelgate import __version__
 from tunnelgate.bench import ike_load
-from tunnelgate.cli import attach, config_command, tools_command
+from tunnelgate.cli import attach, config_command, pki_command, tools_command
 from tunnelgate.daemon import run as daemon_run
 from tunnelgate.lab import command as lab_command
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tunnelgate {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     config_command.add_parser(sub)
+    pki_command.add_parser(sub)
     tools_command.add_parsers(sub)
     lab_command.add_parser(sub)
     daemon_run.add_parsers(sub)
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.config_command == "check":
             return config_command.run_check(args)
         return config_command.run_show(args)
+    if args.command == "pki":
+        return pki_command.run(args)
     if args.command == "packet-tracer":
         return tools_command.run_packet_tracer(args)
     if args.command == "analyze":

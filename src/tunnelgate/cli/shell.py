@@ -3,6 +3,12 @@
 ``Shell.execute(line)`` returns text and *effects* (values such as ``SaveConfig``) that
 the caller carries out — writing the startup file, the key store — so that the same
 shell serves ``tunnelgate config show -c …`` and the live CLI.
+
+Commands that read a paste or ask a question (``crypto ca authenticate|import|enroll``) leave
+the shell *awaiting input* (``awaiting_input``; the prompt is empty, as the ASA shows none):
+the following lines go to that command until it ends (``quit`` after a paste, ``yes``/``no``
+to a question). A request holding several lines (a whole paste) is taken line by line, so a
+script can send a command and its paste at once.
 """
 
 from __future__ import annotations
@@ -110,6 +116,17 @@ def _mypubkey(shell: Shell, args: Any) -> ShellOutput:
     return ShellOutput(shell.keystore.describe_public_keys(kind))
 
 
+def _ca_certificates(shell: Shell, args: Any) -> ShellOutput:
+    if shell.keystore is None:
+        return _refuse("", "no key store is attached to this session")
+    from tunnelgate.pki.trustpoints import show_certificates
+
+    name = args.get("tp")
+    if name is not None and name not in shell.config.trustpoints:
+        return _refuse("", f"% Trustpoint {name} not found")
+    return ShellOutput(show_certificates(shell.keystore, name, shell.clock()))
+
+
 def _pager(shell: Shell, args: Any) -> ShellOutput:
     shell.pager_lines = args["lines"]
     return ShellOutput()
@@ -126,6 +143,7 @@ _EXEC_ROWS: tuple[tuple[str, ExecAction], ...] = (
     ("write memory", _write_memory),
     ("copy running-config startup-config", _write_memory),
     ("show crypto key mypubkey {rsa|ecdsa}$kind", _mypubkey),
+    ("show crypto ca certificates [WORD$tp]", _ca_certificates),
     ("terminal pager [lines] <0-2147483647>$lines", _pager),
 )
 
@@ -158,15 +176,27 @@ class Shell:
         self.keystore = keystore
         self.clock = clock or (lambda: datetime.now(UTC))
         self.pager_lines = 24
+        self.pending: Any = None  # a ``pki.trustpoints.Pending`` while awaiting input
+
+    @property
+    def awaiting_input(self) -> bool:
+        """A command is reading a paste or waiting for an answer."""
+        return self.pending is not None
 
     @property
     def prompt(self) -> str:
+        if self.pending is not None:
+            return ""
         if self.configuring is not None:
             return self.configuring.prompt
         return f"{self.config.hostname}{'#' if self.privileged else '>'}"
 
     def execute(self, line: str) -> ShellOutput:
         """Run one line in the current mode; never raises for bad input."""
+        if "\n" in line.strip():
+            return self._several(line.strip().splitlines())
+        if self.pending is not None:
+            return self._continue_ca(line)
         if is_comment(line):
             return ShellOutput()
         text = line.strip()
@@ -186,7 +216,20 @@ class Shell:
                 return _refuse(text, "configure terminal needs privileged mode (enable)")
             self.configuring = ConfigSession(self.config)
             return ShellOutput()
+        if _is_ca_command(lowered):
+            if not self.privileged:
+                return _refuse(text, "crypto ca commands need privileged mode (enable)")
+            return self._ca_command(text)
         return self._exec(text)
+
+    def _several(self, lines: list[str]) -> ShellOutput:
+        """Each line in turn (a command with its paste); ok when every line was."""
+        outputs = [self.execute(line) for line in lines]
+        return ShellOutput(
+            "".join(o.text for o in outputs),
+            ok=all(o.ok for o in outputs),
+            effects=tuple(e for o in outputs for e in o.effects),
+        )
 
     def candidates(self, line: str) -> list[Candidate]:
         """What may follow ``line`` in the current mode (``?`` help and Tab completion)."""
@@ -210,11 +253,50 @@ class Shell:
             return self._exec(text)
         if lowered.startswith("crypto key "):
             return self._key_command(text)
+        if _is_ca_command(lowered):
+            return self._ca_command(text)
         result = session.execute(text)
         rendered = "\n".join(d.render() for d in result.diagnostics)
-        return ShellOutput(
+        output = ShellOutput(
             rendered + ("\n" if rendered else ""), ok=result.applied or result.ignored
         )
+        words = text.split()
+        if result.applied and _is_no_trustpoint(words):
+            return self._trustpoint_removed(words[4], output)
+        return output
+
+    # ------------------------------------------------------------------ crypto ca (pki)
+
+    def _ca_command(self, text: str) -> ShellOutput:
+        if self.keystore is None:
+            return _refuse(text, "no key store is attached to this session")
+        from tunnelgate.pki.trustpoints import execute_ca_command
+
+        reply = execute_ca_command(self.keystore, self.config, text, self.clock())
+        return self._ca_reply(reply)
+
+    def _continue_ca(self, line: str) -> ShellOutput:
+        from tunnelgate.pki.trustpoints import continue_ca_command
+
+        pending, self.pending = self.pending, None
+        reply = continue_ca_command(self.keystore, self.config, pending, line, self.clock())
+        return self._ca_reply(reply)
+
+    def _ca_reply(self, reply: Any) -> ShellOutput:
+        self.pending = reply.pending
+        effects = (SaveKeys(self.keystore.to_bytes()),) if reply.changed else ()
+        return ShellOutput(reply.text, ok=reply.ok, effects=effects)
+
+    def _trustpoint_removed(self, name: str, output: ShellOutput) -> ShellOutput:
+        """``no crypto ca trustpoint NAME`` applied: its certificates go with it."""
+        if self.keystore is None:
+            return output
+        from tunnelgate.pki.trustpoints import remove_trustpoint
+
+        warning = remove_trustpoint(self.keystore, name)
+        if not warning:
+            return output
+        return ShellOutput(warning + output.text, output.ok, (SaveKeys(self.keystore.to_bytes()),))
 
     def _exec(self, text: str) -> ShellOutput:
         match = exec_grammar().match(text)
@@ -250,6 +332,20 @@ class Shell:
         except KeyStoreError as exc:
             return _refuse(text, str(exc))
         return ShellOutput(message, effects=(SaveKeys(self.keystore.to_bytes()),))
+
+
+def _is_ca_command(lowered: str) -> bool:
+    from tunnelgate.pki.trustpoints import is_ca_command
+
+    return is_ca_command(lowered)
+
+
+def _is_no_trustpoint(words: list[str]) -> bool:
+    """``no crypto ca trustpoint NAME`` (abbreviated words too)."""
+    keywords = ("no", "crypto", "ca", "trustpoint")
+    return len(words) == 5 and all(
+        k.startswith(w.lower()) for w, k in zip(words, keywords, strict=False)
+    )
 
 
 def _prefix_of(line: str, words: tuple[str, ...]) -> bool:

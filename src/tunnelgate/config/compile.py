@@ -20,6 +20,7 @@ from tunnelgate.config.model import (
     TfcPackets,
 )
 from tunnelgate.config.ports import ICMP_TYPES, PORTS, PROTOCOLS
+from tunnelgate.pki.credentials import NO_CREDENTIALS, Credentials
 from tunnelgate.policy.acl import Acl, Rule
 from tunnelgate.policy.address import ipv4_int, prefix_range
 from tunnelgate.policy.crypto_map import (
@@ -282,8 +283,11 @@ def _tunnel_group_map(config: RunningConfig) -> TunnelGroupMap:
     return TunnelGroupMap(tuple(tgm.enabled), tgm.default_group, rules, maps)
 
 
-def compile_config(config: RunningConfig) -> GatewayPolicy:
-    """The whole configuration as policy values."""
+def compile_config(
+    config: RunningConfig, credentials: Credentials = NO_CREDENTIALS
+) -> GatewayPolicy:
+    """The whole configuration as policy values; ``credentials``: the trustpoints' keys and
+    certificates (``pki.loading.credentials_for``), which live outside the configuration."""
     acls = {name: compile_acl(config, acl) for name, acl in config.access_lists.items()}
     interfaces = {
         i.nameif: InterfaceAddress(
@@ -360,6 +364,7 @@ def compile_config(config: RunningConfig) -> GatewayPolicy:
         fragmentation_interfaces=dict(ipsec.fragmentation_interfaces),
         pmtu_aging_minutes=ipsec.pmtu_aging_minutes,
         inner_routing_lookup=ipsec.inner_routing_lookup,
+        credentials=credentials,
     )
 
 

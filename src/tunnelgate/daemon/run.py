@@ -8,6 +8,14 @@ written to stdout as JSON lines; SIGTERM/SIGINT stop the gateway cleanly (TUN ro
 control socket removed). The protected prefixes keep a blackhole route after the gateway stops
 or dies, so their traffic never leaves in clear (``daemon/routes.py``); ``--release-routes``
 removes them on a clean stop.
+
+Certificates: the key store beside the startup configuration (``startup.keys``) holds the
+key pairs and the trustpoints' certificates; every compilation of the configuration (start,
+and each reconfiguration: configuration commands, ``crypto key``, ``crypto ca`` in a
+session) takes its ``Credentials`` from ``pki.loading.credentials_for``. CRLs of trustpoints
+with ``revocation-check crl`` are fetched then (``CrlCache``: new or stale ones only, 5 s
+timeout each); failures and incomplete trustpoints are logged as ``PkiWarning`` events,
+never fatal.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +46,13 @@ from tunnelgate.daemon.packet_io import PacketIo, StartError
 from tunnelgate.daemon.session import OperatorSession
 from tunnelgate.daemon.syslog import SyslogSink, compile_settings
 from tunnelgate.gateway.snapshot import GatewaySnapshot
+from tunnelgate.pki.credentials import NO_CREDENTIALS, Credentials
+from tunnelgate.pki.keystore import KeyStore, KeyStoreError
+from tunnelgate.pki.loading import CrlCache, credentials_for
 from tunnelgate.policy.gateway import GatewayPolicy
 
 DEFAULT_TUN = "tgtun0"
+CRL_TIMEOUT_S = 5.0
 
 
 def add_parsers(sub: Any) -> None:
@@ -110,11 +123,17 @@ def run_show(args: argparse.Namespace) -> int:
     return 0 if answer.ok else 1
 
 
-def policy_compiler(args: argparse.Namespace) -> Callable[[RunningConfig], GatewayPolicy]:
-    """``compile_config`` with the lab-only lifetime overrides of ``args``."""
+def policy_compiler(
+    args: argparse.Namespace,
+    credentials: Callable[[RunningConfig], Credentials] | None = None,
+) -> Callable[[RunningConfig], GatewayPolicy]:
+    """``compile_config`` with the credentials of ``credentials(config)`` and the lab-only
+    lifetime overrides of ``args``."""
 
     def compile_policy(config: RunningConfig) -> GatewayPolicy:
-        policy = compile_config(config)
+        policy = compile_config(
+            config, credentials(config) if credentials is not None else NO_CREDENTIALS
+        )
         if args.child_lifetime_seconds is not None:
             policy = with_child_lifetime(policy, args.child_lifetime_seconds)
         if args.ike_lifetime_seconds is not None:
@@ -193,18 +212,71 @@ def _metrics_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _keystore(config_path: Path) -> object:
-    from tunnelgate.pki.keystore import KeyStore
-
+def _keystore(config_path: Path) -> KeyStore:
     path = keystore_path(config_path)
-    return KeyStore.from_bytes(path.read_bytes()) if path.exists() else KeyStore()
+    try:
+        return KeyStore.from_bytes(path.read_bytes()) if path.exists() else KeyStore()
+    except (KeyStoreError, OSError) as exc:
+        raise StartError(f"{path}: {exc}") from None
+
+
+def _fetch_crl(url: str) -> bytes:
+    from tunnelgate.pki.crl import read_crl
+
+    return read_crl(url, CRL_TIMEOUT_S)
+
+
+def _log_pki_warning(message: str) -> None:
+    print(json.dumps({"event": "PkiWarning", "message": message}), flush=True)
+
+
+class CredentialLoader:
+    """``config -> Credentials`` over the live key store (``policy_compiler``'s source): CRLs
+    fetched as needed, new warnings logged once, and the same value returned while neither
+    the store, the trustpoints nor the CRLs changed (so that a reconfiguration that touches
+    no certificate leaves the compiled policy equal)."""
+
+    def __init__(
+        self,
+        store: KeyStore,
+        fetch: Callable[[str], bytes] = _fetch_crl,
+        log: Callable[[str], None] = _log_pki_warning,
+        wallclock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store, self.log, self.wallclock = store, log, wallclock
+        self.crls = CrlCache(fetch)
+        self._key: object = None
+        self._credentials = NO_CREDENTIALS
+        self._warnings: list[str] = []
+        self._logged: list[str] = []
+
+    def __call__(self, config: RunningConfig) -> Credentials:
+        now = self.wallclock()
+        fetched, errors = self.crls.refresh(config, self.store, now)
+        key = (
+            self.store.to_bytes(),
+            repr(config.trustpoints),
+            sorted((name, tuple(data)) for name, data in fetched.items()),
+        )
+        if key != self._key:
+            self._credentials, self._warnings = credentials_for(
+                config, self.store, fetched, now=now
+            )
+            self._key = key
+        messages = [*errors, *self._warnings]
+        for message in messages:
+            if message not in self._logged:
+                self.log(message)
+        self._logged = messages
+        return self._credentials
 
 
 async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
+    store = _keystore(args.config)
     live = LiveGateway(
         config,
-        _keystore(args.config),
-        compile_policy=policy_compiler(args),
+        store,
+        compile_policy=policy_compiler(args, CredentialLoader(store)),
         random=os.urandom,
         clock=time.monotonic,
         save_config=lambda text: write_private(args.config, text.encode()),
@@ -263,4 +335,11 @@ async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
     return 0
 
 
-__all__ = ["add_parsers", "policy_compiler", "run_gateway", "run_show", "with_child_lifetime"]
+__all__ = [
+    "CredentialLoader",
+    "add_parsers",
+    "policy_compiler",
+    "run_gateway",
+    "run_show",
+    "with_child_lifetime",
+]

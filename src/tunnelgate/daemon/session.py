@@ -5,7 +5,10 @@ then to the configuration shell (``configure terminal``, every configuration com
 ``show running-config``, ``write memory``). A configuration line that the shell applies is
 compiled and applied to the running gateway at once (``Live.reconfigure``); a refused line
 changes nothing. A line ending in ``?`` lists what may come next, as the ASA's help does.
-Sessions start privileged: the control socket is root-only (O1, O4).
+Sessions start privileged: the control socket is root-only (O1, O4). While the shell awaits
+input (the paste of ``crypto ca authenticate|import``, a yes/no), every line goes to it. When
+the key store changes (keys, trustpoint certificates) it is saved and the gateway is
+reconfigured, so that new credentials apply at once.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class OperatorSession:
         return self.shell.prompt
 
     def handle(self, line: str, as_json: bool = False) -> Answer:
+        if self.shell.awaiting_input:
+            answer = self._shell(line)
+            return Answer(answer.ok, answer.output, self.prompt)
         if line.rstrip().endswith("?"):
             return Answer(True, self._help(line.rstrip()[:-1]), self.prompt)
         answer = execute(line, self.live, as_json=as_json, fallback=self._shell)
@@ -59,13 +65,17 @@ class OperatorSession:
         configuring = self.shell.configuring is not None
         out = self.shell.execute(line)
         text = out.text
+        keys_changed = False
         for effect in out.effects:
             if isinstance(effect, SaveConfig):
                 self.live.save_config(effect.text)
             elif isinstance(effect, SaveKeys):
                 self.live.save_keys(effect.data)
+                keys_changed = True
         words = line.split()
-        if configuring and out.ok and words and words[0].lower() not in _READ_ONLY:
+        if keys_changed or (
+            configuring and out.ok and words and words[0].lower() not in _READ_ONLY
+        ):
             text += self.live.reconfigure()
         return Answer(out.ok, text)
 

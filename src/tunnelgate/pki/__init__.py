@@ -1,4 +1,6 @@
-"""Public key infrastructure: the device key store (``crypto key``)."""
+"""Public key infrastructure: the device key store (``crypto key``), trustpoint certificates
+(``crypto ca``, ``pki/trustpoints.py``) and the credentials built from them
+(``pki/loading.py``)."""
 
 from tunnelgate.pki.keystore import (
     ConfirmationRequired,
@@ -10,6 +12,7 @@ from tunnelgate.pki.keystore import (
     KeyStore,
     KeyStoreError,
     KeyUsage,
+    TrustpointCertificates,
     UnsupportedKeySize,
     execute_key_command,
 )
@@ -24,6 +27,7 @@ __all__ = [
     "KeyStore",
     "KeyStoreError",
     "KeyUsage",
+    "TrustpointCertificates",
     "UnsupportedKeySize",
     "execute_key_command",
 ]

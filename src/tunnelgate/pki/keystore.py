@@ -16,6 +16,14 @@ Decisions:
 - A command that needs the operator's "yes" raises ``ConfirmationRequired`` (a
   ``KeyStoreError``) with the ASA's question; the caller asks and re-runs it with
   ``noconfirm``.
+- The same file holds each trustpoint's certificates (``crypto ca authenticate|import``):
+  an optional ``trustpoints`` section ``{name: {"ca": [PEM…], "certificate": [PEM…]}}``,
+  the identity certificate first in ``certificate``. The format stays version 1: the
+  section is additive, written only when some trustpoint has certificates, so a store
+  without certificates is byte for byte what it was and older files read unchanged.
+- Certificates are public; they are kept as parsed pyca objects. A trustpoint's key pair is
+  not held with its certificates: the trustpoint names it (``keypair``), see
+  ``pki/trustpoints.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -47,6 +56,7 @@ __all__ = [
     "KeyStore",
     "KeyStoreError",
     "KeyUsage",
+    "TrustpointCertificates",
     "UnsupportedKeySize",
     "execute_key_command",
 ]
@@ -182,6 +192,38 @@ def _hex_dump(data: bytes) -> list[str]:
     return ["  " + " ".join(words[i : i + 8]) for i in range(0, len(words), 8)]
 
 
+# --------------------------------------------------------------------------- certificates
+
+
+@dataclass(frozen=True, slots=True)
+class TrustpointCertificates:
+    """One trustpoint's certificates: the CA certificates it trusts (``crypto ca
+    authenticate``) and our chain (``crypto ca import``), identity certificate first."""
+
+    ca: tuple[x509.Certificate, ...] = ()
+    chain: tuple[x509.Certificate, ...] = ()
+
+    @property
+    def identity(self) -> x509.Certificate | None:
+        return self.chain[0] if self.chain else None
+
+    def __bool__(self) -> bool:
+        return bool(self.ca or self.chain)
+
+
+NO_CERTIFICATES = TrustpointCertificates()
+
+
+def _cert_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _read_certs(entries: list[str]) -> tuple[x509.Certificate, ...]:
+    if not isinstance(entries, list):
+        raise TypeError("certificates must be a list")
+    return tuple(x509.load_pem_x509_certificate(pem.encode("ascii")) for pem in entries)
+
+
 # --------------------------------------------------------------------------- the store
 
 
@@ -190,14 +232,17 @@ class KeyStore:
 
     def __init__(self) -> None:
         self._pairs: dict[str, tuple[KeyPair, ...]] = {}
+        self._certificates: dict[str, TrustpointCertificates] = {}
 
     def __repr__(self) -> str:
-        return f"KeyStore(labels={list(self._pairs)!r})"
+        """Labels and trustpoint names only: never key material."""
+        trustpoints = f", trustpoints={list(self._certificates)!r}" if self._certificates else ""
+        return f"KeyStore(labels={list(self._pairs)!r}{trustpoints})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, KeyStore):
             return NotImplemented
-        return self._pairs == other._pairs
+        return self._pairs == other._pairs and self._certificates == other._certificates
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -218,6 +263,47 @@ class KeyStore:
         if pairs is None:
             raise KeyNotFound(f"no key pair is labelled {label}")
         return pairs
+
+    def signing_key(self, label: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None:
+        """The private key under ``label`` that signs (general-purpose or the signature key
+        of usage keys); None when there is none."""
+        for pair in self._pairs.get(label, ()):
+            if pair.usage in (KeyUsage.GENERAL, KeyUsage.SIGNATURE):
+                key = pair.private_key()
+                if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+                    return key
+        return None
+
+    def import_key(
+        self, label: str, key: PrivateKeyTypes, now: datetime, *, replace: bool = False
+    ) -> KeyPair:
+        """Keep an existing private key (PKCS#12 or ``pki import``) as a general-purpose pair."""
+        kind, size = _size_of(key)
+        self._check_label(kind, label, replace)
+        pair = KeyPair(kind, label, KeyUsage.GENERAL, size, now, _pem(key))
+        self._pairs[label] = (pair,)
+        return pair
+
+    # ------------------------------------------------------------------ certificates
+
+    def trustpoints(self) -> list[str]:
+        """The trustpoints holding certificates, in the order they were first stored."""
+        return list(self._certificates)
+
+    def certificates(self, trustpoint: str) -> TrustpointCertificates:
+        """The certificates of ``trustpoint`` (empty when it has none)."""
+        return self._certificates.get(trustpoint, NO_CERTIFICATES)
+
+    def set_certificates(self, trustpoint: str, certificates: TrustpointCertificates) -> None:
+        """Replace the certificates of ``trustpoint``; empty ones remove the entry."""
+        if certificates:
+            self._certificates[trustpoint] = certificates
+        else:
+            self._certificates.pop(trustpoint, None)
+
+    def remove_trustpoint(self, trustpoint: str) -> TrustpointCertificates:
+        """Forget the certificates of ``trustpoint``; what was removed."""
+        return self._certificates.pop(trustpoint, NO_CERTIFICATES)
 
     # ------------------------------------------------------------------ generate
 
@@ -344,7 +430,15 @@ class KeyStore:
             }
             for p in self
         ]
-        doc = {"format": _FORMAT, "version": _VERSION, "keys": keys}
+        doc: dict[str, Any] = {"format": _FORMAT, "version": _VERSION, "keys": keys}
+        if self._certificates:
+            doc["trustpoints"] = {
+                name: {
+                    "ca": [_cert_pem(c) for c in certs.ca],
+                    "certificate": [_cert_pem(c) for c in certs.chain],
+                }
+                for name, certs in self._certificates.items()
+            }
         return (json.dumps(doc, indent=1) + "\n").encode()
 
     @classmethod
@@ -361,6 +455,14 @@ class KeyStore:
                 if pairs and pairs[0].kind != pair.kind:
                     raise KeyStoreError(f"label {pair.label} is used by two key types")
                 store._pairs[pair.label] = (*pairs, pair)
+            trustpoints = doc.get("trustpoints", {})
+            if not isinstance(trustpoints, dict):
+                raise TypeError("trustpoints must be an object")
+            for name, entry in trustpoints.items():
+                certs = TrustpointCertificates(
+                    _read_certs(entry.get("ca", [])), _read_certs(entry.get("certificate", []))
+                )
+                store.set_certificates(str(name), certs)
         except KeyStoreError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeError) as exc:
