@@ -1,13 +1,28 @@
-"""The IKE_AUTH exchange (RFC 7296 §1.2, §2.15, §2.4): identities and pre-shared key AUTH
-(§3.5, §3.8), INITIAL_CONTACT, and the first child SA (§1.2, §2.9, §1.3.1 modes) on both sides.
+"""The IKE_AUTH exchange (RFC 7296 §1.2, §2.15, §2.4): identities, pre-shared key AUTH and
+certificate AUTH with CERT/CERTREQ (§3.5-3.8; RSA and RFC 7427 digital signatures, RFC 4754
+ECDSA; either kind in each direction), INITIAL_CONTACT, and the first child SA (§1.2, §2.9,
+§1.3.1 modes) on both sides.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from datetime import UTC, datetime
+
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from tunnelgate.ike.v2 import proposals as wire
-from tunnelgate.ike.v2.auth import psk_auth, signed_octets
+from tunnelgate.ike.v2.auth import (
+    ID_TYPE_OF_KIND,
+    KIND_OF_ID_TYPE,
+    SIGNATURE_METHODS,
+    carries_identity_kind,
+    certificate_payloads,
+    certreq_payload,
+    peer_chain,
+    psk_auth,
+    signed_octets,
+)
 from tunnelgate.ike.v2.constants import AuthMethod, ExchangeType, IdType, NotifyType, ProtocolId
 from tunnelgate.ike.v2.encoding import DecodeError
 from tunnelgate.ike.v2.events import ChildSaFailed, IkeSaFailed
@@ -26,6 +41,16 @@ from tunnelgate.ike.v2.sa_lifecycle import SaLifecycle
 from tunnelgate.ike.v2.state import Child, IkeSa, Pending
 from tunnelgate.ike.v2.task_manager import _equal, _first, _notify_name
 from tunnelgate.ike.v2.traffic_selectors import _narrowed, _selector_from_ts, _ts
+from tunnelgate.pki.certificates import (
+    CertificateError,
+    describe,
+    ike_identity,
+    matches_identity,
+)
+from tunnelgate.pki.credentials import LocalCredential
+from tunnelgate.pki.signatures import SignatureError, ikev2_sign, ikev2_verify
+from tunnelgate.pki.validation import Rejected, Verified, verify_peer
+from tunnelgate.policy.ike import PreSharedKey, TunnelGroup
 from tunnelgate.policy.ipsec_proposal import select_ipsec_proposal, select_mode
 from tunnelgate.policy.refusal import Refusal
 from tunnelgate.policy.responder import choose_entry
@@ -35,10 +60,21 @@ from tunnelgate.policy.tunnel_group_lookup import find_tunnel_group
 class IkeAuthExchange(SaLifecycle):
     """IKE_AUTH as initiator and responder, with the child SA it carries."""
 
+    # UTC epoch seconds = ``now`` + ``utc_offset_s``: the owner sets it (the daemon from its
+    # wall clock, tests from a fixed date) so certificate validity can be checked without
+    # reading a clock here. None: unknown, and certificates are refused.
+    utc_offset_s: float | None = None
+
     def _send_auth_request(self, sa: IkeSa, now: float) -> None:
         assert sa.entry is not None and sa.selector is not None and sa.keys is not None
         sa.child_spi = self._new_child_spi()
-        id_payload = IdiPayload(*self._identity())
+        trustpoint = sa.tunnel_group.ikev2_local_certificate if sa.tunnel_group else None
+        local = self._local_identity(trustpoint)
+        if isinstance(local, str):
+            self._fail(sa, "AUTHENTICATION_FAILED", local)
+            return
+        id_type, id_data, credential = local
+        id_payload = IdiPayload(id_type, id_data)
         algorithms = self._algorithms(sa)
         octets = signed_octets(
             algorithms.prf,
@@ -48,16 +84,21 @@ class IkeAuthExchange(SaLifecycle):
             int(id_payload.id_type),
             id_payload.data,
         )
-        if sa.local_psk is None:
+        if credential is None and sa.local_psk is None:
             self._fail(
                 sa, "AUTHENTICATION_FAILED", f"no IKEv2 local pre-shared key for {sa.peer[0]}"
             )
             return
-        auth = AuthPayload(
-            AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE,
-            psk_auth(algorithms.prf, sa.local_psk.value, octets),
-        )
-        payloads: list[Payload] = [id_payload, auth]
+        proof = self._local_auth(sa, credential, sa.local_psk, octets)
+        if isinstance(proof, str):
+            self._fail(sa, "AUTHENTICATION_FAILED", proof)
+            return
+        certs, auth = proof
+        payloads: list[Payload] = [id_payload, *certs]
+        certreq = certreq_payload(self.gateway.credentials)
+        if certreq is not None:
+            payloads.append(certreq)
+        payloads.append(auth)
         if not any(o is not sa and o.peer[0] == sa.peer[0] for o in self.sas.values()):
             payloads.append(NotifyPayload(NotifyType.INITIAL_CONTACT))
         if sa.entry.ikev2_mode != "tunnel":
@@ -82,11 +123,40 @@ class IkeAuthExchange(SaLifecycle):
         octets = signed_octets(
             algorithms.prf, sa.init_response, sa.nonce_i, sa.keys.sk_pr, int(idr.id_type), idr.data
         )
-        expected = (
-            None if sa.remote_psk is None else psk_auth(algorithms.prf, sa.remote_psk.value, octets)
-        )
-        if expected is None or not _equal(expected, auth.data):
-            self._fail(sa, "AUTHENTICATION_FAILED", "the peer's AUTH does not match our remote key")
+        method = int(auth.method)
+        if method == AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE:
+            expected = (
+                None
+                if sa.remote_psk is None
+                else psk_auth(algorithms.prf, sa.remote_psk.value, octets)
+            )
+            if expected is None or not _equal(expected, auth.data):
+                self._fail(
+                    sa, "AUTHENTICATION_FAILED", "the peer's AUTH does not match our remote key"
+                )
+                return
+        elif method in SIGNATURE_METHODS:
+            group = sa.tunnel_group
+            if group is None or not group.ikev2_remote_certificate:
+                name = group.name if group is not None else sa.peer[0]
+                self._fail(
+                    sa,
+                    "AUTHENTICATION_FAILED",
+                    f"the peer signed with a certificate but tunnel-group {name} does not "
+                    "accept ikev2 remote-authentication certificate",
+                )
+                return
+            verified = self._peer_certificate(inner, now)
+            problem = (
+                verified
+                if isinstance(verified, str)
+                else self._check_signature(group, verified, idr, auth, octets)
+            )
+            if problem is not None:
+                self._fail(sa, "AUTHENTICATION_FAILED", problem)
+                return
+        else:
+            self._fail(sa, "AUTHENTICATION_FAILED", f"unsupported AUTH method {method}")
             return
         self._established(sa, now)
         if errors:
@@ -148,23 +218,62 @@ class IkeAuthExchange(SaLifecycle):
         if idi is None or auth is None:
             raise DecodeError("IKE_AUTH request without IDi or AUTH")
         ike_id = _identity_text(int(idi.id_type), idi.data)
-        match = find_tunnel_group(
-            self.gateway, peer_address=sa.peer[0], version=2, auth="psk", ike_id=ike_id
-        )
         algorithms = self._algorithms(sa)
-        if isinstance(match, Refusal) or match.group.ikev2_remote_psk is None:
-            self._refuse_auth(sa, now, "no tunnel group with a key for this peer")
-            return
         octets = signed_octets(
             algorithms.prf, sa.init_request, sa.nonce_r, sa.keys.sk_pi, int(idi.id_type), idi.data
         )
-        expected = psk_auth(algorithms.prf, match.group.ikev2_remote_psk.value, octets)
-        if not _equal(expected, auth.data) or match.group.ikev2_local_psk is None:
+        method = int(auth.method)
+        if method == AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE:
+            match = find_tunnel_group(
+                self.gateway, peer_address=sa.peer[0], version=2, auth="psk", ike_id=ike_id
+            )
+            if isinstance(match, Refusal) or match.group.ikev2_remote_psk is None:
+                self._refuse_auth(sa, now, "no tunnel group with a key for this peer")
+                return
+            expected = psk_auth(algorithms.prf, match.group.ikev2_remote_psk.value, octets)
+            if not _equal(expected, auth.data):
+                self._refuse_auth(
+                    sa, now, f"pre-shared key mismatch with tunnel-group {match.group.name}"
+                )
+                return
+        elif method in SIGNATURE_METHODS:
+            verified = self._peer_certificate(inner, now)
+            if isinstance(verified, str):
+                self._refuse_auth(sa, now, verified)
+                return
+            match = find_tunnel_group(
+                self.gateway,
+                peer_address=sa.peer[0],
+                version=2,
+                auth="cert",
+                ike_id=ike_id,
+                certificate=verified.info,
+            )
+            if isinstance(match, Refusal):
+                self._refuse_auth(sa, now, match.reason)
+                return
+            problem = self._check_signature(match.group, verified, idi, auth, octets)
+            if problem is not None:
+                self._refuse_auth(sa, now, problem)
+                return
+        else:
+            self._refuse_auth(sa, now, f"unsupported AUTH method {method}")
+            return
+        group = match.group
+        local = self._local_identity(group.ikev2_local_certificate)
+        if isinstance(local, str):
+            self._refuse_auth(sa, now, local)
+            return
+        id_type, id_data, credential = local
+        if credential is None and group.ikev2_local_psk is None:
             self._refuse_auth(
-                sa, now, f"pre-shared key mismatch with tunnel-group {match.group.name}"
+                sa,
+                now,
+                f"tunnel-group {group.name} has no ikev2 local-authentication "
+                "pre-shared-key or certificate",
             )
             return
-        id_payload = IdrPayload(*self._identity())
+        id_payload = IdrPayload(id_type, id_data)
         my_octets = signed_octets(
             algorithms.prf,
             sa.init_response,
@@ -173,10 +282,11 @@ class IkeAuthExchange(SaLifecycle):
             int(id_payload.id_type),
             id_payload.data,
         )
-        my_auth = AuthPayload(
-            AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE,
-            psk_auth(algorithms.prf, match.group.ikev2_local_psk.value, my_octets),
-        )
+        proof = self._local_auth(sa, credential, group.ikev2_local_psk, my_octets)
+        if isinstance(proof, str):
+            self._refuse_auth(sa, now, proof)
+            return
+        certs, my_auth = proof
         if any(
             isinstance(p, NotifyPayload) and p.notify_type == NotifyType.INITIAL_CONTACT
             for p in inner
@@ -193,12 +303,98 @@ class IkeAuthExchange(SaLifecycle):
         self._send_encrypted(
             sa,
             ExchangeType.IKE_AUTH,
-            [id_payload, my_auth, *child],
+            [id_payload, *certs, my_auth, *child],
             request=False,
             now=now,
             message_id=1,
         )
         self._half_open.pop((sa.spi_i, sa.peer), None)
+
+    # ------------------------------------------------------------------ certificates
+
+    def _local_identity(
+        self, trustpoint: str | None
+    ) -> tuple[IdType, bytes, LocalCredential | None] | str:
+        """Our ID (and the credential to sign with) for a group's local authentication: from
+        the trustpoint's identity certificate, or ``crypto isakmp identity`` with a key."""
+        if trustpoint is None:
+            return (*self._identity(), None)
+        credential = self.gateway.credentials.local_for(trustpoint)
+        if credential is None:
+            return f"trustpoint {trustpoint} has no identity certificate"
+        try:
+            kind, data = ike_identity(
+                credential.certificate, self.gateway.identity, self.address[0]
+            )
+        except (CertificateError, ValueError) as exc:
+            return f"trustpoint {trustpoint}: no IKE identity in its certificate: {exc}"
+        id_type = ID_TYPE_OF_KIND.get(kind)
+        if id_type is None:
+            return f"trustpoint {trustpoint}: unsupported identity kind {kind}"
+        return id_type, data, credential
+
+    def _local_auth(
+        self,
+        sa: IkeSa,
+        credential: LocalCredential | None,
+        psk: PreSharedKey | None,
+        octets: bytes,
+    ) -> tuple[list[Payload], AuthPayload] | str:
+        """Our CERT payloads and AUTH: a signature with the credential's key, else the PSK."""
+        if credential is None:
+            assert psk is not None
+            prf = self._algorithms(sa).prf
+            return [], AuthPayload(
+                AuthMethod.SHARED_KEY_MESSAGE_INTEGRITY_CODE, psk_auth(prf, psk.value, octets)
+            )
+        try:
+            method, data = ikev2_sign(credential.private_key, octets, sa.peer_hashes)
+        except (SignatureError, ValueError, TypeError) as exc:
+            return f"trustpoint {credential.trustpoint}: cannot sign: {exc}"
+        return certificate_payloads(credential.chain), AuthPayload(method, data)
+
+    def _peer_certificate(self, inner: list[Payload], now: float) -> Verified | str:
+        """The peer's identity certificate, validated to a trustpoint, or why not."""
+        chain = peer_chain(inner)
+        if isinstance(chain, str):
+            return chain
+        if self.utc_offset_s is None:
+            return "the wall-clock time is unknown: certificate validity cannot be checked"
+        wall = datetime.fromtimestamp(now + self.utc_offset_s, UTC)
+        result = verify_peer(chain, self.gateway.credentials, wall)
+        if isinstance(result, Rejected):
+            return result.reason
+        return result
+
+    def _check_signature(
+        self,
+        group: TunnelGroup,
+        verified: Verified,
+        id_payload: IdiPayload | IdrPayload,
+        auth: AuthPayload,
+        octets: bytes,
+    ) -> str | None:
+        """``peer-id-validate`` of the group, then the AUTH signature by the certificate's
+        key (None: authenticated)."""
+        certificate = verified.certificate
+        kind = KIND_OF_ID_TYPE.get(int(id_payload.id_type))
+        mode = group.peer_id_validate
+        check = mode == "req" or (
+            mode == "cert" and kind is not None and carries_identity_kind(certificate, kind)
+        )
+        if check and (kind is None or not matches_identity(certificate, kind, id_payload.data)):
+            shown = _identity_text(int(id_payload.id_type), id_payload.data) or kind or "?"
+            return (
+                f"identity {shown} does not match the certificate {describe(certificate)} "
+                f"(tunnel-group {group.name} peer-id-validate {mode})"
+            )
+        try:
+            problem = ikev2_verify(certificate.public_key(), int(auth.method), auth.data, octets)
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            problem = str(exc)
+        if problem is not None:
+            return f"the peer's AUTH signature is not valid: {problem}"
+        return None
 
     def _respond_child(self, sa: IkeSa, inner: list[Payload], now: float) -> list[Payload]:
         """The child SA part of our IKE_AUTH answer (or the notify refusing it)."""

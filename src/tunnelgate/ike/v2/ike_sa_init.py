@@ -9,6 +9,7 @@ import ipaddress
 
 from tunnelgate.crypto import dh
 from tunnelgate.ike.v2 import proposals as wire
+from tunnelgate.ike.v2.auth import certreq_payload, hash_algorithms_notify, peer_hash_algorithms
 from tunnelgate.ike.v2.constants import ExchangeType, HeaderFlag, NotifyType
 from tunnelgate.ike.v2.encoding import DecodeError
 from tunnelgate.ike.v2.events import IkeSaFailed
@@ -43,7 +44,12 @@ class IkeSaInitExchange(IkeAuthExchange):
         sa = IkeSa(True, peer, self._new_spi(), entry=entry, selector=rule.selectors[0])
         match = find_tunnel_group(self.gateway, peer_address=peer[0], version=2, auth="psk")
         if isinstance(match, Refusal):
-            raise ValueError(match.reason)
+            # a group that authenticates its peer by certificate has no remote key
+            by_cert = find_tunnel_group(self.gateway, peer_address=peer[0], version=2, auth="cert")
+            if isinstance(by_cert, Refusal):
+                raise ValueError(match.reason)
+            match = by_cert
+        sa.tunnel_group = match.group
         sa.local_psk = match.group.ikev2_local_psk
         sa.remote_psk = match.group.ikev2_remote_psk
         sa.group = initial_ke_group(self.gateway.ikev2_policies)
@@ -64,6 +70,7 @@ class IkeSaInitExchange(IkeAuthExchange):
             NoncePayload(sa.nonce_i),
             *self._nat_detection(sa.spi_i, bytes(8), sa.peer),
             *self._fragmentation_supported(),
+            *self._signature_hashes(),
         ]
         header = Header(sa.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, HeaderFlag.INITIATOR, 0)
         sa.init_request = encode_message(Message(header, tuple(payloads)))
@@ -107,6 +114,7 @@ class IkeSaInitExchange(IkeAuthExchange):
         sa.fragmentation = self.gateway.ikev2_fragmentation and (
             message.find_notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not None
         )
+        sa.peer_hashes = peer_hash_algorithms(message.payloads)
         if sa.nat_detected:  # RFC 7296 §2.23: continue on port 4500
             sa.peer = (sa.peer[0], NAT_T_PORT)
         sa.state = "auth"
@@ -168,6 +176,7 @@ class IkeSaInitExchange(IkeAuthExchange):
             nonce_r=self.random(NONCE_BYTES),
             choice=choice,
             init_request=data,
+            peer_hashes=peer_hash_algorithms(message.payloads),
         )
         sa.private, public = dh.group(choice.group).generate(self.random)
         self._derive(sa, ke.data)
@@ -177,8 +186,10 @@ class IkeSaInitExchange(IkeAuthExchange):
             ),
             KePayload(choice.group, public),
             NoncePayload(sa.nonce_r),
+            *self._certificate_request(),
             *self._nat_detection(sa.spi_i, sa.spi_r, addr),
             *(self._fragmentation_supported() if wants_fragments else []),
+            *self._signature_hashes(),
         )
         response = Header(sa.spi_i, sa.spi_r, ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0)
         sa.init_response = encode_message(Message(response, payloads))
@@ -217,6 +228,15 @@ class IkeSaInitExchange(IkeAuthExchange):
         if not self.gateway.ikev2_fragmentation:
             return []
         return [NotifyPayload(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED)]
+
+    def _signature_hashes(self) -> list[Payload]:
+        """RFC 7427 §4: announce the hashes we sign with when we have any credentials."""
+        return [hash_algorithms_notify()] if self.gateway.credentials else []
+
+    def _certificate_request(self) -> list[Payload]:
+        """The responder's CERTREQ (RFC 7296 §3.7) naming the CAs of every trustpoint."""
+        certreq = certreq_payload(self.gateway.credentials)
+        return [] if certreq is None else [certreq]
 
     def _cookie(self, nonce: bytes, addr: Address, spi_i: bytes) -> bytes:
         """RFC 7296 §2.6: <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>)."""

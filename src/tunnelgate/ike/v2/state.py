@@ -15,7 +15,7 @@ from tunnelgate.crypto.prf import Prf
 from tunnelgate.crypto.registry import Kind, encryption, integrity_algorithm, prf_algorithm
 from tunnelgate.ike.v2.keymat import IkeKeys
 from tunnelgate.policy.crypto_map import MapEntry
-from tunnelgate.policy.ike import PreSharedKey
+from tunnelgate.policy.ike import PreSharedKey, TunnelGroup
 from tunnelgate.policy.ike_proposal import Ikev2Choice
 from tunnelgate.policy.selector import Selector
 
@@ -106,6 +106,9 @@ class IkeSa:
     child_spi: bytes = b""
     local_psk: PreSharedKey | None = field(default=None, repr=False)
     remote_psk: PreSharedKey | None = field(default=None, repr=False)
+    tunnel_group: TunnelGroup | None = field(default=None, repr=False)  # initiator: the peer's
+    # the hash algorithms the peer announced in SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4)
+    peer_hashes: frozenset[int] = frozenset()
     # reliability
     next_message_id: int = 0
     last_request: list[bytes] = field(default_factory=list)  # one datagram per fragment
