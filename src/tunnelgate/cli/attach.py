@@ -77,16 +77,26 @@ def _interactive(client: ControlClient) -> int:
     prompt = client.send("").prompt or "tunnelgate#"
     while True:
         try:
-            line = session.prompt(prompt + " ")
+            line = session.prompt(prompt + (" " if prompt else ""))
         except (EOFError, KeyboardInterrupt):
             return 0
-        if line.strip() in ("quit", "logout") or (
-            line.strip() == "exit" and prompt.endswith(("#", ">")) and "(" not in prompt
-        ):
+        if leaves(line, prompt):
             return 0
         answer = client.send(line)
         sys.stdout.write(answer.output)
-        prompt = answer.prompt or prompt
+        prompt = answer.prompt  # empty while the daemon awaits a paste (crypto ca …)
 
 
-__all__ = ["add_parser", "run"]
+def leaves(line: str, prompt: str) -> bool:
+    """Whether ``line`` ends the interactive client: ``quit``/``logout``, or ``exit`` at the
+    exec prompt. With an empty prompt the daemon awaits pasted lines (``crypto ca
+    authenticate`` ends its paste with ``quit``), so every line goes to it."""
+    if not prompt:
+        return False
+    word = line.strip()
+    return word in ("quit", "logout") or (
+        word == "exit" and prompt.endswith(("#", ">")) and "(" not in prompt
+    )
+
+
+__all__ = ["add_parser", "leaves", "run"]
