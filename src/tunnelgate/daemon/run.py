@@ -293,6 +293,8 @@ async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
     io = PacketIo(gateway, args.tun, on_event=syslog)
     io.release_routes = args.release_routes
     live.clock, live.after = io.now, io.flush
+    # certificate validity needs UTC: the offset from the gateway's clock to the epoch
+    gateway.set_wall_clock(time.time() - io.now())
     if not gateway.ike_interfaces():
         raise StartError(
             "no interface has both a crypto map (crypto map NAME interface IF) and "

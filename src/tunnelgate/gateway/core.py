@@ -227,9 +227,13 @@ class Gateway:
         *,
         acquire_timeout_s: float = 30.0,
         nat_keepalive_s: float | None = None,
+        utc_offset_s: float | None = None,
     ) -> None:
         self.policy = policy
         self.random = random
+        # UTC epoch seconds = ``now`` + this (certificate validity dates); None: unknown, so
+        # every certificate is refused. The daemon sets it from its clocks (set_wall_clock).
+        self.utc_offset_s = utc_offset_s
         self.nat_keepalive_s = nat_keepalive_s or float(policy.nat_keepalive_seconds)
         self.engines: dict[str, Ikev2Engine] = {}
         self.engines_v1: dict[str, Ikev1Engine] = {}
@@ -245,6 +249,7 @@ class Gateway:
                 self.engines[nameif] = Ikev2Engine(policy, nameif, random)
             if nameif in policy.ikev1_enabled:
                 self.engines_v1[nameif] = Ikev1Engine(policy, nameif, random)
+        self.set_wall_clock(utc_offset_s)
         self._nameif_of = {address: nameif for nameif, address in self.local_addresses.items()}
         self.sad: Sad[ChildSa] = Sad()
         self.installed: dict[int, InstalledSa] = {}  # by inbound SPI
@@ -1231,6 +1236,14 @@ class Gateway:
                 deleted += 1
             self._after_ike(nameif, now)
         return deleted
+
+    def set_wall_clock(self, utc_offset_s: float | None) -> None:
+        """UTC epoch seconds = ``now`` + ``utc_offset_s``, for every engine (certificates)."""
+        self.utc_offset_s = utc_offset_s
+        for engine in self.engines.values():
+            engine.utc_offset_s = utc_offset_s
+        for v1 in self.engines_v1.values():
+            v1.utc_offset_s = utc_offset_s
 
     def clear_counters(self) -> None:
         """``clear crypto ipsec sa counters``: what ``show`` counts starts again from zero."""

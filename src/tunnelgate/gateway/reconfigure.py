@@ -103,6 +103,7 @@ def apply_policy(gateway: Gateway, new: GatewayPolicy, now: float) -> list[TornD
     gateway.engines.update(keep_engines)
     gateway.engines_v1.clear()
     gateway.engines_v1.update(keep_v1)
+    gateway.set_wall_clock(gateway.utc_offset_s)  # new engines learn the wall clock too
     gateway.rebuild_address_index()
     new_routes = set(gateway.static_routes())
     gateway.emit_routes(

@@ -31,6 +31,12 @@ mapping. The gateway adds and strips the non-ESP marker; quick mode then offers 
 UDP-encapsulated modes and its IPsec SAs carry ``udp_encapsulation`` and the peer's port.
 
 The initiator of an ISAKMP SA rekeys it before its lifetime ends (``rekey``).
+
+IKEv1 fragmentation (``fragmentation``, the Cisco extension strongSwan speaks): each side's
+first phase-1 message carries the FRAGMENTATION vendor ID (the responder's only when the
+initiator sent it); once the peer announced it, a phase-1 message longer than the path takes
+goes out (and is retransmitted) as fragment datagrams. Fragments from any peer are put
+together (``Reassembler``) and the whole message takes the normal receive path.
 """
 
 from __future__ import annotations
@@ -45,6 +51,15 @@ from tunnelgate.ike.v1.constants import ExchangeType, NotifyMessageType, Payload
 from tunnelgate.ike.v1.encoding import DecodeError
 from tunnelgate.ike.v1.errors import Phase1Error
 from tunnelgate.ike.v1.events import Ikev1Event, Ikev1SaEstablished, Ikev1SaFailed
+from tunnelgate.ike.v1.fragmentation import (
+    DEFAULT_MTU,
+    Held,
+    Outgoing,
+    Reassembler,
+    announces_fragmentation,
+    max_message_size,
+    with_fragmentation_vid,
+)
 from tunnelgate.ike.v1.informational import ERROR_NOTIFY_LIMIT
 from tunnelgate.ike.v1.main_mode import Inbound, fits
 from tunnelgate.ike.v1.message import (
@@ -52,11 +67,12 @@ from tunnelgate.ike.v1.message import (
     Header,
     Message,
     decode_envelope,
+    decode_header,
     decode_payloads,
     encode_message,
 )
 from tunnelgate.ike.v1.nat_traversal import may_float
-from tunnelgate.ike.v1.payloads import NotifyPayload, Payload
+from tunnelgate.ike.v1.payloads import FragmentPayload, NotifyPayload, Payload
 from tunnelgate.ike.v1.quick_mode import QuickModeExchange
 from tunnelgate.ike.v1.rekey import Phase1Rekey
 from tunnelgate.ike.v1.state import COOKIE_BYTES, Address, MainModeState, Phase1Sa, RandomSource
@@ -89,6 +105,7 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
         retransmit_timeout_s: float = 1.0,
         retransmit_tries: int = 5,
         port: int = 500,
+        fragment_mtu: int | None = None,
     ) -> None:
         self.gateway = gateway
         self.interface = interface
@@ -103,6 +120,11 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
         self._outbox: list[tuple[bytes, Address]] = []
         self._events: deque[Ikev1Event] = deque()
         self.drops: Counter[str] = Counter()
+        # IKEv1 fragmentation (``fragmentation``): the MTU of fragment datagrams (None: the
+        # gateway's IKEv2 fragmentation MTU, else 576), the SAs whose peer announced it
+        self.fragment_mtu = fragment_mtu
+        self.fragmenting: dict[tuple[bytes, str], Outgoing] = {}
+        self.reassembly = Reassembler()
 
     # ------------------------------------------------------------------ surface
 
@@ -114,10 +136,8 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
         if not self.gateway.ikev1_policies:
             raise ValueError("no crypto ikev1 policy is configured")
         peer = (entry.peers[0], peer_port)
-        match = find_tunnel_group(self.gateway, peer_address=peer[0], version=1, auth="psk")
-        if isinstance(match, Refusal):
-            raise ValueError(match.reason)
-        sa = Phase1Sa(True, peer, self._new_cookie(), psk=match.group.ikev1_psk)
+        sa = Phase1Sa(True, peer, self._new_cookie())
+        self._initiator_auth(sa)  # the group's key / certificate (main_mode); else ValueError
         self.create_child(sa, entry, rule, now)  # queued; ValueError before anything is sent
         self.sas[sa.key] = sa
         if entry.ikev1_phase1_mode == "aggressive":
@@ -158,7 +178,7 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
                     continue
                 sa.retransmits += 1
                 sa.retransmit_at = now + self.retransmit_timeout_s * (2**sa.retransmits)
-                self._outbox.append((sa.last_sent, sa.peer))
+                self._emit(sa, sa.last_sent)
         for sa in list(self.sas.values()):
             for qm in list(sa.quick.values()):
                 if qm.retransmit_at is not None and qm.retransmit_at <= now:
@@ -181,7 +201,9 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
     def _receive(self, data: bytes, addr: Address, now: float) -> None:
         envelope = decode_envelope(data)
         header = envelope.header
-        if header.exchange_type in (ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE):
+        if envelope.first_payload == PayloadType.FRAGMENT:
+            self._on_fragment(envelope, addr, now)
+        elif header.exchange_type in (ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE):
             self._on_phase1(envelope, data, addr, now)
         elif header.exchange_type == ExchangeType.INFORMATIONAL and not header.is_encrypted:
             self._on_informational(envelope, addr)
@@ -232,7 +254,7 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
         elif data == sa.last_received:
             self.drops["duplicate"] += 1
             if not sa.initiator or sa.state is S.AGGR_I2:  # the peer lost our answer: again
-                self._outbox.append((sa.last_sent, sa.peer))
+                self._emit(sa, sa.last_sent)
             return
         elif header.responder_cookie != sa.cookie_r and sa.state not in (S.MAIN_I1, S.AGGR_I1):
             self.drops["invalid-cookie"] += 1
@@ -248,6 +270,8 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
             if not fits(row, header.is_encrypted, payloads):
                 self.drops["out-of-state"] += 1
                 return
+            if not header.is_encrypted and announces_fragmentation(payloads):
+                self._fragments_to(sa)
             authenticated = True  # decrypted (MM5/MM6) with the SA's keys; else Phase1Error
             row.handler(self, sa, Inbound(header, payloads, data, sa_body), now)
         except Phase1Error as error:
@@ -330,10 +354,70 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
     # ------------------------------------------------------------------ outcomes
 
     def _send(self, sa: Phase1Sa, data: bytes, now: float) -> None:
+        if not sa.last_sent and (sa.initiator or sa.key in self.fragmenting):
+            data = with_fragmentation_vid(data)  # MM1/AM1, or the answer to a peer that has it
         sa.last_sent = data
-        self._outbox.append((data, sa.peer))
+        self._emit(sa, data)
         if sa.initiator:
             sa.retransmit_at = now + self.retransmit_timeout_s
+
+    def _emit(self, sa: Phase1Sa, data: bytes) -> None:
+        """Send a phase-1 message, in fragments when it is too long and the peer announced
+        fragmentation (a retransmission sends the same fragments again)."""
+        outgoing = self.fragmenting.get(sa.key)
+        if outgoing is None:
+            self._outbox.append((data, sa.peer))
+            return
+        mtu = self.fragment_mtu or self.gateway.ikev2_fragmentation_mtu or DEFAULT_MTU
+        limit = max_message_size(mtu, sa.peer[1])
+        self._outbox.extend((d, sa.peer) for d in outgoing.datagrams_for(data, limit))
+
+    def _fragments_to(self, sa: Phase1Sa) -> None:
+        """The peer of ``sa`` announced fragmentation: long messages go out in fragments."""
+        self.fragmenting.setdefault(sa.key, Outgoing())
+        if len(self.fragmenting) > 2 * len(self.sas) + 16:  # forget the SAs that are gone
+            keep = {*self.sas, sa.key}
+            self.fragmenting = {k: v for k, v in self.fragmenting.items() if k in keep}
+
+    def _on_fragment(self, envelope: Envelope, addr: Address, now: float) -> None:
+        """One IKEv1 fragment (``fragmentation``): the whole message, once every fragment is
+        there, takes the normal receive path. The Encryption flag is ignored: racoon sets it
+        on fragments, which are never encrypted themselves."""
+        header = envelope.header
+        payloads = decode_payloads(envelope.first_payload, envelope.body)
+        fragment = payloads[0] if len(payloads) == 1 else None
+        if not isinstance(fragment, FragmentPayload):
+            self.drops["fragment-malformed"] += 1
+            return
+        cookies = header.initiator_cookie + header.responder_cookie
+        if header.responder_cookie != ZERO_COOKIE:
+            sa = self.sas.get((header.initiator_cookie, addr[0]))
+            known = sa is not None and (
+                header.responder_cookie == sa.cookie_r or sa.state in (S.MAIN_I1, S.AGGR_I1)
+            )
+            if not known:
+                self.drops["fragment-unknown-cookie"] += 1
+                return
+        elif self.interface not in self.gateway.ikev1_enabled:
+            self.drops["ikev1-not-enabled"] += 1
+            return
+        key = (addr[0], header.initiator_cookie, header.responder_cookie)
+        expired = self.reassembly.expired
+        outcome = self.reassembly.add(key, fragment, now)
+        if self.reassembly.expired != expired:
+            self.drops["fragment-expired"] += self.reassembly.expired - expired
+        if isinstance(outcome, Held):
+            self.drops[outcome.reason] += 1
+            return
+        whole = outcome.data
+        inner = decode_header(whole)
+        if inner.initiator_cookie + inner.responder_cookie != cookies:
+            self.drops["fragment-mismatch"] += 1
+            return
+        if whole[16] == PayloadType.FRAGMENT:  # the next payload octet: no nesting
+            self.drops["fragment-malformed"] += 1
+            return
+        self._receive(whole, addr, now)
 
     def _established(self, sa: Phase1Sa, now: float) -> None:
         choice = sa.choice
@@ -357,7 +441,10 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
             self.gateway, peer_address=sa.peer[0], version=1, auth="psk", aggressive=by_id,
             ike_id=sa.peer_id,
         )  # fmt: skip
-        self._start_dpd(sa, None if isinstance(match, Refusal) else match.group.keepalive, now)
+        keepalive = None if isinstance(match, Refusal) else match.group.keepalive
+        if sa.tunnel_group in self.gateway.tunnel_groups:  # certificates: the group it used
+            keepalive = self.gateway.tunnel_groups[sa.tunnel_group].keepalive
+        self._start_dpd(sa, keepalive, now)
         if sa.initiator:
             others = [s for s in self.sas.values() if s is not sa and s.peer[0] == sa.peer[0]]
             if not any(s.state.established for s in others):  # RFC 2407 §4.6.3.3

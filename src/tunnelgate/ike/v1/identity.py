@@ -7,15 +7,25 @@ payloads carry protocol UDP and port 500 (allowed by RFC 2407 §4.6.2, as Cisco 
 and may carry 0/0 (as charon sends them). The received identity must be well formed; an
 address identity must be the peer's address when ``peer-id-validate req`` (the default) is
 configured and no NAT is in the way.
+
+With certificates (``rsa-sig``) our identity comes from the identity certificate per
+``crypto isakmp identity`` (``auto``: the subject DN as ID_DER_ASN1_DN; the decision is
+``pki.certificates.ike_identity``) and the peer's is checked against its certificate per the
+tunnel group's ``peer-id-validate``: ``req`` — the ID must be one the certificate holds;
+``cert`` — only when the certificate holds an identity of that kind; ``nocheck`` — never.
+A failed check is INVALID-ID-INFORMATION.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
+from cryptography import x509
+
 from tunnelgate.ike.v1.constants import IdType, NotifyMessageType
 from tunnelgate.ike.v1.errors import Phase1Error
 from tunnelgate.ike.v1.payloads import IdPayload
+from tunnelgate.pki.certificates import ike_identity, matches_identity
 from tunnelgate.policy.gateway import GatewayPolicy
 
 UDP = 17
@@ -70,8 +80,112 @@ def check_peer_identity(
     raise _invalid(f"identity type {identity.id_type} with pre-shared keys")
 
 
+# the identity kinds of ``pki.certificates`` and their ID types (RFC 2407 §4.6.2.1)
+ID_TYPE_OF_KIND: dict[str, IdType] = {
+    "ipv4": IdType.ID_IPV4_ADDR,
+    "ipv6": IdType.ID_IPV6_ADDR,
+    "fqdn": IdType.ID_FQDN,
+    "user-fqdn": IdType.ID_USER_FQDN,
+    "der-asn1-dn": IdType.ID_DER_ASN1_DN,
+    "key-id": IdType.ID_KEY_ID,
+}
+KIND_OF_ID_TYPE = {v: k for k, v in ID_TYPE_OF_KIND.items()}
+_ADDRESS_SIZES = {IdType.ID_IPV4_ADDR: 4, IdType.ID_IPV6_ADDR: 16}
+_SAN_OF_KIND: dict[str, type[x509.GeneralName]] = {
+    "ipv4": x509.IPAddress,
+    "ipv6": x509.IPAddress,
+    "fqdn": x509.DNSName,
+    "user-fqdn": x509.RFC822Name,
+}
+
+
+def certificate_identity(
+    gateway: GatewayPolicy, certificate: x509.Certificate, address: str
+) -> IdPayload:
+    """Our IDii / IDir when we sign with ``certificate`` (``crypto isakmp identity``)."""
+    kind, data = ike_identity(certificate, gateway.identity, address)
+    raw = data.encode("ascii") if isinstance(data, str) else bytes(data)
+    return IdPayload(ID_TYPE_OF_KIND[kind], raw, UDP, IKE_PORT)
+
+
+def identity_text(identity: IdPayload, certificate: x509.Certificate | None = None) -> str:
+    """A received identity as text for logs and group lookup (a DN as the certificate's
+    subject when it is that DN)."""
+    kind = KIND_OF_ID_TYPE.get(IdType(identity.id_type)) if _registered(identity) else None
+    if kind in ("ipv4", "ipv6"):
+        return str(ipaddress.ip_address(identity.data))
+    if kind == "der-asn1-dn":
+        if certificate is not None and identity.data == certificate.subject.public_bytes():
+            return certificate.subject.rfc4514_string()
+        return f"a DN of {len(identity.data)} octets"
+    return identity.data.decode("ascii", errors="replace")
+
+
+def _registered(identity: IdPayload) -> bool:
+    return identity.id_type in IdType._value2member_map_
+
+
+def check_certificate_identity(
+    identity: IdPayload, certificate: x509.Certificate, peer_id_validate: str
+) -> str:
+    """The peer's identity as text; ``Phase1Error(INVALID-ID-INFORMATION)`` when it is
+    malformed, a kind we do not read, or (per ``peer-id-validate``) not the certificate's."""
+    if (identity.protocol, identity.port) not in ((0, 0), (UDP, IKE_PORT), (UDP, 0)):
+        raise _invalid(f"identity protocol {identity.protocol} port {identity.port}")
+    kind = KIND_OF_ID_TYPE.get(IdType(identity.id_type)) if _registered(identity) else None
+    if kind is None:
+        raise _invalid(f"identity type {identity.id_type} with certificates")
+    size = _ADDRESS_SIZES.get(IdType(identity.id_type))
+    if (size is not None and len(identity.data) != size) or not identity.data:
+        raise _invalid(f"{IdType(identity.id_type).name} of {len(identity.data)} octets")
+    if kind not in ("ipv4", "ipv6", "der-asn1-dn"):
+        try:
+            identity.data.decode("ascii")
+        except UnicodeDecodeError:
+            raise _invalid("identity is not ASCII text") from None
+    text = identity_text(identity, certificate)
+    check = peer_id_validate == "req" or (
+        peer_id_validate == "cert" and _holds_kind(certificate, kind)
+    )
+    if check and not matches_identity(certificate, kind, identity.data):
+        raise _invalid(
+            f"identity {text} is not in the certificate of "
+            f"{certificate.subject.rfc4514_string()} (peer-id-validate {peer_id_validate})"
+        )
+    return text
+
+
+def _holds_kind(certificate: x509.Certificate, kind: str) -> bool:
+    """Whether the certificate carries an identity of ``kind`` (``peer-id-validate cert``)."""
+    if kind == "der-asn1-dn":
+        return True
+    san_type = _SAN_OF_KIND.get(kind)
+    if san_type is None:
+        return False
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return False
+    version = {"ipv4": 4, "ipv6": 6}.get(kind)
+    return any(
+        isinstance(name, san_type)
+        and (version is None or getattr(name.value, "version", None) == version)
+        for name in san.value
+    )
+
+
 def _invalid(reason: str) -> Phase1Error:
     return Phase1Error(NotifyMessageType.INVALID_ID_INFORMATION, reason)
 
 
-__all__ = ["check_peer_identity", "id_body", "local_identity", "own_identity"]
+__all__ = [
+    "ID_TYPE_OF_KIND",
+    "KIND_OF_ID_TYPE",
+    "certificate_identity",
+    "check_certificate_identity",
+    "check_peer_identity",
+    "id_body",
+    "identity_text",
+    "local_identity",
+    "own_identity",
+]

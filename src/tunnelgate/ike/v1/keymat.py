@@ -1,6 +1,8 @@
-"""Phase-1 key material of RFC 2409 §5 for pre-shared keys, and the CBC IVs of Appendix B.
+"""Phase-1 key material of RFC 2409 §5 for pre-shared keys and signatures, and the CBC IVs
+of Appendix B.
 
     SKEYID   = prf(pre-shared-key, Ni_b | Nr_b)                       (§5, PSK)
+    SKEYID   = prf(Ni_b | Nr_b, g^xy)                                 (§5, signatures)
     SKEYID_d = prf(SKEYID, g^xy | CKY-I | CKY-R | 0)
     SKEYID_a = prf(SKEYID, SKEYID_d | g^xy | CKY-I | CKY-R | 1)
     SKEYID_e = prf(SKEYID, SKEYID_a | g^xy | CKY-I | CKY-R | 2)
@@ -37,6 +39,12 @@ class Phase1Keys:
 def skeyid_psk(prf: Prf, pre_shared_key: bytes, nonce_i: bytes, nonce_r: bytes) -> bytes:
     """SKEYID for pre-shared key authentication: prf(pre-shared-key, Ni_b | Nr_b) (§5)."""
     return prf(pre_shared_key, nonce_i + nonce_r)
+
+
+def skeyid_signature(prf: Prf, nonce_i: bytes, nonce_r: bytes, shared_secret: bytes) -> bytes:
+    """SKEYID for signature authentication (RSA, DSS, ECDSA per RFC 4754 §7):
+    prf(Ni_b | Nr_b, g^xy) (§5)."""
+    return prf(nonce_i + nonce_r, shared_secret)
 
 
 def expand_key(prf: Prf, skeyid_e: bytes, key_bytes: int) -> bytes:
@@ -161,4 +169,5 @@ __all__ = [
     "quick_mode_hash3",
     "quick_mode_keymat",
     "skeyid_psk",
+    "skeyid_signature",
 ]

@@ -8,6 +8,13 @@ authentication method, life type seconds and life duration. The answer is the on
 transform, unchanged (RFC 2408 §4.2: the responder must not alter its attributes).
 
 The ASA keyword ↔ attribute value mapping is the registry's (``crypto.registry``).
+
+Authentication: ``pre-share`` is method 1. ``rsa-sig`` is method 3 (RSA signatures, RFC 2409
+§5.1) — or, because the ASA's ``crypto ikev1 policy`` has no ECDSA keyword, the RFC 4754
+method of the curve (9/10/11: ECDSA P-256/P-384/P-521) when the identity certificate we
+sign with has an EC key. The offer carries that one signature method for every ``rsa-sig``
+policy (``offer(…, signature_method=…)``); a responder reads 3, 9, 10 and 11 all as
+``rsa-sig`` (``transform_policy``) and ``method_of`` tells which was offered.
 """
 
 from __future__ import annotations
@@ -34,7 +41,25 @@ AUTHENTICATION = {
     "pre-share": AuthenticationMethod.PRE_SHARED_KEY,
     "rsa-sig": AuthenticationMethod.RSA_SIGNATURES,
 }
-_AUTH_KEYWORD = {int(v): k for k, v in AUTHENTICATION.items()}
+SIGNATURE_METHODS = frozenset(
+    {
+        AuthenticationMethod.RSA_SIGNATURES,
+        AuthenticationMethod.ECDSA_WITH_SHA_256_ON_THE_P_256_CURVE,
+        AuthenticationMethod.ECDSA_WITH_SHA_384_ON_THE_P_384_CURVE,
+        AuthenticationMethod.ECDSA_WITH_SHA_512_ON_THE_P_521_CURVE,
+    }
+)
+"""The methods an ``rsa-sig`` policy stands for (RSA, and ECDSA per RFC 4754)."""
+METHOD_NAMES = {
+    AuthenticationMethod.PRE_SHARED_KEY: "pre-shared key",
+    AuthenticationMethod.RSA_SIGNATURES: "RSA signatures",
+    AuthenticationMethod.ECDSA_WITH_SHA_256_ON_THE_P_256_CURVE: "ECDSA P-256",
+    AuthenticationMethod.ECDSA_WITH_SHA_384_ON_THE_P_384_CURVE: "ECDSA P-384",
+    AuthenticationMethod.ECDSA_WITH_SHA_512_ON_THE_P_521_CURVE: "ECDSA P-521",
+}
+_AUTH_KEYWORD = {int(AuthenticationMethod.PRE_SHARED_KEY): "pre-share"} | {
+    int(m): "rsa-sig" for m in SIGNATURE_METHODS
+}
 _ENCRYPTION_KEYWORD: dict[object, str] = {
     (a.ikev1_value, a.transform.key_bits): a.keyword
     for a in ALGORITHMS
@@ -46,8 +71,18 @@ _HASH_KEYWORD: dict[object, str] = {
 _GROUPS = {a.ikev1_value for a in ALGORITHMS if a.kind is Kind.IKEV1_GROUP}
 
 
-def policy_transform(policy: Ikev1Policy, number: int) -> Transform:
-    """The KEY_IKE transform offering ``policy``."""
+def method_name(method: int) -> str:
+    """``ECDSA P-256`` for 9, …; the number for anything else."""
+    try:
+        return METHOD_NAMES[AuthenticationMethod(method)]
+    except (ValueError, KeyError):
+        return f"authentication method {method}"
+
+
+def policy_transform(
+    policy: Ikev1Policy, number: int, signature_method: int = AuthenticationMethod.RSA_SIGNATURES
+) -> Transform:
+    """The KEY_IKE transform offering ``policy`` (``rsa-sig`` as ``signature_method``)."""
     encryption = by_keyword(Kind.IKEV1_ENCRYPTION, policy.encryption)
     hash_value = by_keyword(Kind.IKEV1_HASH, policy.hash).ikev1_value
     assert encryption.ikev1_value is not None and hash_value is not None
@@ -57,17 +92,35 @@ def policy_transform(policy: Ikev1Policy, number: int) -> Transform:
     attributes += [
         DataAttribute(A.HASH_ALGORITHM, hash_value),
         DataAttribute(A.GROUP_DESCRIPTION, policy.group),
-        DataAttribute(A.AUTHENTICATION_METHOD, AUTHENTICATION[policy.authentication]),
+        DataAttribute(A.AUTHENTICATION_METHOD, _method(policy, signature_method)),
         DataAttribute(A.LIFE_TYPE, LifeType.SECONDS),
         DataAttribute(A.LIFE_DURATION, policy.lifetime_seconds),
     ]
     return Transform(number, IsakmpTransformId.KEY_IKE, tuple(attributes))
 
 
-def offer(policies: Sequence[Ikev1Policy]) -> SaPayload:
-    """The initiator's SA: every policy, highest priority (lowest number) first."""
+def _method(policy: Ikev1Policy, signature_method: int) -> int:
+    if policy.authentication == "rsa-sig":
+        return signature_method
+    return AUTHENTICATION[policy.authentication]
+
+
+def method_of(transform: Transform) -> int:
+    """The authentication method a transform offers (0 when it has none)."""
+    value = transform.attribute(A.AUTHENTICATION_METHOD)
+    return value if isinstance(value, int) else 0
+
+
+def offer(
+    policies: Sequence[Ikev1Policy],
+    signature_method: int = AuthenticationMethod.RSA_SIGNATURES,
+) -> SaPayload:
+    """The initiator's SA: every policy, highest priority (lowest number) first; ``rsa-sig``
+    policies offer ``signature_method`` (3, or 9/10/11 for an EC identity key)."""
     ordered = sorted(policies, key=lambda p: p.priority)
-    transforms = tuple(policy_transform(p, n) for n, p in enumerate(ordered, start=1))
+    transforms = tuple(
+        policy_transform(p, n, signature_method) for n, p in enumerate(ordered, start=1)
+    )
     return SaPayload((Proposal(1, ProtocolId.PROTO_ISAKMP, transforms),))
 
 
@@ -129,8 +182,12 @@ def isakmp_offers(sa: SaPayload) -> list[tuple[Proposal, Transform, Ikev1Policy]
 __all__ = [
     "AUTHENTICATION",
     "DEFAULT_LIFETIME_S",
+    "METHOD_NAMES",
+    "SIGNATURE_METHODS",
     "answer",
     "isakmp_offers",
+    "method_name",
+    "method_of",
     "offer",
     "policy_transform",
     "transform_policy",

@@ -8,15 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from cryptography import x509
+
 from tunnelgate.crypto import dh
 from tunnelgate.ike.v1.keymat import Phase1Keys
 from tunnelgate.ike.v1.phase2_proposal import EspOffer
 from tunnelgate.ike.v1.proposals import SaPayload
 from tunnelgate.ike.v1.protection import Protection
 from tunnelgate.ike.v2.events import ChildSaEstablished
+from tunnelgate.pki.credentials import LocalCredential
 from tunnelgate.policy.acl import Rule
 from tunnelgate.policy.crypto_map import MapEntry
-from tunnelgate.policy.ike import PreSharedKey
+from tunnelgate.policy.ike import Ikev1Policy, PreSharedKey
 from tunnelgate.policy.ike_proposal import Ikev1Choice
 from tunnelgate.policy.selector import Selector
 
@@ -148,6 +151,19 @@ class Phase1Sa:
     origin: Address | None = None  # where the first message came from / went (NAT-D of AM3)
     rekey_at: float | None = None  # initiator: 85-95 % of the lifetime, a new phase 1 starts
     replaces: tuple[bytes, str] | None = None  # a rekey: the key of the SA it replaces
+    # certificate authentication (RFC 2409 §5.1, RFC 4754)
+    auth_method: int = 0  # the negotiated method: 1 PSK, 3 RSA, 9/10/11 ECDSA
+    offered: tuple[Ikev1Policy, ...] = ()  # initiator: the policies it can authenticate
+    signature_method: int = 3  # initiator: what its rsa-sig policies offer (its key's)
+    local: LocalCredential | None = field(default=None, repr=False)  # what we sign with
+    peer_certificate: x509.Certificate | None = field(default=None, repr=False)
+    peer_identity: str | None = None  # the peer's ID (main mode with certificates), as text
+    tunnel_group: str | None = None  # the group it authenticated under (certificates)
+
+    @property
+    def signatures(self) -> bool:
+        """Authenticated with signatures (``rsa-sig``) rather than a pre-shared key."""
+        return self.choice is not None and self.choice.authentication == "rsa-sig"
 
     @property
     def key(self) -> tuple[bytes, str]:
