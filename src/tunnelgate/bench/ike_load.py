@@ -19,6 +19,11 @@ initiator with several SAs sends it once, before its first). A dormant placehold
 engine stands for the others (for IKEv1 an established-looking ISAKMP SA without timers: the v1
 engine sends INITIAL-CONTACT only when no other SA with the peer is established).
 
+Authentication: ``--psk KEY``, or certificates with ``--cert FILE --key FILE --ca FILE`` (PEM):
+a trustpoint holding our certificate and key, trusting the CA; IKEv2 tunnel groups use
+``ikev2 local-authentication certificate`` / ``remote-authentication certificate`` and IKEv1
+policies ``authentication rsa-sig`` (RSA or, with an EC key, RFC 4754 ECDSA).
+
 ``--workers W`` forks W processes, each running its share of ``--count`` with its share of
 ``--parallel`` in flight (one core each); the parent merges their results: counts, failures,
 every latency (so percentiles are over all set-ups) and the wall-clock time of the slowest.
@@ -39,6 +44,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from tunnelgate.bench.proposal_notation import EspProposal, IkeProposal, esp_proposal, ike_proposal
@@ -57,6 +63,18 @@ from tunnelgate.ike.v2.events import (
     PeerUnreachable,
 )
 from tunnelgate.ike.v2.state import IkeSa
+from tunnelgate.pki.certificates import (
+    CertificateError,
+    key_matches,
+    load_certificates,
+    load_private_key,
+)
+from tunnelgate.pki.credentials import (
+    NO_CREDENTIALS,
+    Credentials,
+    LocalCredential,
+    TrustpointTrust,
+)
 from tunnelgate.policy.acl import Rule
 from tunnelgate.policy.crypto_map import MapEntry
 from tunnelgate.policy.gateway import GatewayPolicy
@@ -85,7 +103,7 @@ class BenchOptions:
     parallel: int
     version: int
     proposal: str
-    psk: str
+    psk: str | None = None
     local: tuple[str, ...] = ()
     esp_proposal: str = "aes256gcm16"
     child: bool = False
@@ -95,6 +113,13 @@ class BenchOptions:
     local_ts: str = "10.1.0.0/24"
     remote_ts: str = "10.2.0.0/24"
     workers: int = 1
+    # certificate authentication instead of the pre-shared key: PEM files
+    cert: str | None = None  # our certificate (chain), identity first
+    key: str | None = None  # its private key
+    ca: str | None = None  # the CA certificate(s) that issued the responder's
+
+
+TRUSTPOINT = "BENCH-TP"
 
 
 @dataclass
@@ -166,13 +191,23 @@ def initiator_config(options: BenchOptions, local: str, ike: IkeProposal, esp: E
     if esp.pfs_group is not None:
         lines.append(f"crypto map BENCH 10 set pfs group{esp.pfs_group}")
     lines.append(f"crypto map BENCH interface {INTERFACE}")
+    certificates = options.cert is not None
+    if certificates:
+        lines += [f"crypto ca trustpoint {TRUSTPOINT}", " enrollment terminal"]
     lines.append(f"tunnel-group {peer} type ipsec-l2l")
     lines.append(f"tunnel-group {peer} ipsec-attributes")
-    if options.version == 2:
+    if options.version == 2 and certificates:
+        lines += [
+            f" ikev2 local-authentication certificate {TRUSTPOINT}",
+            " ikev2 remote-authentication certificate",
+        ]
+    elif options.version == 2:
         lines += [
             f" ikev2 local-authentication pre-shared-key {psk}",
             f" ikev2 remote-authentication pre-shared-key {psk}",
         ]
+    elif certificates:
+        lines.append(f" ikev1 trust-point {TRUSTPOINT}")
     else:
         lines.append(f" ikev1 pre-shared-key {psk}")
     lines.append(" isakmp keepalive disable")
@@ -184,8 +219,32 @@ def initiator_config(options: BenchOptions, local: str, ike: IkeProposal, esp: E
     else:
         text += esp.ikev1_transform_set("BENCH")
         text += "crypto map BENCH 10 set ikev1 transform-set BENCH\n"
-        text += ike.ikev1_policies() + f"crypto ikev1 enable {INTERFACE}\n"
+        authentication = "rsa-sig" if certificates else "pre-share"
+        text += ike.ikev1_policies(authentication=authentication)
+        text += f"crypto ikev1 enable {INTERFACE}\n"
     return text
+
+
+def bench_credentials(options: BenchOptions) -> Credentials:
+    """The initiators' certificate, key and trusted CAs from ``--cert/--key/--ca``."""
+    if options.cert is None:
+        return NO_CREDENTIALS
+    if options.key is None or options.ca is None:
+        raise ValueError("--cert needs --key and --ca")
+    try:
+        chain = load_certificates(Path(options.cert).read_bytes())
+        private_key = load_private_key(Path(options.key).read_bytes())
+        cas = load_certificates(Path(options.ca).read_bytes())
+    except OSError as exc:
+        raise ValueError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    except CertificateError as exc:
+        raise ValueError(str(exc)) from None
+    if not key_matches(chain[0], private_key):
+        raise ValueError(f"{options.key} is not the key of the certificate in {options.cert}")
+    return Credentials(
+        local={TRUSTPOINT: LocalCredential(TRUSTPOINT, private_key, tuple(chain))},
+        trust={TRUSTPOINT: TrustpointTrust(TRUSTPOINT, tuple(cas))},
+    )
 
 
 def compile_initiator(options: BenchOptions, local: str) -> tuple[GatewayPolicy, MapEntry, Rule]:
@@ -198,7 +257,9 @@ def compile_initiator(options: BenchOptions, local: str) -> tuple[GatewayPolicy,
     if result.config is None:
         problems = "; ".join(d.render() for d in result.errors)
         raise ValueError(f"the initiator configuration was refused: {problems}")
-    policy = compile_config(result.config)
+    if (options.psk is None) == (options.cert is None):
+        raise ValueError("authenticate with either --psk or --cert/--key/--ca")
+    policy = replace(compile_config(result.config), credentials=bench_credentials(options))
     entry = policy.crypto_maps[INTERFACE].entries[0]
     if entry.acl is None or not entry.acl.permits:
         raise ValueError("the initiator's crypto map has no traffic")
@@ -273,6 +334,7 @@ class IkeLoad:
                 retransmit_tries=min(tries, 5),
             )
             _suppress_initial_contact(v2, self.options.peer, self.options.port)
+            v2.utc_offset_s = time.time() - time.monotonic()  # certificate validity dates
             engine = v2
             initiator = _Initiator(sock, engine, entry, rule, now, now + self.options.timeout_s)
             initiator.ike_sa = v2.initiate(entry, rule, now, peer_port=self.options.port)
@@ -286,6 +348,7 @@ class IkeLoad:
                 retransmit_tries=min(tries, 5),
             )
             _suppress_initial_contact_v1(v1, self.options.peer, self.options.port)
+            v1.utc_offset_s = time.time() - time.monotonic()
             engine = v1
             initiator = _Initiator(sock, engine, entry, rule, now, now + self.options.timeout_s)
             v1.initiate(entry, rule, now, peer_port=self.options.port)
@@ -556,7 +619,10 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="also a child SA: IKEv2 CREATE_CHILD_SA, IKEv1 quick mode",
     )
-    ike.add_argument("--psk", required=True, help="the pre-shared key")
+    ike.add_argument("--psk", help="the pre-shared key (or --cert/--key/--ca)")
+    ike.add_argument("--cert", help="certificate authentication: our certificate (PEM chain)")
+    ike.add_argument("--key", help="the private key of --cert (PEM)")
+    ike.add_argument("--ca", help="the CA certificate(s) that issued the responder's (PEM)")
     ike.add_argument("--port", type=int, default=500, help="the responder's IKE port")
     ike.add_argument("--timeout", type=float, default=10.0, help="seconds per set-up at most")
     ike.add_argument("--local-ts", default="10.1.0.0/24", help="our traffic selector")
@@ -583,6 +649,9 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         local_ts=args.local_ts,
         remote_ts=args.remote_ts,
         workers=args.workers,
+        cert=args.cert,
+        key=args.key,
+        ca=args.ca,
     )
 
 

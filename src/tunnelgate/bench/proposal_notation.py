@@ -115,8 +115,9 @@ class IkeProposal:
         lines.append(" prf " + " ".join(self.prf))
         return "\n".join(lines) + "\n"
 
-    def ikev1_policies(self, first_priority: int = 10) -> str:
-        """One ``crypto ikev1 policy`` per combination (IKEv1 policies hold one of each)."""
+    def ikev1_policies(self, first_priority: int = 10, authentication: str = "pre-share") -> str:
+        """One ``crypto ikev1 policy`` per combination (IKEv1 policies hold one of each),
+        authenticating with ``authentication`` (``pre-share`` or ``rsa-sig``)."""
         problems = [e for e in self.encryption if e not in IKEV1_ENCRYPTION]
         problems += [i for i in self.integrity if i not in IKEV1_HASH]
         problems += [f"group {g}" for g in self.groups if g not in IKEV1_GROUPS]
@@ -130,7 +131,7 @@ class IkeProposal:
             for hash_ in self.integrity:
                 for group in self.groups:
                     blocks.append(
-                        f"crypto ikev1 policy {priority}\n authentication pre-share\n"
+                        f"crypto ikev1 policy {priority}\n authentication {authentication}\n"
                         f" encryption {encryption}\n hash {hash_}\n group {group}\n"
                     )
                     priority += 10
