@@ -484,3 +484,15 @@ def test_one_session_request_may_hold_the_command_and_its_paste() -> None:
     answer = session.handle(request)
     assert answer.ok and "Trustpoint CA certificate accepted." in answer.output
     assert answer.prompt == "gw#" and live.reconfigured == 1
+
+
+def test_help_and_completion_list_the_crypto_ca_commands() -> None:
+    sh = shell()
+    assert {c.text for c in sh.candidates("crypto ca ")} >= {"authenticate", "enroll", "import"}
+    assert {c.text for c in sh.candidates("crypto ca import TP ")} == {"certificate", "pkcs12"}
+    sh.execute("configure terminal")
+    texts = [c.text for c in sh.candidates("crypto ")]
+    assert "ca" in texts and len(texts) == len(set(texts))  # once, not per grammar
+    assert {c.text for c in sh.candidates("crypto ca ")} >= {"trustpoint", "authenticate"}
+    locked = Shell(load("hostname gw\n"), privileged=False)
+    assert "ca" not in {c.text for c in locked.candidates("crypto ")}

@@ -156,6 +156,38 @@ def exec_grammar() -> ModeGrammar:
     return grammar
 
 
+# The crypto ca commands run outside the grammars (they read pastes and answers); these rows
+# only give ``?`` help and Tab completion for them, in exec and configuration mode.
+_CA_HELP_ROWS: tuple[tuple[str, str], ...] = (
+    ("crypto ca authenticate WORD$tp [nointeractive]", "Paste the trustpoint's CA certificate"),
+    ("crypto ca enroll WORD$tp [noconfirm]", "Print a certificate request (PKCS#10)"),
+    (
+        "crypto ca import WORD$tp certificate [nointeractive]",
+        "Paste the trustpoint's identity certificate",
+    ),
+    ("crypto ca import WORD$tp pkcs12 WORD$passphrase [nointeractive]", "Paste a PKCS#12 bundle"),
+)
+_CA_KEYWORD_HELP: tuple[tuple[str, str], ...] = (
+    ("crypto", "Encryption module"),
+    ("ca", "Certification authority"),
+    ("authenticate", "Get the CA certificate"),
+    ("enroll", "Request a certificate"),
+    ("import", "Import a certificate"),
+    ("certificate", "The identity certificate"),
+    ("pkcs12", "A PKCS#12 bundle (key and certificates)"),
+    ("nointeractive", "Do not ask for confirmation"),
+    ("noconfirm", "Do not ask for confirmation"),
+)
+
+
+@cache
+def ca_help_grammar() -> ModeGrammar:
+    grammar = ModeGrammar("crypto-ca-help")
+    for syntax, help_text in _CA_HELP_ROWS:
+        grammar.add(CommandSpec(syntax, _refuse, help_text, _CA_KEYWORD_HELP))
+    return grammar
+
+
 # --------------------------------------------------------------------------- shell
 
 
@@ -236,8 +268,13 @@ class Shell:
         if self.configuring is not None:
             from tunnelgate.config.commands import grammars
 
-            return grammars()[self.configuring.mode].candidates(line)
-        return exec_grammar().candidates(line)
+            found = grammars()[self.configuring.mode].candidates(line)
+        else:
+            found = exec_grammar().candidates(line)
+        if self.privileged:
+            known = {c.text for c in found}
+            found += [c for c in ca_help_grammar().candidates(line) if c.text not in known]
+        return found
 
     def _in_config(self, text: str, lowered: str) -> ShellOutput:
         session = self.configuring
