@@ -4,7 +4,8 @@ A pair of network namespaces (initiator 192.0.2.1, responder 192.0.2.2); ``tunne
 --workers W`` opens ``--tunnels`` IKE SAs, each with the child SA of its IKE_AUTH, in batches of
 ``--batch``; after each batch it reports the set-up rate of that batch, the responder's resident
 memory per tunnel (VmRSS from /proc against the idle daemon) and how long ``show crypto ikev2 sa``
-and ``show crypto ipsec sa`` take on the control socket. Run as root, by hand:
+and ``show crypto ipsec sa`` take on the control socket, ``--json`` then text (goal: 1 s each).
+Run as root, by hand:
 ``.venv/bin/python benchmarks/ike_scale.py [--tunnels 20000] [--batch 2000] [--workers 2]``.
 Not covered yet: DPD at scale (the load generator's initiators are gone once set up, so the
 responder's liveness checks would tear every tunnel down) and recovery after a restart.
@@ -28,11 +29,11 @@ from tests.interop.harness import HarnessError, Netns, TunnelgateDaemon
 from tunnelgate.daemon.control import ControlError
 
 
-def timed_show(daemon: TunnelgateDaemon, line: str) -> str:
+def timed_show(daemon: TunnelgateDaemon, line: str, *, as_json: bool = True) -> str:
     """How long ``line`` takes on the control socket, in ms (or why it failed)."""
     asked = time.monotonic()
     try:
-        daemon.show(line, as_json=True)
+        daemon.show(line, as_json=as_json)
     except (ControlError, HarnessError) as exc:
         return f"failed after {time.monotonic() - asked:.0f} s: {exc}"[:60]
     return f"{(time.monotonic() - asked) * 1000:.0f}"
@@ -59,7 +60,7 @@ def main() -> int:
         print(f"responder pid {pid}, idle RSS {idle} KiB; {args.workers} generator processes")
         print(
             f"{'tunnels':>8}{'batch/s':>9}{'fail':>6}{'RSS KiB':>10}{'KiB/tun':>9}"
-            f"{'show ike ms':>13}{'show ipsec ms':>15}"
+            f"{'show ike ms':>13}{'show ipsec ms':>15}{'ike text ms':>13}{'ipsec text ms':>15}"
         )
         held = 0
         while held < args.tunnels:
@@ -73,10 +74,13 @@ def main() -> int:
             held += int(result["ok"])
             show_ike = timed_show(daemon, "show crypto ikev2 sa")
             show_ipsec = timed_show(daemon, "show crypto ipsec sa")
+            text_ike = timed_show(daemon, "show crypto ikev2 sa", as_json=False)
+            text_ipsec = timed_show(daemon, "show crypto ipsec sa", as_json=False)
             rss = rss_kib(pid)
             print(
                 f"{held:>8}{result['rate_per_s']:>9}{result['failed']:>6}{rss:>10}"
-                f"{(rss - idle) / max(held, 1):>9.1f}{show_ike:>13}{show_ipsec:>15}",
+                f"{(rss - idle) / max(held, 1):>9.1f}{show_ike:>13}{show_ipsec:>15}"
+                f"{text_ike:>13}{text_ipsec:>15}",
                 flush=True,
             )
             if result["failed"]:

@@ -131,16 +131,16 @@ def show_crypto_ipsec_sa(
     if not sas:
         return NO_IPSEC_SAS + "\n"
     if peer is not None:
-        blocks = [_sa_block(sa, detail) for sa in sas]
-        return f"peer address: {peer}\n" + "\n".join(blocks)
+        return f"peer address: {peer}\n" + "\n".join([_sa_block(sa, detail) for sa in sas])
     groups: dict[str, list[ChildSaView]] = {}
     for sa in sas:
         groups.setdefault(sa.interface, []).append(sa)
-    out = [
-        f"interface: {name}\n" + "\n".join(_sa_block(sa, detail) for sa in members)
-        for name, members in groups.items()
-    ]
-    return "\n".join(out)
+    return "\n".join(
+        [
+            f"interface: {name}\n" + "\n".join([_sa_block(sa, detail) for sa in members])
+            for name, members in groups.items()
+        ]
+    )
 
 
 def _selected(sa: ChildSaView, peer: str | None, map_name: str | None) -> bool:
@@ -158,27 +158,72 @@ def _map_tag(sa: ChildSaView) -> tuple[str, int]:
 
 
 def _sa_block(sa: ChildSaView, detail: bool) -> str:
-    """One ``Crypto map tag:`` block, ending with a newline."""
+    """One ``Crypto map tag:`` block, ending with a newline (one f-string: ``show`` prints
+    20,000 of these)."""
     tag, seq = _map_tag(sa)
-    lines = [f"{I1}Crypto map tag: {tag}, seq num: {seq}, local addr: {sa.local_address}", ""]
-    if sa.acl is not None:
-        lines.append(f"{I2}access-list {sa.acl}")
-    lines += [
-        f"{I2}local ident (addr/mask/prot/port): {format_ident(sa.local_ident)}",
-        f"{I2}remote ident (addr/mask/prot/port): {format_ident(sa.remote_ident)}",
-        f"{I2}current_peer: {sa.peer_address}",
-        "",
-        "",
-        *(I2 + line for line in _counter_lines(sa, detail)),
-        "",
-        *(I2 + line for line in _endpoint_lines(sa)),
-        "",
-        f"{I1}inbound esp sas:",
-        *_esp_lines(sa, sa.inbound, tag, inbound=True),
-        f"{I1}outbound esp sas:",
-        *_esp_lines(sa, sa.outbound, tag, inbound=False),
-    ]
-    return "\n".join(lines) + "\n"
+    acl = f"{I2}access-list {sa.acl}\n" if sa.acl is not None else ""
+    counters = "".join([f"{I2}{line}\n" for line in _counter_lines(sa, detail)])
+    inbound, outbound = sa.inbound, sa.outbound
+    # the lines both directions share
+    head = (
+        f"{I3}transform: {sa.encryption} {sa.integrity} no compression\n"
+        f"{I3}in use settings ={{{_settings(sa)}}}\n"
+        f"{I3}slot: 0, conn_id: {sa.conn_id}, crypto-map: {tag}\n"
+    )
+    tail = (
+        f"{I3}IV size: {iv_size(sa.encryption)} bytes\n"
+        f"{I3}replay detection support: Y\n"
+        f"{I3}Anti replay bitmap:\n"
+    )
+    return (
+        f"{I1}Crypto map tag: {tag}, seq num: {seq}, local addr: {sa.local_address}\n"
+        "\n"
+        f"{acl}"
+        f"{I2}local ident (addr/mask/prot/port): {format_ident(sa.local_ident)}\n"
+        f"{I2}remote ident (addr/mask/prot/port): {format_ident(sa.remote_ident)}\n"
+        f"{I2}current_peer: {sa.peer_address}\n"
+        "\n"
+        "\n"
+        f"{counters}"
+        "\n"
+        f"{I2}local crypto endpt.: {sa.local_address}/{sa.local_port}, "
+        f"remote crypto endpt.: {sa.peer_address}/{sa.peer_port}\n"
+        f"{I2}path mtu {sa.path_mtu}, ipsec overhead {sa.overhead}, media mtu {sa.media_mtu}\n"
+        f"{I2}PMTU time remaining (sec): {sa.pmtu_remaining_seconds}, "
+        f"DF policy: {sa.df_policy}\n"
+        f"{I2}ICMP error validation: {_enabled(sa.icmp_validation)}, "
+        f"TFC packets: {_enabled(sa.tfc_enabled)}\n"
+        f"{I2}current outbound spi: {outbound.spi:08X}\n"
+        f"{I2}current inbound spi : {inbound.spi:08X}\n"
+        "\n"
+        f"{I1}inbound esp sas:\n"
+        f"{I2}spi: 0x{inbound.spi:08X} ({inbound.spi})\n"
+        f"{I3}SA State: {inbound.state}\n"
+        f"{head}"
+        f"{I3}sa timing: {_timing(inbound)}\n"
+        f"{tail}"
+        f"{_bitmap_text(inbound)}"
+        f"{I1}outbound esp sas:\n"
+        f"{I2}spi: 0x{outbound.spi:08X} ({outbound.spi})\n"
+        f"{I3}SA State: {outbound.state}\n"
+        f"{head}"
+        f"{I3}sa timing: {_timing(outbound)}\n"
+        f"{tail}"
+        f"{OUTBOUND_BITMAP}"
+    )
+
+
+# what the ASA shows as the anti-replay bitmap of every outbound SA
+OUTBOUND_BITMAP = f"{I3} 0x00000000 0x00000001\n"
+
+
+def _bitmap_text(esp: EspDirectionView) -> str:
+    """An inbound SA's anti-replay bitmap lines (two 32-bit words a line)."""
+    if esp.replay_window <= 64:  # the usual window: one line
+        bitmap = esp.replay_bitmap
+        return f"{I3} 0x{(bitmap >> 32) & 0xFFFFFFFF:08X} 0x{bitmap & 0xFFFFFFFF:08X}\n"
+    words = bitmap_words(esp.replay_bitmap, esp.replay_window)
+    return "".join(f"{I3} " + " ".join(words[i : i + 2]) + "\n" for i in range(0, len(words), 2))
 
 
 def format_ident(ident: Ident) -> str:
@@ -225,54 +270,14 @@ def _detail_lines(sa: ChildSaView) -> list[str]:
     ]
 
 
-def _endpoint_lines(sa: ChildSaView) -> list[str]:
-    """Endpoints, MTU and the current SPIs."""
-    return [
-        f"local crypto endpt.: {sa.local_address}/{sa.local_port}, "
-        f"remote crypto endpt.: {sa.peer_address}/{sa.peer_port}",
-        f"path mtu {sa.path_mtu}, ipsec overhead {sa.overhead}, media mtu {sa.media_mtu}",
-        f"PMTU time remaining (sec): {sa.pmtu_remaining_seconds}, DF policy: {sa.df_policy}",
-        f"ICMP error validation: {_enabled(sa.icmp_validation)}, "
-        f"TFC packets: {_enabled(sa.tfc_enabled)}",
-        f"current outbound spi: {sa.outbound.spi:08X}",
-        f"current inbound spi : {sa.inbound.spi:08X}",
-    ]
-
-
 def _enabled(flag: bool) -> str:
     return "enabled" if flag else "disabled"
 
 
-def _esp_lines(sa: ChildSaView, esp: EspDirectionView, tag: str, *, inbound: bool) -> list[str]:
-    """One ``inbound esp sas:`` / ``outbound esp sas:`` entry."""
-    lines = [f"{I2}spi: 0x{esp.spi:08X} ({esp.spi})"]
-    lines += [
-        I3 + line
-        for line in (
-            f"SA State: {esp.state}",
-            f"transform: {sa.encryption} {sa.integrity} no compression",
-            f"in use settings ={{{_settings(sa)}}}",
-            f"slot: 0, conn_id: {sa.conn_id}, crypto-map: {tag}",
-            f"sa timing: {_timing(esp)}",
-            f"IV size: {iv_size(sa.encryption)} bytes",
-            "replay detection support: Y",
-            "Anti replay bitmap:",
-        )
-    ]
-    words = bitmap_words(esp.replay_bitmap, esp.replay_window) if inbound else ["0x00000000"] * 2
-    if not inbound:
-        words[-1] = "0x00000001"  # what the ASA shows for every outbound SA
-    lines += [f"{I3} " + " ".join(words[i : i + 2]) for i in range(0, len(words), 2)]
-    return lines
-
-
 def _settings(sa: ChildSaView) -> str:
     """The ``in use settings`` set, e.g. ``L2L, Tunnel,  NAT-T-Encaps, IKEv2, ``."""
-    parts = ["L2L", sa.mode.capitalize()]
-    if sa.udp_encapsulation:
-        parts.append(" NAT-T-Encaps")  # the ASA prints it after two spaces
-    parts.append(f"IKEv{sa.ike_version}")
-    return "".join(p + ", " for p in parts)
+    nat = " NAT-T-Encaps, " if sa.udp_encapsulation else ""  # the ASA: after two spaces
+    return f"L2L, {sa.mode.capitalize()}, {nat}IKEv{sa.ike_version}, "
 
 
 def _timing(esp: EspDirectionView) -> str:
@@ -285,10 +290,13 @@ def _timing(esp: EspDirectionView) -> str:
 
 def iv_size(encryption: str) -> int:
     """IV size in bytes for an ASA ESP encryption keyword."""
-    for prefix in sorted(IV_SIZE, key=len, reverse=True):
+    for prefix in _IV_PREFIXES:
         if encryption.startswith(prefix):
             return IV_SIZE[prefix]
     return 0
+
+
+_IV_PREFIXES = sorted(IV_SIZE, key=len, reverse=True)  # longest prefix first
 
 
 def bitmap_words(bitmap: int, window: int) -> list[str]:
@@ -374,19 +382,17 @@ def _ike_session(session_id: int, ike: IkeSaView, detail: bool) -> str:
     status = IKE_STATUS.get(ike.status, ike.status)
     local = f"{ike.local_address}/{ike.local_port}"
     remote = f"{ike.peer_address}/{ike.peer_port}"
-    lines = [
-        f"Session-id:{session_id}, Status:{status}, IKE count:1, CHILD count:{len(ike.children)}",
-        "",
-        IKEV2_HEADER,
-        f"{ike.tunnel_id:>10} {local:<51} {remote:<55} {ike.status:<14} {ike.role.upper()}",
-        f"{I2}{ike_algorithms(ike)}",
-        f"{I2}Life/Active Time: {ike.lifetime_seconds}/{ike.active_seconds} sec",
-    ]
-    if detail:
-        lines += [I2 + line for line in _ike_detail(session_id, ike)]
-    for child in ike.children:
-        lines += _child_lines(child, detail)
-    return "\n".join(lines) + "\n"
+    more = "".join([f"{I2}{line}\n" for line in _ike_detail(session_id, ike)]) if detail else ""
+    return (
+        f"Session-id:{session_id}, Status:{status}, IKE count:1, "
+        f"CHILD count:{len(ike.children)}\n"
+        "\n"
+        f"{IKEV2_HEADER}\n"
+        f"{ike.tunnel_id:>10} {local:<51} {remote:<55} {ike.status:<14} {ike.role.upper()}\n"
+        f"{I2}{ike_algorithms(ike)}\n"
+        f"{I2}Life/Active Time: {ike.lifetime_seconds}/{ike.active_seconds} sec\n"
+        f"{more}" + "".join([_child_text(child, detail) for child in ike.children])
+    )
 
 
 def ike_algorithms(ike: IkeSaView) -> str:
@@ -421,22 +427,22 @@ def _status_description(status: str) -> str:
     return {"READY": "Negotiation done", "IN-NEG": "Negotiating"}.get(status, "Deleting")
 
 
-def _child_lines(child: ChildOfIke, detail: bool) -> list[str]:
-    """``Child sa:`` lines for one child SA."""
-    lines = [
-        f"Child sa: local selector  {child.local_selector}",
-        f"          remote selector {child.remote_selector}",
-        f"          ESP spi in/out: 0x{child.spi_in:08x}/0x{child.spi_out:08x}",
-    ]
+def _child_text(child: ChildOfIke, detail: bool) -> str:
+    """``Child sa:`` lines for one child SA, each ending with a newline."""
+    text = (
+        f"Child sa: local selector  {child.local_selector}\n"
+        f"          remote selector {child.remote_selector}\n"
+        f"          ESP spi in/out: 0x{child.spi_in:08x}/0x{child.spi_out:08x}\n"
+    )
     if detail:
-        lines += [
-            "          AH spi in/out: 0x0/0x0",
-            "          CPI in/out: 0x0/0x0",
+        text += (
+            "          AH spi in/out: 0x0/0x0\n"
+            "          CPI in/out: 0x0/0x0\n"
             f"          Encr: {_child_encr(child.encryption)}, "
-            f"esp_hmac: {ESP_HMAC.get(child.integrity, child.integrity.upper())}",
-            "          ah_hmac: None, comp: IPCOMP_NONE, mode tunnel",
-        ]
-    return lines
+            f"esp_hmac: {ESP_HMAC.get(child.integrity, child.integrity.upper())}\n"
+            "          ah_hmac: None, comp: IPCOMP_NONE, mode tunnel\n"
+        )
+    return text
 
 
 def _child_encr(encryption: str) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ from tunnelgate.daemon.operations import Answer
 DEFAULT_CONTROL = Path("/run/tunnelgate/tunnelgate.sock")
 MAX_REQUEST_BYTES = 64 * 1024
 IDLE_TIMEOUT_S = 3600.0
+RECV_BYTES = 1 << 20
 
 
 class Session(Protocol):
@@ -65,7 +67,10 @@ class ControlServer:
                 raw = await asyncio.wait_for(reader.readline(), IDLE_TIMEOUT_S)
                 if not raw:
                     break
-                writer.write(json.dumps(self._answer(session, raw)).encode() + b"\n")
+                with _collector_paused():
+                    answer = json.dumps(self._answer(session, raw)).encode() + b"\n"
+                writer.write(answer)
+                del answer
                 await writer.drain()
         except (TimeoutError, ConnectionError, asyncio.LimitOverrunError, ValueError):
             pass
@@ -97,6 +102,21 @@ class ControlServer:
             self._server.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while one request is answered: ``show`` at 20,000 tunnels
+    makes a few hundred thousand short-lived, acyclic values (freed by reference counting),
+    and each collection they trigger walks every object of the gateway (about half of the
+    time of ``show crypto ipsec sa``)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _reply(answer: Answer, session: Session) -> dict[str, Any]:
@@ -138,14 +158,17 @@ class ControlClient:
     def _exchange(self, request: dict[str, Any]) -> dict[str, Any]:
         try:
             self._sock.sendall(json.dumps(request).encode() + b"\n")
-            while b"\n" not in self._buffer:
-                chunk = self._sock.recv(65536)
+            # chunks joined once at the end: an answer of 40 MB (``show crypto ipsec sa`` at
+            # 20,000 tunnels) must not be copied again for every chunk received
+            chunks, chunk = [self._buffer], self._buffer
+            while b"\n" not in chunk:
+                chunk = self._sock.recv(RECV_BYTES)
                 if not chunk:
                     raise ControlError(f"{self.path}: the gateway closed the session")
-                self._buffer += chunk
+                chunks.append(chunk)
         except OSError as exc:
             raise ControlError(f"{self.path}: {exc.strerror or exc}") from None
-        line, self._buffer = self._buffer.split(b"\n", 1)
+        line, self._buffer = b"".join(chunks).split(b"\n", 1)
         try:
             answer: dict[str, Any] = json.loads(line)
         except ValueError:

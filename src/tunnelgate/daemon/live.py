@@ -39,8 +39,10 @@ class LiveGateway:
         self.on_reconfigure: Callable[[], None] = lambda: None  # e.g. new logging settings
         self._save_config, self._save_keys = save_config, save_keys
 
-    def snapshot(self) -> GatewaySnapshot:
-        return snapshot(self.gateway, self.clock(), self.wallclock())
+    def snapshot(self, *, child_sas: bool = True, ike_sas: bool = True) -> GatewaySnapshot:
+        return snapshot(
+            self.gateway, self.clock(), self.wallclock(), child_sas=child_sas, ike_sas=ike_sas
+        )
 
     def clear_ipsec(self, peer: str | None, map_name: str | None) -> int:
         now, cleared = self.clock(), 0

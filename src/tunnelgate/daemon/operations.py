@@ -22,9 +22,8 @@ fields; the configuration shell's ``show`` commands return their lines.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
@@ -43,7 +42,8 @@ from tunnelgate.cli.show_stats import (
     vpn_sessiondb_l2l_values,
 )
 from tunnelgate.config.grammar import Args, Candidate, CommandSpec, Match, ModeGrammar
-from tunnelgate.gateway.snapshot import GatewaySnapshot
+from tunnelgate.daemon import view_json
+from tunnelgate.gateway.snapshot import ChildSaView, GatewaySnapshot, IkeSaView
 
 INVALID = "ERROR: % Invalid input detected at '^' marker.\n"
 
@@ -58,7 +58,10 @@ class Answer:
 class Operations(Protocol):
     """What the commands need from the running gateway."""
 
-    def snapshot(self) -> GatewaySnapshot: ...
+    def snapshot(self, *, child_sas: bool = True, ike_sas: bool = True) -> GatewaySnapshot:
+        """The gateway now; ``child_sas``/``ike_sas`` False: that part left empty (cheaper)."""
+        ...
+
     def clear_ipsec(self, peer: str | None, map_name: str | None) -> int: ...
     def clear_ike(self, peer: str | None, version: int | None = None) -> int: ...
     def clear_counters(self) -> None: ...
@@ -67,52 +70,35 @@ class Operations(Protocol):
 Action = Callable[[Operations, Args, bool], Answer]
 
 
-def _plain(value: object) -> object:
-    """JSON-ready: bytes as hex, other unknown values as text."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, bytes):
-        return value.hex()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-def _values(view: object) -> object:
-    """A snapshot view (a dataclass) as JSON-ready values."""
-    assert dataclasses.is_dataclass(view) and not isinstance(view, type)
-    return _plain(dataclasses.asdict(view))
-
-
-def _json(snapshot: GatewaySnapshot, part: str) -> str:
-    return _dump(_plain(dataclasses.asdict(snapshot)[part]))
-
-
 def _dump(value: object) -> str:
-    return json.dumps(value, indent=1) + "\n"
+    """One line of JSON (``--json`` answers are for programs)."""
+    return json.dumps(value, separators=(",", ":")) + "\n"
 
 
-def _selected_child_sas(snap: GatewaySnapshot, args: Args) -> list[object]:
-    """The child SAs ``peer A`` / ``map M`` selects, as values."""
+def _dump_views(views: Sequence[object]) -> str:
+    """Snapshot views as one line of JSON (``view_json``: fast at 20,000 SAs)."""
+    return view_json.dumps(views) + "\n"
+
+
+def _selected_child_sas(snap: GatewaySnapshot, args: Args) -> list[ChildSaView]:
+    """The child SAs ``peer A`` / ``map M`` selects."""
     peer, map_name = args.get("peer"), args.get("map")
     return [
-        _values(sa)
+        sa
         for sa in snap.child_sas
         if (peer is None or sa.peer_address == peer)
         and (map_name is None or sa.map_name == map_name)
     ]
 
 
-def _ike_sas(snap: GatewaySnapshot, version: int) -> list[object]:
-    return [_values(sa) for sa in snap.ike_sas if sa.ike_version == version]
+def _ike_sas(snap: GatewaySnapshot, version: int) -> list[IkeSaView]:
+    return [sa for sa in snap.ike_sas if sa.ike_version == version]
 
 
 def _show_ipsec(ops: Operations, args: Args, as_json: bool) -> Answer:
-    snap = ops.snapshot()
+    snap = ops.snapshot(ike_sas=False)
     if as_json:
-        return Answer(True, _dump(_selected_child_sas(snap, args)))
+        return Answer(True, _dump_views(_selected_child_sas(snap, args)))
     text = show_crypto_ipsec_sa(
         snap, peer=args.get("peer"), map_name=args.get("map"), detail="detail" in args
     )
@@ -120,23 +106,23 @@ def _show_ipsec(ops: Operations, args: Args, as_json: bool) -> Answer:
 
 
 def _show_ike(ops: Operations, args: Args, as_json: bool) -> Answer:
-    snap = ops.snapshot()
+    snap = ops.snapshot(child_sas=False)
     if as_json:
-        return Answer(True, _dump(_ike_sas(snap, 2)))
+        return Answer(True, _dump_views(_ike_sas(snap, 2)))
     return Answer(True, show_crypto_ikev2_sa(snap, detail="detail" in args))
 
 
 def _show_ikev1(ops: Operations, args: Args, as_json: bool) -> Answer:
-    snap = ops.snapshot()
+    snap = ops.snapshot(child_sas=False)
     if as_json:
-        return Answer(True, _dump(_ike_sas(snap, 1)))
+        return Answer(True, _dump_views(_ike_sas(snap, 1)))
     return Answer(True, show_crypto_ikev1_sa(snap, detail="detail" in args))
 
 
 def _show_isakmp(ops: Operations, args: Args, as_json: bool) -> Answer:
-    snap = ops.snapshot()
+    snap = ops.snapshot(child_sas=False)
     if as_json:
-        return Answer(True, _json(snap, "ike_sas"))
+        return Answer(True, _dump_views(snap.ike_sas))
     return Answer(True, show_crypto_isakmp_sa(snap, detail="detail" in args))
 
 
@@ -187,7 +173,7 @@ def _clear_counters(ops: Operations, args: Args, as_json: bool) -> Answer:
 
 
 def _stats_json(ops: Operations) -> Answer:
-    snap = ops.snapshot()
+    snap = ops.snapshot(child_sas=False, ike_sas=False)  # drops and counters only
     data = {"drops": snap.drops, "counters": snap.counters}
     return Answer(True, json.dumps(data, indent=1, sort_keys=True) + "\n")
 

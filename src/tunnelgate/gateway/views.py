@@ -14,8 +14,9 @@ from tunnelgate.gateway.snapshot import (
     IkeSaView,
 )
 from tunnelgate.ike.v1.state import Phase1Sa
-from tunnelgate.ike.v2.state import IkeSa
-from tunnelgate.policy.address import ipv4_text, range_to_prefixes
+from tunnelgate.ike.v2.events import ChildSaEstablished
+from tunnelgate.ike.v2.state import Child, IkeSa
+from tunnelgate.policy.address import ipv4_text
 from tunnelgate.policy.selector import ALL_PORTS, Range, Selector
 
 ESP_KEYWORDS = {  # IKEv2 ESP keywords -> the transform names ``show crypto ipsec sa`` prints
@@ -40,13 +41,12 @@ ESP_KEYWORDS = {  # IKEv2 ESP keywords -> the transform names ``show crypto ipse
 
 
 def _ident(addresses: Range, ports: Range, protocol: int) -> Ident:
-    port = 0 if ports == ALL_PORTS else ports.low
-    found = range_to_prefixes(addresses.low, addresses.high)
-    if len(found) == 1:
-        net, length = found[0]
-        mask = ipv4_text((0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF)
-        return Ident(ipv4_text(net), mask, protocol, port)
-    return Ident(ipv4_text(addresses.low), None, protocol, port, ipv4_text(addresses.high))
+    port = 0 if ports.low == ALL_PORTS.low and ports.high == ALL_PORTS.high else ports.low
+    low, high = addresses.low, addresses.high
+    size = high - low + 1
+    if size & (size - 1) == 0 and low & (size - 1) == 0:  # one prefix (range_to_prefixes)
+        return Ident(ipv4_text(low), ipv4_text(~(size - 1) & 0xFFFFFFFF), protocol, port)
+    return Ident(ipv4_text(low), None, protocol, port, ipv4_text(high))
 
 
 _ZERO: tuple[int, int, dict[str, int]] = (0, 0, {})
@@ -56,12 +56,22 @@ def _direction(
     state: EspSaState,
     now: float,
     state_name: str,
-    base: tuple[int, int, dict[str, int]] = (0, 0, {}),
+    base: tuple[int, int, dict[str, int]],
+    ike_remaining: int | None,
 ) -> EspDirectionView:
+    """One direction's counters as they are now (less what ``clear … counters`` zeroed);
+    ``ike_remaining``: IKE's clock for the time lifetime, when IKE keeps it."""
     counters = state.counters()
     kb, seconds = state.remaining(now)
+    if ike_remaining is not None:
+        seconds = ike_remaining
     replay = state.replay
-    errors = tuple((r, n - base[2].get(r, 0)) for r, n in counters.errors if n > base[2].get(r, 0))
+    zeroed = base[2]
+    errors = (
+        tuple((r, n - zeroed.get(r, 0)) for r, n in counters.errors if n > zeroed.get(r, 0))
+        if counters.errors
+        else ()
+    )
     return EspDirectionView(
         state.spi,
         counters.packets - base[0],
@@ -71,7 +81,7 @@ def _direction(
         seconds,
         replay.window_size if replay is not None else 0,
         replay.bitmap if replay is not None else 0,
-        state=state_name,
+        state_name,
     )
 
 
@@ -80,15 +90,16 @@ def _child_view(
 ) -> ChildSaView:
     event, entry, sel = sa.established, sa.entry, sa.selector
     ike_remaining = None
-    expire_at = expiries.get(sa.established.spi_in)
-    if expire_at is not None:
+    expire_at = expiries.get(event.spi_in)
+    if expire_at is not None:  # time lifetimes are IKE's: show its clock
         ike_remaining = max(0, int(expire_at - now))
-    state = "rekeyed" if gateway.sad.is_retiring(sa.sa.inbound.spi) else "active"
-    inbound = _direction(sa.sa.inbound_state, now, state, sa.counters_base.get("inbound", _ZERO))
-    outbound = _direction(sa.sa.outbound_state, now, state, sa.counters_base.get("outbound", _ZERO))
-    if ike_remaining is not None:  # time lifetimes are IKE's: show its clock
-        inbound = _with_seconds(inbound, ike_remaining)
-        outbound = _with_seconds(outbound, ike_remaining)
+    child = sa.sa
+    state = "rekeyed" if gateway.sad.is_retiring(child.inbound.spi) else "active"
+    base = sa.counters_base
+    inbound = _direction(child.inbound_state, now, state, base.get("inbound", _ZERO), ike_remaining)
+    outbound = _direction(
+        child.outbound_state, now, state, base.get("outbound", _ZERO), ike_remaining
+    )
     acl = None
     if entry.acl is not None:
         rule = next((r for r in entry.acl.rules if sel_in(r.selectors, sel)), None)
@@ -127,15 +138,15 @@ def _child_view(
         df_policy=entry.df_bit,
         icmp_validation=entry.validate_icmp_errors,
         tfc_enabled=sa.tfc_at is not None,
-        pre_frag_successes=stats["pre-frag-successes"],
-        pre_frag_failures=stats["pre-frag-failures"],
-        fragments_created=stats["fragments-created"],
-        pmtus_sent=stats["pmtus-sent"],
-        pmtus_received=stats["pmtus-received"],
-        tfc_sent=stats["tfc-sent"],
-        tfc_received=stats["tfc-received"],
-        valid_icmp_errors=stats["valid-icmp-errors"],
-        invalid_icmp_errors=stats["invalid-icmp-errors"],
+        pre_frag_successes=stats.get("pre-frag-successes", 0),
+        pre_frag_failures=stats.get("pre-frag-failures", 0),
+        fragments_created=stats.get("fragments-created", 0),
+        pmtus_sent=stats.get("pmtus-sent", 0),
+        pmtus_received=stats.get("pmtus-received", 0),
+        tfc_sent=stats.get("tfc-sent", 0),
+        tfc_received=stats.get("tfc-received", 0),
+        valid_icmp_errors=stats.get("valid-icmp-errors", 0),
+        invalid_icmp_errors=stats.get("invalid-icmp-errors", 0),
         lifetime_seconds=event.lifetime_seconds,
         lifetime_kilobytes=event.lifetime_kilobytes,
     )
@@ -144,20 +155,6 @@ def _child_view(
 def sel_in(selectors: tuple[Selector, ...], child: Selector) -> bool:
     """The ACE whose selectors cover the child SA's (narrowed) selector."""
     return any(s.covers(child) for s in selectors)
-
-
-def _with_seconds(view: EspDirectionView, seconds: int) -> EspDirectionView:
-    return EspDirectionView(
-        view.spi,
-        view.packets,
-        view.bytes,
-        view.errors,
-        view.remaining_kilobytes,
-        seconds,
-        view.replay_window,
-        view.replay_bitmap,
-        view.state,
-    )
 
 
 def _child_expiries(gateway: Gateway) -> dict[bytes, float | None]:
@@ -171,28 +168,22 @@ def _child_expiries(gateway: Gateway) -> dict[bytes, float | None]:
     }
 
 
-def _ike_view(gateway: Gateway, nameif: str, ike: IkeSa, tunnel_id: int, now: float) -> IkeSaView:
-    engine = gateway.engines[nameif]
+_IKE_STATUS = {"established": "READY", "deleted": "DELETE"}
+
+
+def _ike_view(
+    gateway: Gateway, address: tuple[str, int], ike: IkeSa, tunnel_id: int, now: float
+) -> IkeSaView:
     choice = ike.choice
     established = gateway.ike_established_at(ike)
-    status = {"established": "READY", "deleted": "DELETE"}.get(ike.state, "IN-NEG")
+    status = _IKE_STATUS.get(ike.state, "IN-NEG")
     if ike.pending is not None and ike.pending.kind == "delete-ike":
         status = "DELETE"  # our Delete is out (clear, shutdown): gone when the peer answers
-    children = tuple(
-        ChildOfIke(
-            _selector_text(c.selector.source, c.selector.source_ports),
-            _selector_text(c.selector.destination, c.selector.destination_ports),
-            int.from_bytes(c.spi_in, "big"),
-            int.from_bytes(c.spi_out, "big"),
-            ESP_KEYWORDS.get(c.encryption, c.encryption),
-            ESP_KEYWORDS.get(c.integrity, c.integrity),
-        )
-        for c in ike.children.values()
-    )
-    local_port = 4500 if ike.nat_detected else engine.address[1]
+    children = tuple(_child_of_ike(c) for c in ike.children.values())
+    local_port = 4500 if ike.nat_detected else address[1]
     return IkeSaView(
         tunnel_id=tunnel_id,
-        local_address=engine.address[0],
+        local_address=address[0],
         local_port=local_port,
         peer_address=ike.peer[0],
         peer_port=ike.peer[1],
@@ -221,17 +212,7 @@ def _phase1_view(
 ) -> IkeSaView:
     """An IKEv1 (ISAKMP) SA for ``show crypto ikev1 sa`` / ``show crypto isakmp sa``."""
     policy = sa.choice.policy if sa.choice is not None else None
-    children = tuple(
-        ChildOfIke(
-            _selector_text(c.selector.source, c.selector.source_ports),
-            _selector_text(c.selector.destination, c.selector.destination_ports),
-            int.from_bytes(c.spi_in, "big"),
-            int.from_bytes(c.spi_out, "big"),
-            ESP_KEYWORDS.get(c.encryption, c.encryption),
-            ESP_KEYWORDS.get(c.integrity, c.integrity),
-        )
-        for c in sa.children.values()
-    )
+    children = tuple(_child_of_ike(c) for c in sa.children.values())
     return IkeSaView(
         tunnel_id=tunnel_id,
         local_address=local[0],
@@ -255,33 +236,62 @@ def _phase1_view(
     )
 
 
+def _child_of_ike(child: Child | ChildSaEstablished) -> ChildOfIke:
+    sel = child.selector
+    return ChildOfIke(
+        _selector_text(sel.source, sel.source_ports),
+        _selector_text(sel.destination, sel.destination_ports),
+        int.from_bytes(child.spi_in, "big"),
+        int.from_bytes(child.spi_out, "big"),
+        ESP_KEYWORDS.get(child.encryption, child.encryption),
+        ESP_KEYWORDS.get(child.integrity, child.integrity),
+    )
+
+
 def _selector_text(addresses: Range, ports: Range) -> str:
     return f"{ipv4_text(addresses.low)}/{ports.low} - {ipv4_text(addresses.high)}/{ports.high}"
 
 
-def snapshot(gateway: Gateway, now: float, wallclock: float = 0.0) -> GatewaySnapshot:
+def snapshot(
+    gateway: Gateway,
+    now: float,
+    wallclock: float = 0.0,
+    *,
+    child_sas: bool = True,
+    ike_sas: bool = True,
+) -> GatewaySnapshot:
     """Everything the ``show`` commands print, at monotonic ``now`` (``wallclock``: the UNIX
-    time of the same instant, for login times)."""
-    expiries = _child_expiries(gateway)
-    children = sorted(
-        (_child_view(gateway, sa, now, expiries) for sa in gateway.installed.values()),
-        key=lambda v: (v.interface, v.map_name, v.map_seq, v.conn_id),
-    )
-    ikes: list[IkeSaView] = []
-    for nameif, engine in sorted(gateway.engines.items()):
-        for ike in engine.sas.values():
-            ikes.append(_ike_view(gateway, nameif, ike, len(ikes) + 1, now))
-    for _nameif, v1 in sorted(gateway.engines_v1.items()):
-        for phase1 in v1.sas.values():
-            ikes.append(_phase1_view(gateway, v1.address, phase1, len(ikes) + 1, now))
+    time of the same instant, for login times). ``child_sas`` / ``ike_sas`` False leave that
+    part empty: a command that prints only IKE SAs need not read 20,000 child SAs' counters."""
     return GatewaySnapshot(
         hostname=gateway.policy.hostname,
-        child_sas=tuple(children),
-        ike_sas=tuple(ikes),
+        child_sas=child_sa_views(gateway, now) if child_sas else (),
+        ike_sas=ike_sa_views(gateway, now) if ike_sas else (),
         drops=dict(gateway.drops),
         counters=dict(gateway.counters),
         taken_at=wallclock,
     )
 
 
-__all__ = ["ESP_KEYWORDS", "snapshot"]
+def child_sa_views(gateway: Gateway, now: float) -> tuple[ChildSaView, ...]:
+    """The installed child SAs, by interface, crypto map entry and connection id."""
+    expiries = _child_expiries(gateway)
+    views = [_child_view(gateway, sa, now, expiries) for sa in gateway.installed.values()]
+    views.sort(key=lambda v: (v.interface, v.map_name, v.map_seq, v.conn_id))
+    return tuple(views)
+
+
+def ike_sa_views(gateway: Gateway, now: float) -> tuple[IkeSaView, ...]:
+    """The IKEv2 SAs by interface, then the IKEv1 (ISAKMP) SAs; tunnel ids count from 1."""
+    ikes: list[IkeSaView] = []
+    for _nameif, engine in sorted(gateway.engines.items()):
+        address = engine.address
+        for ike in engine.sas.values():
+            ikes.append(_ike_view(gateway, address, ike, len(ikes) + 1, now))
+    for _nameif, v1 in sorted(gateway.engines_v1.items()):
+        for phase1 in v1.sas.values():
+            ikes.append(_phase1_view(gateway, v1.address, phase1, len(ikes) + 1, now))
+    return tuple(ikes)
+
+
+__all__ = ["ESP_KEYWORDS", "child_sa_views", "ike_sa_views", "snapshot"]
