@@ -7,6 +7,11 @@ way an operator's script would: ``tunnelgate pki import --config … TP --ca …
 into the key store beside the startup configuration, read by ``tunnelgate run``. Each tunnel
 carries real traffic (pings both ways, a TCP transfer checked by SHA-256). A charon whose
 certificate comes from another CA is refused.
+
+CRLs: tunnelgate's trustpoint gets ``revocation-check crl`` and a ``crl configure`` block
+(``policy static``, ``url 1 file:///…/ca.crl``); the CRL, made with pyca and signed by the CA,
+is written beside the configuration. One that revokes charon's certificate makes tunnelgate
+refuse charon's initiation, naming the revocation; an empty one lets the tunnel come up.
 """
 
 from __future__ import annotations
@@ -167,7 +172,16 @@ def make_pki(kind: str) -> Pki:
 # Configurations
 
 
-def tunnelgate_config(version: int) -> str:
+CRL_PLACEHOLDER = "{crl_path}"  # replaced by the ``prepare`` hook with the CRL file's path
+CRL_LINES = f"""\
+ revocation-check crl
+ crl configure
+  policy static
+  url 1 file://{CRL_PLACEHOLDER}
+"""
+
+
+def tunnelgate_config(version: int, *, crl: bool = False) -> str:
     if version == 2:
         ike = """\
 crypto ipsec ikev2 ipsec-proposal P
@@ -206,7 +220,7 @@ route outside 0.0.0.0 0.0.0.0 192.0.2.254
 crypto ca trustpoint {TRUSTPOINT}
  enrollment terminal
  keypair {KEYPAIR}
-crypto map MAP 10 match address VPN
+{CRL_LINES if crl else ""}crypto map MAP 10 match address VPN
 crypto map MAP 10 set peer {Sites.GW_B}
 {ike}
 crypto map MAP interface outside
@@ -256,11 +270,17 @@ def charon_files(pki: Pki, ca: Issued | None = None) -> dict[str, bytes]:
     }
 
 
-def import_credentials(pki: Pki) -> Callable[[Path], None]:
-    """``prepare`` hook: ``tunnelgate pki import`` beside the daemon's configuration."""
+def import_credentials(pki: Pki, crl: bytes | None = None) -> Callable[[Path], None]:
+    """``prepare`` hook: ``tunnelgate pki import`` beside the daemon's configuration; with
+    ``crl``, that CRL is written there too and the configuration's URL pointed at it."""
 
     def prepare(config: Path) -> None:
         folder = config.parent
+        if crl is not None:
+            (folder / "ca.crl").write_bytes(crl)
+            text = config.read_text()
+            assert CRL_PLACEHOLDER in text
+            config.write_text(text.replace(CRL_PLACEHOLDER, str(folder / "ca.crl")))
         (folder / "ca.pem").write_bytes(pki.ca.cert_pem)
         (folder / "gw-a.pem").write_bytes(pki.gw_a.cert_pem)
         (folder / "gw-a.key").write_bytes(pki.gw_a.key_pem)
@@ -305,6 +325,7 @@ def bring_up(
     pki: Pki,
     *,
     charon_ca: Issued | None = None,
+    crl: bytes | None = None,
 ) -> Lab:
     charon = start_charon(
         sites.gw_b,
@@ -312,8 +333,9 @@ def bring_up(
         name="gw-b",
         files=charon_files(pki, charon_ca),
     )
-    config = tunnelgate_config(version).replace("{outside_if}", sites.gw_a_outside)
-    prepare = import_credentials(pki)
+    config = tunnelgate_config(version, crl=crl is not None)
+    config = config.replace("{outside_if}", sites.gw_a_outside)
+    prepare = import_credentials(pki, crl)
     gateway = TunnelgateDaemon(sites.gw_a, config, prepare=prepare)
     gateways.append(gateway)
     gateway.start()
@@ -394,3 +416,65 @@ def test_certificate_from_another_ca_is_refused(
     failed = lab.gateway.wait_event("IkeSaFailed" if version == 2 else "Ikev1SaFailed")
     assert any("not a trusted CA" in str(e) or "trusted" in str(e) for e in failed), failed
     assert not lab.gateway.find("IkeSaEstablished") and not lab.gateway.find("Ikev1SaEstablished")
+
+
+# ---------------------------------------------------------------------------------------------
+# CRLs from the trustpoint's ``crl configure`` (policy static, a file:// URL)
+
+
+def make_crl(ca: Issued, revoked: list[x509.Certificate]) -> bytes:
+    """A current CRL of ``ca`` listing ``revoked``, PEM."""
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(now - dt.timedelta(hours=1))
+        .next_update(now + dt.timedelta(days=1))
+    )
+    for cert in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(cert.serial_number)
+            .revocation_date(now - dt.timedelta(hours=1))
+            .build()
+        )
+    return builder.sign(ca.key, _sign_algorithm(ca.key)).public_bytes(serialization.Encoding.PEM)
+
+
+def _crl_warnings(lab: Lab) -> list[dict[str, object]]:
+    return [e for e in lab.gateway.find("PkiWarning") if "CRL" in str(e.get("message"))]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("version", [2, 1])
+def test_static_crl_revoking_charon_refuses_it(
+    sites: Sites, start_charon: StartCharon, gateways: list[TunnelgateDaemon], version: int
+) -> None:
+    pki = make_pki("rsa")
+    lab = bring_up(
+        sites, start_charon, gateways, version, pki, crl=make_crl(pki.ca, [pki.gw_b.cert])
+    )
+    assert _crl_warnings(lab) == [], lab.gateway.text()  # the CRL was read
+    rendered = lab.gateway.show("show running-config crypto ca")
+    assert " crl configure\n  policy static\n  url 1 file:///" in rendered, rendered
+    with pytest.raises((AssertionError, HarnessError)):
+        lab.charon.initiate("gw", timeout=10)
+    failed = lab.gateway.wait_event("IkeSaFailed" if version == 2 else "Ikev1SaFailed")
+    serial = f"0x{pki.gw_b.cert.serial_number:X}"
+    assert any("revoked" in str(e) and serial in str(e) for e in failed), failed
+    assert not lab.gateway.find("IkeSaEstablished") and not lab.gateway.find("Ikev1SaEstablished")
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("version", [2, 1])
+def test_static_empty_crl_lets_the_tunnel_up(
+    sites: Sites, start_charon: StartCharon, gateways: list[TunnelgateDaemon], version: int
+) -> None:
+    pki = make_pki("rsa")
+    lab = bring_up(sites, start_charon, gateways, version, pki, crl=make_crl(pki.ca, []))
+    assert _crl_warnings(lab) == [], lab.gateway.text()
+    _initiate(lab, "charon")
+    lab.gateway.wait_event("IkeSaEstablished" if version == 2 else "Ikev1SaEstablished")
+    lab.charon.wait_established("gw", "gw", timeout=15)
+    assert_traffic(lab)
+    assert unexpected_drops(lab.gateway) == {}

@@ -721,6 +721,15 @@ _URLS = st.tuples(
 ).map("".join)
 
 
+_CRL_INDEXES = st.integers(1, pki_cmds.MAX_CRL_URLS)
+_CRL_URLS = st.tuples(
+    st.sampled_from(("http://", "https://", "HTTPS://", "file:///", "/")),
+    st.text(
+        st.sampled_from(string.ascii_letters + string.digits + "./:-_%"), min_size=1, max_size=20
+    ),
+).map("".join)
+
+
 @st.composite
 def trustpoints(draw: st.DrawFn, name: str) -> Trustpoint:
     enrollment = draw(st.sampled_from((None, "terminal", "self", "url")))
@@ -741,6 +750,8 @@ def trustpoints(draw: st.DrawFn, name: str) -> Trustpoint:
         subject_name=draw(maybe(line_text(40))),
         fqdn=draw(maybe(names())),
         revocation_check=methods,
+        crl_policy=draw(st.sampled_from(pki_cmds.CRL_POLICIES)),
+        crl_urls=dict(sorted(draw(st.dictionaries(_CRL_INDEXES, _CRL_URLS, max_size=3)).items())),
     )
 
 

@@ -1,4 +1,9 @@
-"""CLI configuration modes and their prompts, as on the ASA."""
+"""CLI configuration modes and their prompts, as on the ASA.
+
+A mode nested in a sub-mode (``crl configure`` inside ``crypto ca trustpoint``) names its
+``parent``: ``exit`` returns there, and a line that is no command of the nested mode is tried
+in the parent before global configuration. A nested mode's key is its parent's key.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ class Mode:
 
     name: str
     prompt: str
+    parent: Mode | None = None  # the sub-mode this one is nested in; None: global config
 
     def prompt_for(self, hostname: str) -> str:
         return f"{hostname}({self.prompt})#"
@@ -27,6 +33,7 @@ NETWORK_OBJECT = Mode("network-object", "config-network-object")
 NETWORK_OBJECT_GROUP = Mode("network-object-group", "config-network-object-group")
 CA_CERT_MAP = Mode("ca-cert-map", "config-ca-cert-map")
 CA_TRUSTPOINT = Mode("ca-trustpoint", "config-ca-trustpoint")
+CA_CRL = Mode("ca-crl", "config-ca-crl", parent=CA_TRUSTPOINT)
 
 ALL_MODES: tuple[Mode, ...] = (
     CONFIG,
@@ -40,4 +47,5 @@ ALL_MODES: tuple[Mode, ...] = (
     NETWORK_OBJECT_GROUP,
     CA_CERT_MAP,
     CA_TRUSTPOINT,
+    CA_CRL,
 )

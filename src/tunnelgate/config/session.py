@@ -1,8 +1,9 @@
 """Executing configuration lines against a running configuration, as the ASA's parser.
 
 A line is matched in the current mode; when it is not a command of a sub-mode it is
-tried in global configuration mode, which leaves the sub-mode (as the ASA does).
-A refused command changes nothing.
+tried in the enclosing modes, innermost first (a nested sub-mode's parent, then global
+configuration), and running it there leaves the sub-mode (as the ASA does). ``exit``
+returns to the enclosing mode. A refused command changes nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class ConfigSession:
             return LineResult(applied=False, ignored=True)
         text = line.strip()
         lowered = text.lower()
+        if lowered == "exit" and self.mode.parent is not None:
+            self.mode = self.mode.parent  # a nested mode shares its parent's key
+            return LineResult(applied=True)
         if lowered == "exit" or lowered == "end":
             self.mode, self.key = CONFIG, None
             return LineResult(applied=True)
@@ -57,21 +61,26 @@ class ConfigSession:
         result = table[self.mode].match(text)
         mode = self.mode
         # When the command word (after an optional ``no``) is no command of the sub-mode,
-        # the line belongs to global configuration mode, which leaves the sub-mode, as on
-        # the ASA. A sub-mode command with a bad value stays a sub-mode error: ``host
-        # 300.0.0.1`` in an object is never taken as ``hostname``.
+        # the line belongs to an enclosing mode (the parent sub-mode, then global
+        # configuration), which leaves the sub-mode, as on the ASA. A sub-mode command with
+        # a bad value stays a sub-mode error: ``host 300.0.0.1`` in an object is never taken
+        # as ``hostname``.
         if (
             not isinstance(result, Match)
             and self.mode is not CONFIG
             and result.column <= _command_word_column(text)
         ):
-            parent = table[CONFIG].match(text)
-            if isinstance(parent, Match) or parent.column > result.column:
-                result, mode = parent, CONFIG
+            for outer in _enclosing(self.mode):
+                found = table[outer].match(text)
+                if isinstance(found, Match):
+                    result, mode = found, outer
+                    break
+                if found.column > result.column:
+                    result, mode = found, outer
         if not isinstance(result, Match):
             return LineResult(False, (_failure(mask_secrets(text), result),))
         shown = _masked(text, result)
-        key = self.key if mode is self.mode else None
+        key = None if mode is CONFIG else self.key
         ctx = CommandContext(self.config, mode, key)
         try:
             result.command.action(ctx, result.args)
@@ -89,6 +98,16 @@ class ConfigSession:
             self.mode, self.key = ctx.next_mode
         diags = tuple(Diagnostic(sev, msg, line=shown) for sev, msg in ctx.messages)
         return LineResult(True, diags)
+
+
+def _enclosing(mode: Mode) -> list[Mode]:
+    """The modes a line of ``mode`` may belong to instead, innermost first."""
+    out: list[Mode] = []
+    outer = mode.parent
+    while outer is not None:
+        out.append(outer)
+        outer = outer.parent
+    return [*out, CONFIG]
 
 
 def _command_word_column(text: str) -> int:

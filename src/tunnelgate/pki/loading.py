@@ -11,8 +11,12 @@ Decisions:
   configured are ignored with a warning.
 - An identity certificate whose key pair is missing or different gives no local credential;
   an expired one is still offered (the peer decides) with a warning.
-- CRLs: with ``revocation-check crl`` the CRL distribution points of the trustpoint's CA
-  certificates are fetched. A fetched CRL is kept until its ``nextUpdate`` passes, so a
+- CRLs: with ``revocation-check crl`` the trustpoint's ``crl configure`` policy picks the
+  URLs: ``static`` the configured ``url``s in index order; ``cdp`` (the default) the CRL
+  distribution points of the trustpoint's CA certificates and of its own identity chain
+  (the identity certificate's points name the CA's CRL, which is what a root rarely
+  carries); ``both`` the static URLs first, then the distribution points. Duplicates are
+  fetched once. A fetched CRL is kept until its ``nextUpdate`` passes, so a
   reconfiguration only fetches what is new or stale; a failed fetch is retried at the next
   reconfiguration.
 """
@@ -126,13 +130,25 @@ def _local(
 # --------------------------------------------------------------------------- CRLs
 
 
+# ``crl configure`` / ``policy``: whether the static URLs and the certificates' distribution
+# points are used, in that order
+_POLICY_SOURCES: Mapping[str, tuple[bool, bool]] = MappingProxyType(
+    {"static": (True, False), "cdp": (False, True), "both": (True, True)}
+)
+
+
 def crl_sources(config: RunningConfig, store: KeyStore) -> dict[str, list[str]]:
-    """The CRL distribution points to fetch, by trustpoint (``revocation-check crl`` only)."""
+    """The CRL URLs to fetch, by trustpoint (``revocation-check crl`` only), in the order
+    of the trustpoint's CRL policy; trustpoints with none are left out."""
     sources: dict[str, list[str]] = {}
     for name, tp in config.trustpoints.items():
         if "crl" not in tp.revocation_check:
             continue
-        urls = [url for cert in store.certificates(name).ca for url in crl_urls(cert)]
+        static, cdp = _POLICY_SOURCES[tp.crl_policy]
+        urls = [url for _, url in sorted(tp.crl_urls.items())] if static else []
+        if cdp:
+            held = store.certificates(name)
+            urls.extend(url for cert in (*held.ca, *held.chain) for url in crl_urls(cert))
         if urls:
             sources[name] = list(dict.fromkeys(urls))
     return sources

@@ -6,8 +6,14 @@ Decisions where the spec is silent or ambiguous:
   (``subject-name attr cn eq VALUE``), so that line is at most 255 characters.
 - ``revocation-check`` keeps the order given (the order methods are tried in); ``none``
   means "accept when no method answers" and so must come last.
-- ``crl configure`` (a sub-mode a real ASA prints in every trustpoint) is accepted and has
-  no effect, so that real configurations load; it is not rendered.
+- ``crl configure`` enters the ``config-ca-crl`` sub-mode (nested in the trustpoint: ``exit``
+  returns to the trustpoint, and a trustpoint line there leaves it for the trustpoint) with
+  ``policy {static|cdp|both}`` (default ``cdp``) and ``url <1-5> URL``. URLs are ``http://``,
+  ``https://`` and, for labs, ``file:///path`` or an absolute path; ``ldap://`` (which the
+  ASA allows) and other schemes are refused, since nothing here could fetch them. ``url N``
+  on a used index replaces its URL. ``no crl configure`` restores the defaults. The block is
+  rendered last in the trustpoint, only when something differs from the default (always
+  with ``show running-config all``).
 - ``clear configure crypto ca …`` lives in the ``clear`` family.
 """
 
@@ -18,7 +24,7 @@ from tunnelgate.config.commands.table import CommandTable
 from tunnelgate.config.context import CommandContext, CommandError
 from tunnelgate.config.grammar import Args
 from tunnelgate.config.model import CertificateMatch, RunningConfig, Trustpoint
-from tunnelgate.config.modes import CA_CERT_MAP, CA_TRUSTPOINT, CONFIG
+from tunnelgate.config.modes import CA_CERT_MAP, CA_CRL, CA_TRUSTPOINT, CONFIG
 from tunnelgate.config.render_types import Block, RenderOptions
 
 COMMANDS = CommandTable()
@@ -33,6 +39,10 @@ DN_ATTRIBUTES = (
 )  # fmt: skip
 MAX_RULE = 255
 URL_SCHEMES = ("http://", "https://")
+CRL_POLICIES = ("static", "cdp", "both")
+DEFAULT_CRL_POLICY = "cdp"
+CRL_URL_SCHEMES = ("http://", "https://", "file:///")
+MAX_CRL_URLS = 5
 _alt = kw.alternatives
 
 # --------------------------------------------------------------------------- trustpoints
@@ -137,10 +147,86 @@ def no_revocation_check(ctx: CommandContext, args: Args) -> None:
     _tp(ctx).revocation_check = []
 
 
-@COMMANDS.command(CA_TRUSTPOINT, "crl configure")
+@COMMANDS.command(
+    CA_TRUSTPOINT,
+    "crl configure",
+    help="Enter the CRL sub-mode (where this trustpoint's CRLs come from)",
+    crl="Certificate revocation list settings",
+    configure="Enter the CRL configuration sub-mode",
+)
 def crl_configure(ctx: CommandContext, args: Args) -> None:
-    """Accepted for real configurations; CRL settings are not modelled."""
     _tp(ctx)
+    ctx.enter(CA_CRL, ctx.key)
+
+
+@COMMANDS.command(CA_TRUSTPOINT, "no crl configure", help="Restore the default CRL settings")
+def no_crl_configure(ctx: CommandContext, args: Args) -> None:
+    tp = _tp(ctx)
+    tp.crl_policy, tp.crl_urls = DEFAULT_CRL_POLICY, {}
+
+
+# --------------------------------------------------------------------------- crl configure
+
+
+@COMMANDS.command(
+    CA_CRL,
+    f"policy {_alt(CRL_POLICIES)}$policy",
+    help="CRL sources: static URLs, the certificates' distribution points (default), or both",
+    policy="Where CRLs are fetched from",
+    static="Only the URLs configured here",
+    cdp="Only the CRL distribution points in the certificates",
+    both="The URLs configured here, then the distribution points",
+)
+def crl_policy(ctx: CommandContext, args: Args) -> None:
+    _tp(ctx).crl_policy = args["policy"]
+
+
+@COMMANDS.command(CA_CRL, "no policy [LINE]", help="Restore the default policy (cdp)")
+def no_crl_policy(ctx: CommandContext, args: Args) -> None:
+    _tp(ctx).crl_policy = DEFAULT_CRL_POLICY
+
+
+def crl_url_error(url: str) -> str | None:
+    """Why ``url`` cannot be a static CRL URL, or None."""
+    lowered = url.lower()
+    if lowered.startswith(CRL_URL_SCHEMES) or url.startswith("/"):
+        if lowered.startswith(("http://", "https://")) and not url.split("://", 1)[1]:
+            return "the URL names no host"
+        return None
+    if lowered.startswith("file://"):
+        return "a file URL names an absolute path: file:///path/to/ca.crl"
+    scheme, sep, _ = url.partition("://")
+    if sep and scheme:
+        return (
+            f"{scheme} URLs are not supported: use http://, https://, file:/// or an absolute path"
+        )
+    return "a CRL URL begins with http://, https://, file:/// or /"
+
+
+@COMMANDS.command(
+    CA_CRL,
+    f"url <1-{MAX_CRL_URLS}>$index WORD$url",
+    help="A static CRL URL: http://, https://, file:///path or /path",
+    url="A static CRL URL (policy static or both)",
+)
+def crl_url(ctx: CommandContext, args: Args) -> None:
+    tp = _tp(ctx)
+    url: str = args["url"]
+    problem = crl_url_error(url)
+    if problem is not None:
+        raise CommandError(problem, "url")
+    tp.crl_urls = dict(sorted({**tp.crl_urls, args["index"]: url}.items()))
+
+
+@COMMANDS.command(
+    CA_CRL, f"no url <1-{MAX_CRL_URLS}>$index [WORD]", help="Remove the static CRL URL"
+)
+def no_crl_url(ctx: CommandContext, args: Args) -> None:
+    tp = _tp(ctx)
+    index: int = args["index"]
+    if index not in tp.crl_urls:
+        raise CommandError(f"no CRL URL has index {index}", "index")
+    del tp.crl_urls[index]
 
 
 # --------------------------------------------------------------------------- certificate maps
@@ -237,7 +323,16 @@ def remove_rule(ctx: CommandContext, args: Args) -> None:
 # --------------------------------------------------------------------------- render
 
 
-def _trustpoint_block(tp: Trustpoint) -> Block:
+def _crl_lines(tp: Trustpoint, options: RenderOptions) -> list[str]:
+    """The ``crl configure`` block, one level deeper than the trustpoint's lines."""
+    lines = []
+    if tp.crl_policy != DEFAULT_CRL_POLICY or options.all:
+        lines.append(f" policy {tp.crl_policy}")
+    lines.extend(f" url {index} {url}" for index, url in sorted(tp.crl_urls.items()))
+    return ["crl configure", *lines] if lines else []
+
+
+def _trustpoint_block(tp: Trustpoint, options: RenderOptions) -> Block:
     lines = []
     if tp.revocation_check:
         lines.append("revocation-check " + " ".join(tp.revocation_check))
@@ -251,6 +346,7 @@ def _trustpoint_block(tp: Trustpoint) -> Block:
         lines.append(f"subject-name {tp.subject_name}")
     if tp.keypair is not None:
         lines.append(f"keypair {tp.keypair}")
+    lines.extend(_crl_lines(tp, options))
     return Block.of(f"crypto ca trustpoint {tp.name}", *lines)
 
 
@@ -267,7 +363,7 @@ def no_trustpool_policy(ctx: CommandContext, args: Args) -> None:
 
 def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
     """Trustpoints, then certificate map entries in sequence order."""
-    blocks = [_trustpoint_block(tp) for tp in config.trustpoints.values()]
+    blocks = [_trustpoint_block(tp, options) for tp in config.trustpoints.values()]
     if config.trustpool_policy:
         blocks.append(Block.of("crypto ca trustpool policy"))
     for name, entries in config.certificate_maps.items():

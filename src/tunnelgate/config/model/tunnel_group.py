@@ -96,3 +96,7 @@ class Trustpoint:
     subject_name: str | None = None
     fqdn: str | None = None
     revocation_check: list[str] = field(default_factory=list)  # in the order given
+    # ``crl configure`` sub-mode: where CRLs come from (static | cdp | both; ASA default cdp)
+    # and the static URLs by index 1-5 (kept in index order)
+    crl_policy: str = "cdp"
+    crl_urls: dict[int, str] = field(default_factory=dict)
