@@ -52,8 +52,9 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
 
 def _key(kind: str) -> PrivateKey:
-    if kind == "rsa":
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if kind in ("rsa", "rsa4096"):
+        size = 4096 if kind == "rsa4096" else 2048
+        return rsa.generate_private_key(public_exponent=65537, key_size=size)
     return ec.generate_private_key(ec.SECP256R1() if kind == "ecdsa" else ec.SECP384R1())
 
 
@@ -101,13 +102,15 @@ def _sign_algorithm(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
     return hashes.SHA384() if isinstance(key, ec.EllipticCurvePrivateKey) else hashes.SHA256()
 
 
-def make_ca(cn: str, kind: str) -> Issued:
+def make_ca(cn: str, kind: str, issuer: Issued | None = None) -> Issued:
+    """A root CA, or with ``issuer`` an intermediate CA it signs."""
     key = _key(kind)
     now = dt.datetime.now(dt.UTC)
+    signer = issuer.key if issuer is not None else key
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(cn))
-        .issuer_name(_name(cn))
+        .issuer_name(issuer.cert.subject if issuer is not None else _name(cn))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
@@ -117,7 +120,7 @@ def make_ca(cn: str, kind: str) -> Issued:
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),
             critical=True,
         )
-        .sign(key, _sign_algorithm(key))
+        .sign(signer, _sign_algorithm(signer))
     )
     return Issued(key, cert)
 
@@ -157,6 +160,12 @@ class Pki:
     ca: Issued
     gw_a: Issued  # tunnelgate
     gw_b: Issued  # charon
+    intermediate: Issued | None = None  # issued both gateways' certificates, when given
+
+    @property
+    def chain_pem(self) -> bytes:
+        """Below the root: what each gateway sends after its own certificate."""
+        return self.intermediate.cert_pem if self.intermediate is not None else b""
 
 
 def make_pki(kind: str) -> Pki:
@@ -263,11 +272,14 @@ connections {{
 
 
 def charon_files(pki: Pki, ca: Issued | None = None) -> dict[str, bytes]:
-    return {
+    files = {
         "x509ca/ca.pem": (ca or pki.ca).cert_pem,
         "x509/gw-b.pem": pki.gw_b.cert_pem,
         "private/gw-b.pem": pki.gw_b.key_pem,
     }
+    if pki.intermediate is not None:
+        files["x509ca/intermediate.pem"] = pki.intermediate.cert_pem
+    return files
 
 
 def import_credentials(pki: Pki, crl: bytes | None = None) -> Callable[[Path], None]:
@@ -282,7 +294,7 @@ def import_credentials(pki: Pki, crl: bytes | None = None) -> Callable[[Path], N
             assert CRL_PLACEHOLDER in text
             config.write_text(text.replace(CRL_PLACEHOLDER, str(folder / "ca.crl")))
         (folder / "ca.pem").write_bytes(pki.ca.cert_pem)
-        (folder / "gw-a.pem").write_bytes(pki.gw_a.cert_pem)
+        (folder / "gw-a.pem").write_bytes(pki.gw_a.cert_pem + pki.chain_pem)
         (folder / "gw-a.key").write_bytes(pki.gw_a.key_pem)
         (folder / "gw-a.key").chmod(0o600)
         result = subprocess.run(
@@ -478,3 +490,31 @@ def test_static_empty_crl_lets_the_tunnel_up(
     lab.charon.wait_established("gw", "gw", timeout=15)
     assert_traffic(lab)
     assert unexpected_drops(lab.gateway) == {}
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("version", [2, 1])
+def test_a_4096_bit_chain_with_an_intermediate_rides_on_ike_fragmentation(
+    sites: Sites, start_charon: StartCharon, gateways: list[TunnelgateDaemon], version: int
+) -> None:
+    """Root → issuing CA → gateways, 4096-bit RSA: IKE_AUTH / MM5-MM6 carry two certificates
+    (about 3 KB), more than the 576-octet fragment size, so both sides fragment (RFC 7383;
+    the FRAGMENTATION vendor id for IKEv1) and reassemble the other's fragments."""
+    root = make_ca("tunnelgate interop root", "rsa4096")
+    issuing = make_ca("tunnelgate interop issuing CA", "rsa4096", issuer=root)
+    pki = Pki(
+        root,
+        make_leaf(issuing, "gw-a", "rsa4096", Sites.GW_A),
+        make_leaf(issuing, "gw-b", "rsa4096", Sites.GW_B),
+        intermediate=issuing,
+    )
+    lab = bring_up(sites, start_charon, gateways, version, pki)
+    _initiate(lab, "tunnelgate")
+    lab.gateway.wait_event("IkeSaEstablished" if version == 2 else "Ikev1SaEstablished")
+    sa = lab.charon.wait_established("gw", "gw", timeout=15)
+    assert sa.raw.get("remote-id") == pki.gw_a.dn, sa.raw
+    assert_traffic(lab)
+    log = lab.charon.log()
+    # charon reassembled our fragments and fragmented its own answer (which we reassembled)
+    assert "reassembled fragmented IKE message" in log, log[-3000:]
+    assert "splitting IKE message" in log, log[-3000:]
