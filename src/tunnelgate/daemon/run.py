@@ -87,6 +87,14 @@ def add_parsers(sub: Any) -> None:
         metavar="N",
         help="lab and tests only: IKE SA lifetime overriding the ikev2 policies",
     )
+    run.add_argument(
+        "--ikev2-cookie-threshold",
+        type=int,
+        default=None,
+        metavar="N",
+        help="lab and tests only: half-open IKEv2 SAs before COOKIEs are demanded "
+        "(RFC 7296 §2.6; default 100)",
+    )
     show = sub.add_parser("show", help="ask a running gateway (show crypto ipsec sa, …)")
     show.add_argument("--control", type=Path, default=DEFAULT_CONTROL, help="control socket")
     show.add_argument("--json", action="store_true", help="values instead of the ASA layout")
@@ -283,6 +291,9 @@ async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
         save_keys=lambda data: write_private(keystore_path(args.config), data),
     )
     gateway = live.gateway
+    if args.ikev2_cookie_threshold is not None:  # engines made by a later reconfiguration
+        for engine in gateway.engines.values():  # (a new interface) keep the default
+            engine.cookie_threshold = args.ikev2_cookie_threshold
     sink = SyslogSink.from_config(config, gateway.local_addresses)
 
     def syslog(event: object, now: float) -> None:
