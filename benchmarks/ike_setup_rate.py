@@ -8,9 +8,11 @@ initiator is ``tunnelgate bench ike`` (same proposal, ``--parallel 4`` by defaul
 latency percentiles, CPU seconds of both sides, and tunnelgate/charon ratios.
 
 Run as root: ``.venv/bin/python benchmarks/ike_setup_rate.py [--count N] [--workers W]
-[--parallel P] [--profile FILE]``
-(``--profile`` keeps a cProfile of the tunnelgate responder for the first case). charon logs
-at level 0 and is told ``unique = never`` (SAs with the same identities are all kept).
+[--parallel P] [--case NAME ...] [--profile FILE]``
+(``--case`` runs only the named cases, e.g. ``ecp256`` or ``ecp256+child``; ``--profile`` keeps a
+cProfile of the tunnelgate responder for the first case run). For the responder's CPU per
+set-up without namespaces or a busy machine's noise, see ``benchmarks/ike_responder_cpu.py``.
+charon logs at level 0 and is told ``unique = never`` (SAs with the same identities are all kept).
 """
 
 from __future__ import annotations
@@ -197,12 +199,21 @@ def bench(ns: Namespace, proposal: str, child: bool, load: Load) -> tuple[dict[s
     return json.loads(lines[0]), float(json.loads(lines[1])["cpu"])
 
 
+def _case_name(proposal: str, child: bool) -> str:
+    return proposal.rsplit("-", 1)[1] + ("+child" if child else "")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=300, help="set-ups per case")
     parser.add_argument("--parallel", type=int, default=4, help="set-ups in flight")
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--profile", type=Path, help="cProfile output of the tunnelgate responder")
+    parser.add_argument(
+        "--case",
+        action="append",
+        help="run only this case (repeatable): modp2048, modp2048+child, ecp256, ecp256+child",
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("needs root (network namespaces)", file=sys.stderr)
@@ -218,7 +229,8 @@ def main() -> int:
     header = f"{'case':<36}{'responder':<12}{'ok':>5}{'fail':>5}{'/s':>9}"
     print(header + f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'CPU s':>14}")
     ratios: list[str] = []
-    for n, (proposal, group, child) in enumerate(CASES):
+    cases = [c for c in CASES if not args.case or _case_name(c[0], c[2]) in args.case]
+    for n, (proposal, group, child) in enumerate(cases):
         case = f"{proposal}{' +child' if child else ''}"
         rates: dict[str, float] = {}
         for responder in responders:

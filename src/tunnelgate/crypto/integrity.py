@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hmac
 
 from tunnelgate.crypto.errors import IntegrityCheckFailed
-from tunnelgate.crypto.prf import hash_algorithm
+from tunnelgate.crypto.prf import hash_algorithm, hmac_digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +25,18 @@ class Integrity:
     icv_bytes: int
 
     def sign(self, key: bytes, data: bytes) -> bytes:
-        """The ICV of ``data``: the HMAC's leftmost ``icv_bytes`` bytes."""
-        return KeyedIntegrity(self, key).sign(data)
+        """The ICV of ``data``: the HMAC's leftmost ``icv_bytes`` bytes (one-shot: IKE signs
+        each message with a key it uses once or twice, ESP keeps a ``KeyedIntegrity``)."""
+        if self.hash_name is None:
+            return b""
+        if len(key) != self.key_bytes:
+            raise ValueError(f"{self.name} takes a {self.key_bytes}-byte key, got {len(key)}")
+        return hmac_digest(self.hash_name, key, data)[: self.icv_bytes]
 
     def verify(self, key: bytes, data: bytes, icv: bytes) -> None:
         """Raise ``IntegrityCheckFailed`` unless ``icv`` is the ICV of ``data`` (constant time)."""
-        KeyedIntegrity(self, key).verify(data, icv)
+        if not _stdlib_hmac.compare_digest(self.sign(key, data), icv):
+            raise IntegrityCheckFailed(f"{self.name}: integrity check value mismatch")
 
 
 class KeyedIntegrity:

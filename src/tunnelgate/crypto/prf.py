@@ -6,6 +6,7 @@ of these: IKEv1 uses HMAC with the negotiated hash as its prf (RFC 2409 §4).
 
 from __future__ import annotations
 
+import hmac as _stdlib_hmac
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, hmac
@@ -25,10 +26,15 @@ def hash_algorithm(name: str) -> hashes.HashAlgorithm:
 
 
 def hmac_digest(hash_name: str, key: bytes, data: bytes) -> bytes:
-    """Full-length HMAC (RFC 2104) of ``data`` under ``key``."""
-    mac = hmac.HMAC(key, hash_algorithm(hash_name))
-    mac.update(data)
-    return mac.finalize()
+    """Full-length HMAC (RFC 2104) of ``data`` under ``key``: OpenSSL's one-shot HMAC through
+    the standard library (the same function as pyca's ``hmac.HMAC``, without building a hash
+    and an HMAC object per call: IKE computes a dozen per SA), pyca where it refuses."""
+    try:
+        return _stdlib_hmac.digest(key, data, hash_name)
+    except ValueError:  # pragma: no cover - e.g. MD5 refused by a FIPS-mode OpenSSL
+        mac = hmac.HMAC(key, hash_algorithm(hash_name))
+        mac.update(data)
+        return mac.finalize()
 
 
 @dataclass(frozen=True, slots=True)

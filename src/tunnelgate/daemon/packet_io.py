@@ -117,6 +117,7 @@ class PacketIo:
         self.release_routes = False  # on stop, also remove the fail-closed blackholes
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_when: float | None = None  # the gateway deadline ``_timer`` is armed for
         self._fds: list[int] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -427,13 +428,16 @@ class PacketIo:
         self._arm()
 
     def _arm(self) -> None:
+        when = self.gateway.get_timer()
         if self._timer is not None:
+            if when == self._timer_when:
+                return  # armed for that deadline already (the usual case): keep it
             self._timer.cancel()
             self._timer = None
-        when = self.gateway.get_timer()
         if when is not None and self._loop is not None:
             delay = max(0.0, when - self.now())
             self._timer = self._loop.call_later(delay, self._guarded, self._fire)
+            self._timer_when = when
 
     def _fire(self) -> None:
         self._timer = None

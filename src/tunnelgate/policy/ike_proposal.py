@@ -151,6 +151,28 @@ def select_ikev2(
     offers: Sequence[Ikev2Policy], own: Sequence[Ikev2Policy]
 ) -> Ikev2Choice | Refusal:
     """The first offer (initiator's order) that one of our policies (priority order) allows."""
+    # memoised: a pure function of immutable values, and every IKE_SA_INIT asks it again with
+    # the same few offers (bounded: peers choose the offers)
+    key = (tuple(offers), tuple(own))
+    try:
+        found = _SELECTED.get(key)
+    except TypeError:  # values built with lists (unhashable): no memo
+        return _select_ikev2(offers, own)
+    if found is None:
+        found = _select_ikev2(key[0], key[1])
+        if len(_SELECTED) >= _SELECTED_MAX:
+            _SELECTED.clear()
+        _SELECTED[key] = found
+    return found
+
+
+_SELECTED: dict[tuple[tuple[Ikev2Policy, ...], tuple[Ikev2Policy, ...]], Ikev2Choice | Refusal] = {}
+_SELECTED_MAX = 1024
+
+
+def _select_ikev2(
+    offers: Sequence[Ikev2Policy], own: Sequence[Ikev2Policy]
+) -> Ikev2Choice | Refusal:
     if not offers:
         return Refusal(NO_PROPOSAL_CHOSEN, "the peer offered no IKEv2 proposal")
     if not own:

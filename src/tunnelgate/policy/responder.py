@@ -11,6 +11,7 @@ overlaps it (RFC 7296 §2.9). A dynamic entry without ACL accepts what the peer 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +50,9 @@ class _Miss:
 _INCOMPLETE, _PEER, _ACL, _VERSION = 0, 1, 2, 3
 
 
+@functools.lru_cache(maxsize=4096)
 def _same_address(a: str, b: str) -> bool:
+    """Whether two peer addresses are the same (memoised: asked for every child SA)."""
     try:
         return ipaddress.ip_address(a) == ipaddress.ip_address(b)
     except ValueError:
@@ -136,6 +139,27 @@ def choose_entry(
     """The first entry (statics by seq, then dynamic entries) that accepts the proposal."""
     if version not in (1, 2):
         raise ValueError(f"IKE version {version}")
+    # memoised: a pure function of immutable values, asked for every child SA with the same
+    # few answers. Keyed by the map's identity (the entry keeps the map alive, so the id is
+    # not reused); bounded, as peers choose the proposals.
+    key = (id(cmap), peer, proposal, version)
+    found = _CHOICES.get(key)
+    if found is not None and found[0] is cmap:
+        return found[1]
+    result = _choose_entry(cmap, peer, proposal, version)
+    if len(_CHOICES) >= _CHOICES_MAX:
+        _CHOICES.clear()
+    _CHOICES[key] = (cmap, result)
+    return result
+
+
+_CHOICES: dict[tuple[int, str, Selector, int], tuple[CryptoMapSet, EntryChoice | Refusal]] = {}
+_CHOICES_MAX = 4096
+
+
+def _choose_entry(
+    cmap: CryptoMapSet, peer: str, proposal: Selector, version: int
+) -> EntryChoice | Refusal:
     closest: tuple[MapEntry, _Miss] | None = None
     for entry in cmap.entries:
         result = _evaluate(entry, peer, proposal, version)

@@ -326,3 +326,20 @@ def test_x25519_public_is_pyca_raw_encoding() -> None:
     private, public = group(31).generate(seeded_source(b"pub"))
     assert isinstance(private.secret, x25519.X25519PrivateKey)
     assert private.secret.public_key().public_bytes_raw() == public
+
+
+@pytest.mark.parametrize("number", [1, 2, 5, 14])
+def test_modp_openssl_path_agrees_with_powmod(number: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyca's (OpenSSL's) constant-time DH and gmpy2/pow give the same values."""
+    grp = group(number)
+    assert isinstance(grp, ModpGroup)
+    fast_a, fast_public = grp.generate(seeded_source(b"fast%d" % number))
+    _other, other_public = grp.generate(seeded_source(b"other%d" % number))
+    fast_secret = grp.shared_secret(fast_a, other_public)
+    monkeypatch.setitem(dh._FFDH_PARAMETERS, number, None)  # the portable path
+    slow_a, slow_public = grp.generate(seeded_source(b"fast%d" % number))
+    assert (slow_a, slow_public) == (fast_a, fast_public)
+    assert grp.shared_secret(slow_a, other_public) == fast_secret
+    assert fast_public == pow(grp.generator, fast_a.secret, grp.prime).to_bytes(  # type: ignore[arg-type]
+        grp.public_length, "big"
+    )

@@ -187,19 +187,31 @@ class Uint:
     mask: int | None = None
 
     def decode(self, r: Reader, values: dict[str, Any], ctx: Context) -> None:
-        value = r.uint(self.width, self.name)
+        # Reader.uint and ``named`` inlined: this runs for most fields of every message
+        pos = r.pos
+        stop = pos + self.width
+        if stop > r.end:
+            raise DecodeError(f"{self.name}: needs {self.width} bytes, {r.end - pos} left")
+        r.pos = stop
+        value = int.from_bytes(r.data[pos:stop], "big")
         if self.mask is not None:
             value &= self.mask
         enum = self.enum
         if self.enum_by is not None:
             enum = self.enum_by[1].get(values[self.enum_by[0]])
-        values[self.name] = named(enum, value)
+        if enum is None:
+            values[self.name] = value
+        else:
+            found = _NAMED.get((enum, value))
+            values[self.name] = named(enum, value) if found is None else found
 
     def encode(self, obj: Any, out: bytearray, ctx: Context) -> None:
         value = int(getattr(obj, self.name))
         if self.mask is not None and value & ~self.mask:
             raise ValueError(f"{self.name}: {value} sets reserved bits")
-        put_uint(out, value, self.width, self.name)
+        if not 0 <= value < 1 << (8 * self.width):
+            raise ValueError(f"{self.name}: {value} does not fit in {self.width} octets")
+        out += value.to_bytes(self.width, "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +221,10 @@ class Reserved:
     width: int
 
     def decode(self, r: Reader, values: dict[str, Any], ctx: Context) -> None:
-        r.take(self.width, "reserved")
+        stop = r.pos + self.width
+        if stop > r.end:
+            raise DecodeError(f"reserved: needs {self.width} bytes, {r.end - r.pos} left")
+        r.pos = stop
 
     def encode(self, obj: Any, out: bytearray, ctx: Context) -> None:
         out += bytes(self.width)
@@ -222,7 +237,10 @@ class More:
     value: int
 
     def decode(self, r: Reader, values: dict[str, Any], ctx: Context) -> None:
-        octet = r.uint(1, "last substructure")
+        if r.pos >= r.end:
+            raise DecodeError(f"last substructure: needs 1 bytes, {r.end - r.pos} left")
+        octet = r.data[r.pos]
+        r.pos += 1
         if octet not in (0, self.value):
             raise DecodeError(f"last substructure octet {octet}, expected 0 or {self.value}")
         ctx.more = octet != 0
@@ -238,7 +256,12 @@ class Length:
     width: int
 
     def decode(self, r: Reader, values: dict[str, Any], ctx: Context) -> None:
-        length = r.uint(self.width, "length")
+        pos = r.pos
+        stop = pos + self.width
+        if stop > r.end:
+            raise DecodeError(f"length: needs {self.width} bytes, {r.end - pos} left")
+        r.pos = stop
+        length = int.from_bytes(r.data[pos:stop], "big")
         if length < r.pos - ctx.start or ctx.start + length > r.end:
             raise DecodeError(f"length {length} out of bounds")
         r.end = ctx.start + length
@@ -297,13 +320,22 @@ class Data:
             raise error(f"{self.name}: size {size} not allowed")
 
     def decode(self, r: Reader, values: dict[str, Any], ctx: Context) -> None:
-        size = ctx.sizes[self.name] if self.sized else r.remaining
-        self._check(size, DecodeError)
-        values[self.name] = r.take(size, self.name)
+        pos = r.pos
+        size = ctx.sizes[self.name] if self.sized else r.end - pos
+        if self.sizes is not None or self.min_size or self.max_size is not None:
+            self._check(size, DecodeError)
+        stop = pos + size
+        if stop > r.end:
+            raise DecodeError(f"{self.name}: needs {size} bytes, {r.end - pos} left")
+        r.pos = stop
+        values[self.name] = r.data[pos:stop]
 
     def encode(self, obj: Any, out: bytearray, ctx: Context) -> None:
-        value = bytes(getattr(obj, self.name))
-        self._check(len(value), ValueError)
+        value = getattr(obj, self.name)
+        if type(value) is not bytes:
+            value = bytes(value)
+        if self.sizes is not None or self.min_size or self.max_size is not None:
+            self._check(len(value), ValueError)
         out += value
 
 
@@ -318,8 +350,9 @@ class Items:
 
     def decode(self, r: Reader, values: dict[str, Any], ctx: Context) -> None:
         items = []
-        while r.remaining:
-            items.append(decode_struct(self.layout, r, whole=False))
+        layout = self.layout
+        while r.end - r.pos:
+            items.append(decode_struct(layout, r, whole=False))
         expected = ctx.counts.get(self.name)
         if expected is not None and expected != len(items):
             raise DecodeError(f"{self.name}: count says {expected}, found {len(items)}")
@@ -331,8 +364,9 @@ class Items:
         items = getattr(obj, self.name)
         if len(items) < self.min_items:
             raise ValueError(f"{self.name}: at least {self.min_items} needed")
+        layout, final = self.layout, len(items) - 1
         for index, item in enumerate(items):
-            encode_struct(self.layout, item, out, last=index == len(items) - 1)
+            encode_struct(layout, item, out, last=index == final)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ ECDSA; either kind in each direction), INITIAL_CONTACT, and the first child SA (
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from datetime import UTC, datetime
 
@@ -474,12 +475,17 @@ class IkeAuthExchange(SaLifecycle):
             return IdType.ID_FQDN, fqdn.encode()
         if kind == "key-id" and self.gateway.identity_key_id:
             return IdType.ID_KEY_ID, self.gateway.identity_key_id.encode()
-        return IdType.ID_IPV4_ADDR, ipaddress.IPv4Address(self.address[0]).packed
+        return IdType.ID_IPV4_ADDR, _packed_ipv4(self.address[0])
+
+
+@functools.lru_cache(maxsize=256)
+def _packed_ipv4(address: str) -> bytes:
+    return ipaddress.IPv4Address(address).packed
 
 
 def _identity_text(id_type: int, data: bytes) -> str | None:
     if id_type == IdType.ID_IPV4_ADDR and len(data) == 4:
-        return str(ipaddress.IPv4Address(data))
+        return f"{data[0]}.{data[1]}.{data[2]}.{data[3]}"
     if id_type in (IdType.ID_FQDN, IdType.ID_RFC822_ADDR, IdType.ID_KEY_ID):
         return data.decode("utf-8", "replace")
     return None

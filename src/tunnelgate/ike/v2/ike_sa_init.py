@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 
@@ -31,6 +32,12 @@ from tunnelgate.policy.refusal import Refusal
 from tunnelgate.policy.tunnel_group_lookup import find_tunnel_group
 
 MAX_HALF_OPEN = 1000
+
+
+@functools.lru_cache(maxsize=4096)
+def _packed(address: str) -> bytes:
+    """The network-order bytes of an IP address text (memoised: every IKE_SA_INIT asks)."""
+    return ipaddress.ip_address(address).packed
 
 
 class IkeSaInitExchange(IkeAuthExchange):
@@ -240,7 +247,7 @@ class IkeSaInitExchange(IkeAuthExchange):
 
     def _cookie(self, nonce: bytes, addr: Address, spi_i: bytes) -> bytes:
         """RFC 7296 §2.6: <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>)."""
-        ip = ipaddress.ip_address(addr[0]).packed
+        ip = _packed(addr[0])
         digest = hashlib.sha256(nonce + ip + spi_i + self._cookie_secret).digest()
         return b"\x00\x00\x00\x01" + digest
 
@@ -263,7 +270,7 @@ class IkeSaInitExchange(IkeAuthExchange):
 
     def _nat_detection(self, spi_i: bytes, spi_r: bytes, peer: Address) -> list[NotifyPayload]:
         def digest(address: Address) -> bytes:
-            ip = ipaddress.ip_address(address[0]).packed
+            ip = _packed(address[0])
             return hashlib.sha1(
                 spi_i + spi_r + ip + address[1].to_bytes(2, "big"), usedforsecurity=False
             ).digest()

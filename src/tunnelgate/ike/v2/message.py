@@ -22,6 +22,7 @@ the critical bit ignored on the payloads this codec knows; an unknown payload is
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,11 +37,10 @@ from tunnelgate.ike.v2.constants import (
 from tunnelgate.ike.v2.encoding import (
     DecodeError,
     Reader,
-    decode_struct,
-    encode_struct,
     named,
     put_uint,
 )
+from tunnelgate.ike.v2.layout_compiler import Decoder, Encoder, decoder, encoder
 from tunnelgate.ike.v2.payloads import (
     ENCRYPTED_PAYLOAD_TYPES,
     PAYLOAD_LAYOUTS,
@@ -114,27 +114,39 @@ class Message:
 # --- header ------------------------------------------------------------------------------------
 
 
+_HEADER = struct.Struct("!8s8sBBBBII")
+# every value of the masked flags octet as a HeaderFlag (calling the flag class is slow)
+_FLAGS = tuple(HeaderFlag(f & HEADER_FLAGS_MASK) for f in range(256))
+
+
 def _decode_header(data: bytes) -> tuple[Header, int, int]:
     """The header, the first payload type and the Length field."""
-    r = Reader(data)
-    spi_i = r.take(8, "IKE SA initiator's SPI")
-    spi_r = r.take(8, "IKE SA responder's SPI")
-    first = r.uint(1, "next payload")
-    version = r.uint(1, "version")
-    exchange_type = r.uint(1, "exchange type")
-    flags = r.uint(1, "flags") & HEADER_FLAGS_MASK
-    message_id = r.uint(4, "message ID")
-    length = r.uint(4, "length")
+    if len(data) < HEADER_SIZE:
+        _short_header(data)
+    spi_i, spi_r, first, version, exchange_type, flags, message_id, length = _HEADER.unpack_from(
+        data
+    )
     header = Header(
         spi_i,
         spi_r,
         named(ExchangeType, exchange_type),
-        HeaderFlag(flags),
+        _FLAGS[flags],
         message_id,
         version >> 4,
         version & 0x0F,
     )
     return header, first, length
+
+
+def _short_header(data: bytes) -> None:
+    """Raise the ``DecodeError`` of the field a truncated header ends in."""
+    r = Reader(data)
+    r.take(8, "IKE SA initiator's SPI")
+    r.take(8, "IKE SA responder's SPI")
+    for width, what in ((1, "next payload"), (1, "version"), (1, "exchange type"), (1, "flags")):
+        r.uint(width, what)
+    r.uint(4, "message ID")
+    r.uint(4, "length")
 
 
 def decode_header(data: bytes) -> Header:
@@ -147,14 +159,25 @@ def _encode_header(header: Header, first: int, length: int) -> bytearray:
         raise ValueError("IKE SPIs are 8 octets")
     if not (0 <= header.major_version < 16 and 0 <= header.minor_version < 16):
         raise ValueError("version numbers are 4 bits")
-    out = bytearray(header.spi_i + header.spi_r)
-    out.append(first)
-    out.append(header.major_version << 4 | header.minor_version)
-    put_uint(out, header.exchange_type, 1, "exchange type")
-    put_uint(out, int(header.flags) & HEADER_FLAGS_MASK, 1, "flags")
-    put_uint(out, header.message_id, 4, "message ID")
-    put_uint(out, length, 4, "length")
-    return out
+    exchange_type, message_id = int(header.exchange_type), int(header.message_id)
+    if not 0 <= exchange_type < 256:
+        put_uint(bytearray(), exchange_type, 1, "exchange type")  # raises
+    if not 0 <= message_id < 1 << 32:
+        put_uint(bytearray(), message_id, 4, "message ID")  # raises
+    if not 0 <= length < 1 << 32:
+        put_uint(bytearray(), length, 4, "length")  # raises
+    return bytearray(
+        _HEADER.pack(
+            header.spi_i,
+            header.spi_r,
+            first,
+            header.major_version << 4 | header.minor_version,
+            exchange_type,
+            int(header.flags) & HEADER_FLAGS_MASK,
+            message_id,
+            length,
+        )
+    )
 
 
 # --- payload chain -----------------------------------------------------------------------------
@@ -164,45 +187,84 @@ def _decode_chain(first: int, data: bytes, pos: int, *, outer: bool) -> tuple[Pa
     """Follow Next Payload from ``first`` through ``data[pos:]``, which it must fill exactly."""
     payloads: list[Payload] = []
     r = Reader(data, pos)
+    body = Reader(data, pos)  # one cursor for every payload body, moved along
+    stop = r.end
+    decoders = _DECODERS
     next_type = first
-    while next_type != PayloadType.NONE:
+    while next_type:  # PayloadType.NONE ends the chain
         payload_type = next_type
         start = r.pos
-        next_type = r.uint(1, "next payload")
-        critical = bool(r.uint(1, "critical bit") & _CRITICAL)
-        length = r.uint(2, "payload length")
-        if length < GENERIC_HEADER_SIZE or length - GENERIC_HEADER_SIZE > r.remaining:
+        if stop - start >= GENERIC_HEADER_SIZE:
+            next_type = data[start]
+            critical = data[start + 1] & _CRITICAL
+            length = data[start + 2] << 8 | data[start + 3]
+            r.pos = start + GENERIC_HEADER_SIZE
+        else:
+            next_type = r.uint(1, "next payload")
+            critical = r.uint(1, "critical bit") & _CRITICAL
+            length = r.uint(2, "payload length")
+        if length < GENERIC_HEADER_SIZE or start + length > stop:
             raise DecodeError(f"payload {payload_type}: length {length} out of bounds")
-        body = Reader(data, r.pos, start + length)
+        body.pos, body.end = r.pos, start + length
         r.pos = start + length
-        layout = PAYLOAD_LAYOUTS.get(payload_type)
-        if layout is None:
-            if critical:
-                raise DecodeError(
-                    f"unsupported critical payload {payload_type}",
-                    NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD,
-                    bytes([payload_type]),
-                )
-            payloads.append(UnknownPayload(payload_type, body.take(body.remaining, "body")))
+        decode = decoders.get(payload_type)
+        if decode is None:
+            layout = PAYLOAD_LAYOUTS.get(payload_type)
+            if layout is None:
+                if critical:
+                    raise DecodeError(
+                        f"unsupported critical payload {payload_type}",
+                        NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD,
+                        bytes([payload_type]),
+                    )
+                payloads.append(UnknownPayload(payload_type, data[body.pos : body.end]))
+                continue
+            decode = decoders[payload_type] = decoder(layout)
+        if payload_type in _MEMO_TYPES:
+            raw = data[body.pos : body.end]
+            value = _MEMO.get((payload_type, raw))
+            if value is None:
+                value = decode(body, True, None)
+                if len(raw) <= _MEMO_MAX_BYTES:
+                    if len(_MEMO) >= _MEMO_ENTRIES:
+                        _MEMO.clear()
+                    _MEMO[payload_type, raw] = value
+            payloads.append(value)
             continue
-        known: dict[str, Any] = {}
+        known: dict[str, Any] | None = None
         if payload_type in ENCRYPTED_PAYLOAD_TYPES:
             if not outer:
                 raise DecodeError(f"payload {payload_type} inside an encrypted payload")
-            if r.remaining:
+            if r.pos != stop:
                 raise DecodeError(f"payload {payload_type} is not the last payload")
-            known["first_payload"] = named(PayloadType, next_type)
+            known = {"first_payload": named(PayloadType, next_type)}
             next_type = PayloadType.NONE
-        payloads.append(decode_struct(layout, body, whole=True, values=known))
+        payloads.append(decode(body, True, known))
     if r.remaining:
         raise DecodeError(f"{r.remaining} bytes after the last payload")
     return tuple(payloads)
 
 
+# Decoded SA and TS payloads by their bytes: peers send the same offers and selectors again and
+# again, decoding is a pure function of the bytes and the values are immutable. Bounded (peers
+# choose what they send): small bodies only, and the table is emptied when full.
+_MEMO_TYPES = frozenset({PayloadType.SA, PayloadType.TSi, PayloadType.TSr})
+_MEMO_MAX_BYTES = 512
+_MEMO_ENTRIES = 1024
+_MEMO: dict[tuple[int, bytes], Payload] = {}
+
+# payload type -> compiled body codec (``layout_compiler``), compiled at import (a few ms) so
+# that no exchange pays for it
+_DECODERS: dict[int, Decoder] = {t: decoder(layout) for t, layout in PAYLOAD_LAYOUTS.items()}
+_ENCODERS: dict[int, Encoder] = {t: encoder(layout) for t, layout in PAYLOAD_LAYOUTS.items()}
+
+
 def _encode_chain(payloads: Sequence[Payload], *, outer: bool) -> tuple[int, bytearray]:
     out = bytearray()
+    final = len(payloads) - 1
+    encoders = _ENCODERS
     for index, payload in enumerate(payloads):
-        last = index == len(payloads) - 1
+        last = index == final
         payload_type = payload.payload_type
         if payload_type in ENCRYPTED_PAYLOAD_TYPES:
             if not outer or not last:
@@ -212,14 +274,17 @@ def _encode_chain(payloads: Sequence[Payload], *, outer: bool) -> tuple[int, byt
             next_type = 0 if last else payloads[index + 1].payload_type
         start = len(out)
         out.append(next_type)
-        if isinstance(payload, UnknownPayload):
+        if type(payload) is UnknownPayload:
             if payload_type in PAYLOAD_LAYOUTS or not 0 < payload_type < 256:
                 raise ValueError(f"payload type {payload_type} cannot be an UnknownPayload")
             out.append(_CRITICAL if payload.critical else 0)
             out += b"\0\0" + payload.body
         else:
             out += b"\0\0\0"
-            encode_struct(PAYLOAD_LAYOUTS[payload_type], payload, out)
+            encode = encoders.get(payload_type)
+            if encode is None:
+                encode = encoders[payload_type] = encoder(PAYLOAD_LAYOUTS[payload_type])
+            encode(payload, out, True)
         length = len(out) - start
         if length > 0xFFFF:
             raise ValueError(f"payload {payload_type}: {length} bytes is too long")

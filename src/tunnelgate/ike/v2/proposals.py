@@ -8,6 +8,7 @@ Transforms we do not implement make their proposal unusable, as RFC 7296 §3.3.6
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from tunnelgate.crypto.registry import ALGORITHMS, Kind, by_keyword
@@ -77,6 +78,22 @@ def _has(proposal: Proposal, transform_type: TransformType) -> bool:
 def ike_offers_as_policies(sa: SaPayload) -> list[Ikev2Policy]:
     """The peer's IKE proposals as policy values (priority = proposal number); proposals
     with transforms we do not implement are left out."""
+    if _small(sa):  # the same few offers come again and again: memoised (values only)
+        return list(_cached_ike_offers(sa))
+    return list(_ike_offers_as_policies(sa))
+
+
+def _small(sa: SaPayload) -> bool:
+    """Small enough to memoise: peers choose what they send, the caches stay bounded."""
+    return len(sa.proposals) <= _CACHE_PROPOSALS and all(
+        len(p.transforms) <= _CACHE_TRANSFORMS for p in sa.proposals
+    )
+
+
+_CACHE_PROPOSALS, _CACHE_TRANSFORMS = 8, 32
+
+
+def _ike_offers_as_policies(sa: SaPayload) -> tuple[Ikev2Policy, ...]:
     out = []
     for p in sa.proposals:
         if int(p.protocol_id) != ProtocolId.IKE:
@@ -90,9 +107,13 @@ def ike_offers_as_policies(sa: SaPayload) -> list[Ikev2Policy]:
         out.append(
             Ikev2Policy(p.number, enc, integ or ("null",), prf, tuple(int(g) for g in groups), 0)
         )
-    return out
+    return tuple(out)
 
 
+_cached_ike_offers = functools.lru_cache(maxsize=256)(_ike_offers_as_policies)
+
+
+@functools.lru_cache(maxsize=256)  # a frozen value: the same answer serves every SA
 def ike_answer(
     number: int, encryption: str, integrity: str, prf: str, group: int, spi: bytes = b""
 ) -> SaPayload:
@@ -131,19 +152,38 @@ def esp_offers_as_proposals(sa: SaPayload) -> list[tuple[Proposal, IpsecProposal
     for p in sa.proposals:
         if int(p.protocol_id) != ProtocolId.ESP or len(p.spi) != 4:
             continue
-        enc = _read(Kind.ESP_V2_ENCRYPTION, p, TransformType.ENCR)
-        integ = _read(Kind.ESP_V2_INTEGRITY, p, TransformType.INTEG)
-        esn = [t.transform_id for t in p.transforms if int(t.transform_type) == TransformType.ESN]
-        if not enc or (_has(p, TransformType.INTEG) and not integ):
-            continue
-        if esn and EsnId.NO_ESN not in esn:
-            continue
-        out.append((p, IpsecProposal(f"peer-{p.number}", enc, integ or ("null",))))
+        if len(p.transforms) <= _CACHE_TRANSFORMS:
+            proposal = _cached_esp_proposal(p.number, p.transforms)
+        else:
+            proposal = _esp_proposal_as_policy(p.number, p.transforms)
+        if proposal is not None:
+            out.append((p, proposal))
     return out
 
 
+def _esp_proposal_as_policy(number: int, transforms: tuple[Transform, ...]) -> IpsecProposal | None:
+    p = Proposal(number, ProtocolId.ESP, transforms)
+    enc = _read(Kind.ESP_V2_ENCRYPTION, p, TransformType.ENCR)
+    integ = _read(Kind.ESP_V2_INTEGRITY, p, TransformType.INTEG)
+    esn = [t.transform_id for t in p.transforms if int(t.transform_type) == TransformType.ESN]
+    if not enc or (_has(p, TransformType.INTEG) and not integ):
+        return None
+    if esn and EsnId.NO_ESN not in esn:
+        return None
+    return IpsecProposal(f"peer-{number}", enc, integ or ("null",))
+
+
+# by number and transforms (the SPI differs every time)
+_cached_esp_proposal = functools.lru_cache(maxsize=256)(_esp_proposal_as_policy)
+
+
 def esp_answer(number: int, spi: bytes, encryption: str, integrity: str) -> SaPayload:
+    return SaPayload((Proposal(number, ProtocolId.ESP, _esp_answer(encryption, integrity), spi),))
+
+
+@functools.lru_cache(maxsize=64)
+def _esp_answer(encryption: str, integrity: str) -> tuple[Transform, ...]:
     transforms = _transforms(Kind.ESP_V2_ENCRYPTION, [encryption])
     transforms += _transforms(Kind.ESP_V2_INTEGRITY, [integrity])
     transforms.append(Transform(TransformType.ESN, EsnId.NO_ESN))
-    return SaPayload((Proposal(number, ProtocolId.ESP, tuple(transforms), spi),))
+    return tuple(transforms)

@@ -4,6 +4,7 @@ TSi/TSr, the peer's as a selector in our view, and narrowing to what the peer ac
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from tunnelgate.ike.v2.payloads import TrafficSelector, TsiPayload, TsrPayload
@@ -12,12 +13,13 @@ from tunnelgate.policy.selector import Range, Selector
 
 def _ts(addresses: Range, ports: Range, selector: Selector) -> TrafficSelector:
     return TrafficSelector(
-        ipaddress.IPv4Address(addresses.low),
-        ipaddress.IPv4Address(addresses.high),
-        selector.protocol,
-        ports.low,
-        ports.high,
+        _ipv4(addresses.low), _ipv4(addresses.high), selector.protocol, ports.low, ports.high
     )
+
+
+@functools.lru_cache(maxsize=1024)  # the same few selector bounds, every child SA
+def _ipv4(address: int) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(address)
 
 
 def _range(ts: TrafficSelector) -> tuple[Range, Range]:
