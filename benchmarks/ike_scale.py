@@ -90,8 +90,8 @@ def cookie_demanded(daemon: TunnelgateDaemon) -> str:
         data = json.loads(daemon.show("show tunnelgate counters", as_json=True))
     except (ControlError, HarnessError, ValueError) as exc:
         return f"n/a ({exc})"[:60]
-    drops = data.get("drops", {}) if isinstance(data, dict) else {}
-    value = drops.get("cookie-demanded")
+    drops = data.get("ike", {}) if isinstance(data, dict) else {}
+    value = drops.get("ikev2 cookie-demanded")
     return "n/a (not in show tunnelgate counters)" if value is None else str(value)
 
 

@@ -158,6 +158,8 @@ def test_tunnels_held_with_dpd_come_back_after_a_responder_crash(
     assert result["refused"] == 0 and result["reconnecting"] == 0, result
     assert result["held"] == TUNNELS, result
     assert result["recovery_cookie_challenged"] > 0, result
+    counters = json.loads(daemon.show("show tunnelgate counters", as_json=True))
+    assert counters["ike"].get("ikev2 cookie-demanded", 0) > 0, counters  # the responder's view
     summary = json.loads(daemon.show("show crypto ikev2 sa", as_json=True))
     assert _count(summary) == TUNNELS
     assert daemon.running()

@@ -377,6 +377,37 @@ def test_a_flood_of_spoofed_requests_keeps_no_state_beyond_the_threshold() -> No
     assert len(answers) == 50  # every source got an answer: 5 responses, 45 cookies
 
 
+def test_half_open_sas_are_forgotten_and_the_cookie_demand_ends() -> None:
+    from tunnelgate.ike.v2.ike_sa_init import HALF_OPEN_TIMEOUT_S
+
+    network, hq, branch = setup()
+    branch.cookie_threshold = 5
+    entry = hq.gateway.crypto_maps["outside"].entries[0]
+    assert entry.acl is not None
+    hq.initiate(entry, entry.acl.permits[0], network.clock.now)
+    ((request, _),) = hq.datagrams_to_send(network.clock.now)
+    for n in range(5):  # abandoned (or spoofed) IKE_SA_INITs: no IKE_AUTH ever follows
+        branch.receive_datagram(request, (f"192.0.2.{n + 1}", 500), network.clock.now)
+    branch.datagrams_to_send(network.clock.now)
+    assert len(branch._half_open) == 5 and len(branch.sas) == 5
+    due = branch.get_timer()
+    assert due is not None and due == network.clock.now + HALF_OPEN_TIMEOUT_S
+    branch.handle_timer(due)
+    assert branch._half_open == {} and branch.sas == {}
+    assert branch.drops["half-open-expired"] == 5 and branch.get_timer() is None
+    # the table is free again: a real initiator is answered without a COOKIE
+    initiate(network, hq)
+    network.run()
+    assert [type(e) for e in events(hq)][-2:] == [IkeSaEstablished, ChildSaEstablished]
+    assert branch.drops["cookie-demanded"] == 0
+    # an established SA is never taken for a half-open one
+    up = dict(branch.sas)
+    assert up and all(sa.state == "established" for sa in up.values())
+    network.clock.now += HALF_OPEN_TIMEOUT_S + 1
+    network.run()
+    assert branch.sas == up and branch.drops["half-open-expired"] == 5
+
+
 def test_identity_follows_crypto_isakmp_identity() -> None:
     from tunnelgate.ike.v2 import decode_message
     from tunnelgate.ike.v2.constants import IdType

@@ -174,7 +174,7 @@ def _clear_counters(ops: Operations, args: Args, as_json: bool) -> Answer:
 
 def _stats_json(ops: Operations) -> Answer:
     snap = ops.snapshot(child_sas=False, ike_sas=False)  # drops and counters only
-    data = {"drops": snap.drops, "counters": snap.counters}
+    data = {"drops": snap.drops, "counters": snap.counters, "ike": snap.ike_drops}
     return Answer(True, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 

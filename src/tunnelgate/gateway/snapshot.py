@@ -132,6 +132,9 @@ class GatewaySnapshot:
     drops: dict[str, int] = field(default_factory=dict)  # data-path drops by reason
     counters: dict[str, int] = field(default_factory=dict)  # packets in/out, negotiations…
     taken_at: float = 0.0  # UNIX time of the snapshot (``show vpn-sessiondb`` Login Time)
+    # what the IKE engines dropped or refused by reason, ``ikev2 …``/``ikev1 …`` (COOKIEs
+    # demanded, half-open SAs expired, malformed messages, fragments held…)
+    ike_drops: dict[str, int] = field(default_factory=dict)
 
 
 __all__ = [

@@ -270,7 +270,19 @@ def snapshot(
         drops=dict(gateway.drops),
         counters=dict(gateway.counters),
         taken_at=wallclock,
+        ike_drops=ike_drops(gateway),
     )
+
+
+def ike_drops(gateway: Gateway) -> dict[str, int]:
+    """The IKE engines' drop counters, summed over interfaces, by ``ikev2 REASON``."""
+    out: dict[str, int] = {}
+    for version, engines in ((2, gateway.engines), (1, gateway.engines_v1)):
+        for engine in engines.values():
+            for reason, n in engine.drops.items():
+                key = f"ikev{version} {reason}"
+                out[key] = out.get(key, 0) + n
+    return out
 
 
 def child_sa_views(gateway: Gateway, now: float) -> tuple[ChildSaView, ...]:

@@ -74,3 +74,14 @@ def test_configuration_show_commands_answer_their_lines() -> None:
     assert shown["lines"] == text.splitlines() and shown["lines"]
     refused = s.session.handle("show running-config no-such-thing", as_json=True)
     assert not refused.ok and "ERROR" in refused.output  # errors stay text
+
+
+def test_counters_include_what_the_ike_engines_dropped() -> None:
+    s = Setup()
+    s.up()
+    engine = s.live.gateway.engines["outside"]
+    engine.drops["cookie-demanded"] += 3
+    counters = _json(s, "show tunnelgate counters")
+    assert isinstance(counters, dict)
+    assert counters["ike"]["ikev2 cookie-demanded"] == 3
+    assert "drops" in counters and "counters" in counters

@@ -117,6 +117,12 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
             return
         ordered = sorted(due.values(), key=lambda sa: sa.serial)  # the table's order
         for sa in ordered:
+            if sa.half_open_until is not None and sa.half_open_until <= now:
+                sa.half_open_until = None
+                if sa.state != "established":
+                    self.drops["half-open-expired"] += 1  # IKE_AUTH never came (ike_sa_init)
+                    self._remove(sa)
+                    continue
             if sa.retransmit_at is None or sa.retransmit_at > now:
                 continue
             if sa.retransmits >= self.retransmit_tries:

@@ -310,6 +310,7 @@ class IkeAuthExchange(SaLifecycle):
             message_id=1,
         )
         self._half_open.pop((sa.spi_i, sa.peer), None)
+        sa.half_open_until = None
 
     # ------------------------------------------------------------------ certificates
 

@@ -32,6 +32,10 @@ from tunnelgate.policy.refusal import Refusal
 from tunnelgate.policy.tunnel_group_lookup import find_tunnel_group
 
 MAX_HALF_OPEN = 1000
+# A responder's SA waiting for IKE_AUTH is forgotten after this (strongSwan's half_open_timeout):
+# without it spoofed or abandoned IKE_SA_INITs would hold the half-open table, and with it the
+# COOKIE demand and the MAX_HALF_OPEN refusal, for ever
+HALF_OPEN_TIMEOUT_S = 30.0
 
 
 @functools.lru_cache(maxsize=4096)
@@ -203,6 +207,7 @@ class IkeSaInitExchange(IkeAuthExchange):
         sa.nat_detected = self._nat_detected(message, sa.spi_i, bytes(8), addr)
         sa.fragmentation = wants_fragments
         sa.state, sa.next_message_id, sa.expected_request_id = "auth", 0, 1
+        sa.half_open_until = now + HALF_OPEN_TIMEOUT_S
         self._add_sa(sa)
         self._half_open[key] = sa
         self._outbox.append((sa.init_response, addr))

@@ -122,6 +122,7 @@ class IkeSa:
     pending: Pending | None = None
     children: dict[bytes, Child] = field(default_factory=dict)  # by our inbound SPI
     dpd_at: float | None = None  # next liveness check (tunnel-group isakmp keepalive)
+    half_open_until: float | None = None  # responder: forgotten unless IKE_AUTH comes by then
     rekey_at: float | None = None  # IKE SA rekey, 85-95 % of the policy lifetime
     # the peer rekeyed this IKE SA while our own rekey of it was outstanding (RFC 7296
     # §2.8.2): the SA its exchange made, and that exchange's nonces (Ni, Nr)
@@ -136,7 +137,7 @@ class IkeSa:
     def next_deadline(self) -> float | None:
         """The earliest of this SA's timers and its children's (None: no timer)."""
         due = self.retransmit_at
-        for t in (self.dpd_at, self.rekey_at):
+        for t in (self.dpd_at, self.rekey_at, self.half_open_until):
             if t is not None and (due is None or t < due):
                 due = t
         for child in self.children.values():
