@@ -106,6 +106,12 @@ class KeyedCipher:
         elif algorithm.aead:
             self._aesgcm = AESGCM(key[: algorithm.key_bytes])
 
+    @property
+    def aesgcm(self) -> AESGCM | None:
+        """The keyed pyca ``AESGCM`` of a GCM/GMAC cipher (None for others), for a data path
+        that calls it directly instead of keying a second one (each holds OpenSSL state)."""
+        return self._aesgcm
+
     def encrypt(self, iv: bytes, plaintext: bytes, aad: bytes = b"") -> bytes:
         """Encrypt (and for AEAD, authenticate ``aad``); see the module docstring per mode."""
         alg = self.algorithm

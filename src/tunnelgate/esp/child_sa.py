@@ -76,6 +76,8 @@ class Dropped:
 class ChildSa:
     """The two directions of one child SA (a mutable owner of their states)."""
 
+    __slots__ = ("inbound", "inbound_state", "outbound", "outbound_state")
+
     def __init__(
         self,
         outbound: EspTransform,

@@ -81,19 +81,28 @@ class EspKeys:
 
 @dataclass(frozen=True, slots=True)
 class EspTransform:
-    """Everything ``encapsulate``/``decapsulate`` need for one SA direction."""
+    """Everything ``encapsulate``/``decapsulate`` need for one SA direction.
+
+    The keyed contexts (``keyed_cipher``, ``keyed_integrity``, ``data_path``) are set up on
+    the first packet, not when the SA is installed: a pyca ``AESGCM`` holds about 2.5 KB of
+    OpenSSL state and an HMAC about 0.8 KB, which an idle tunnel does not need (issue 8:
+    20,000 tunnels, most of them idle). Once set up they stay for the SA's life; the GCM
+    data path and ``keyed_cipher`` share one ``AESGCM`` per direction.
+    """
 
     spi: int
     encryption: EncryptionAlgorithm
     integrity: Integrity
     keys: EspKeys
     esn: bool = False  # extended (64-bit) sequence numbers, RFC 4303 §2.2.1
-    # keyed once per SA, not per packet (set by __post_init__)
-    keyed_cipher: KeyedCipher = field(init=False, repr=False, compare=False)
-    keyed_integrity: KeyedIntegrity = field(init=False, repr=False, compare=False)
-    # the per-packet constants and keyed contexts of ``seal``/``open_esp`` (None: ESN, GMAC
-    # or NULL encryption, which take ``encapsulate``/``decapsulate``)
+    # keyed once per SA on first use, not per packet (``_key``; None until then)
+    _cipher: KeyedCipher | None = field(init=False, repr=False, compare=False)
+    _integrity: KeyedIntegrity | None = field(init=False, repr=False, compare=False)
+    # the per-packet constants and keyed contexts of ``seal``/``open_esp``: None until the
+    # first packet, and for ESN, GMAC or NULL encryption (which take
+    # ``encapsulate``/``decapsulate``; ``_fast`` tells which)
     data_path: _DataPath | None = field(init=False, repr=False, compare=False)
+    _fast: bool = field(init=False, repr=False, compare=False)
     _alignment: int = field(init=False, repr=False, compare=False)
     _overhead: int = field(init=False, repr=False, compare=False)
 
@@ -109,16 +118,46 @@ class EspTransform:
             raise ValueError(f"{enc.name} is combined mode: integrity must be none")
         if not enc.aead and not integ.icv_bytes:
             raise ValueError(f"{enc.name} without integrity is not allowed (RFC 4303 §3.2)")
-        object.__setattr__(self, "keyed_cipher", KeyedCipher(enc, self.keys.encryption_key))
-        object.__setattr__(self, "keyed_integrity", KeyedIntegrity(integ, self.keys.integrity_key))
         alignment = math.lcm(enc.block_bytes, 4)
         overhead = HEADER_BYTES + enc.iv_bytes + TRAILER_BYTES + enc.icv_bytes + integ.icv_bytes
         object.__setattr__(self, "_alignment", alignment)
         object.__setattr__(self, "_overhead", overhead)
-        fast = None
-        if not self.esn and enc.mode in (CipherMode.GCM, CipherMode.CBC):
-            fast = _DataPath(self, alignment, overhead)
-        object.__setattr__(self, "data_path", fast)
+        object.__setattr__(self, "_cipher", None)
+        object.__setattr__(self, "_integrity", None)
+        object.__setattr__(self, "data_path", None)
+        fast = not self.esn and enc.mode in (CipherMode.GCM, CipherMode.CBC)
+        object.__setattr__(self, "_fast", fast)
+
+    @property
+    def keyed_cipher(self) -> KeyedCipher:
+        """The cipher keyed for this SA (set up on first use, then kept)."""
+        keyed = self._cipher
+        if keyed is None:
+            keyed = KeyedCipher(self.encryption, self.keys.encryption_key)
+            object.__setattr__(self, "_cipher", keyed)
+        return keyed
+
+    @property
+    def keyed_integrity(self) -> KeyedIntegrity:
+        """The HMAC keyed for this SA (set up on first use, then kept)."""
+        keyed = self._integrity
+        if keyed is None:
+            keyed = KeyedIntegrity(self.integrity, self.keys.integrity_key)
+            object.__setattr__(self, "_integrity", keyed)
+        return keyed
+
+    def key_data_path(self) -> _DataPath | None:
+        """``data_path``, set up now if it was not yet (None: this SA takes the slow path)."""
+        fast = self.data_path
+        if fast is None and self._fast:
+            fast = _DataPath(self, self._alignment, self._overhead)
+            object.__setattr__(self, "data_path", fast)
+        return fast
+
+    @property
+    def keyed(self) -> bool:
+        """Whether any keyed context was set up (a packet was protected or checked)."""
+        return self._cipher is not None or self.data_path is not None
 
     @classmethod
     def from_keywords(
@@ -163,11 +202,11 @@ class EspTransform:
 
 
 class _DataPath:
-    """What ``seal`` and ``open_esp`` need per packet, set up once per SA direction: AES-GCM
-    (its own keyed ``AESGCM``) or the SA's keyed CBC cipher with its HMAC. (A CBC context
-    kept across packets, with the IV folded into the first block by hand, measured +50 % on
-    CBC but is refused: it re-implements CBC chaining — the house rule against hand-rolled
-    crypto — see docs/data-plane.md.)"""
+    """What ``seal`` and ``open_esp`` need per packet, set up once per SA direction (on its
+    first packet): AES-GCM (the ``AESGCM`` of the SA's keyed cipher) or the SA's keyed CBC
+    cipher with its HMAC. (A CBC context kept across packets, with the IV folded into the
+    first block by hand, measured +50 % on CBC but is refused: it re-implements CBC
+    chaining — the house rule against hand-rolled crypto — see docs/data-plane.md.)"""
 
     __slots__ = (
         "alignment",
@@ -197,7 +236,8 @@ class _DataPath:
         self.gcm: AESGCM | None = None
         self.cbc: KeyedCipher | None = None
         if enc.mode is CipherMode.GCM:
-            self.gcm = AESGCM(key[: enc.key_bytes])
+            # the keyed cipher's own AESGCM: one OpenSSL context pair per SA direction
+            self.gcm = transform.keyed_cipher.aesgcm
         else:
             self.cbc = transform.keyed_cipher
 
@@ -286,7 +326,9 @@ def seal(
     sequence number from the SA, a protocol number)."""
     fast = transform.data_path
     if fast is None:
-        return encapsulate(transform, seq, inner, next_header, random)
+        fast = transform.key_data_path()  # the first packet of this SA, or not a fast one
+        if fast is None:
+            return encapsulate(transform, seq, inner, next_header, random)
     pad_bytes = -(len(inner) + TRAILER_BYTES) % fast.alignment
     trailer = _TRAILERS.get(next_header)
     if trailer is None:
@@ -312,8 +354,10 @@ def open_esp(transform: EspTransform, data: bytes) -> tuple[bytes, int]:
     the same order with the same ``EspError`` reasons."""
     fast = transform.data_path
     if fast is None:
-        result = decapsulate(transform, data)
-        return result.inner, result.next_header
+        fast = transform.key_data_path()  # the first packet of this SA, or not a fast one
+        if fast is None:
+            result = decapsulate(transform, data)
+            return result.inner, result.next_header
     size = len(data)
     if size < fast.overhead:
         raise EspError("short-packet")

@@ -105,6 +105,25 @@ class EspSaCounters:
 class EspSaState:
     """Sequence numbers, counters and lifetimes of one SA direction (a mutable owner)."""
 
+    __slots__ = (
+        "_at_bytes",
+        "_at_seq",
+        "_at_time",
+        "_bytes",
+        "_errors",
+        "_hard_done",
+        "_packets",
+        "_seq",
+        "_soft_done",
+        "created_at",
+        "direction",
+        "lifetime",
+        "replay",
+        "seq_limit",
+        "soft_fraction",
+        "spi",
+    )
+
     def __init__(
         self,
         spi: int,
@@ -130,7 +149,7 @@ class EspSaState:
         self._seq = 0  # the last sequence number handed out
         self._packets = 0
         self._bytes = 0
-        self._errors: Counter[str] = Counter()
+        self._errors: Counter[str] | None = None  # drops by reason, from the first one
         self._soft_done = False
         self._hard_done = False
         # the next point ``tick`` could report at, per measure (``_arm``): ``account`` calls
@@ -167,14 +186,17 @@ class EspSaState:
 
     def record_error(self, reason: str) -> None:
         """Count a packet dropped on this SA (replay, ICV failure, padding, selectors...)."""
-        self._errors[str(reason)] += 1
+        errors = self._errors
+        if errors is None:
+            errors = self._errors = Counter()
+        errors[str(reason)] += 1
 
     def counters(self) -> EspSaCounters:
         return EspSaCounters(
             direction=self.direction,
             packets=self._packets,
             bytes=self._bytes,
-            errors=tuple(sorted(self._errors.items())),
+            errors=tuple(sorted(self._errors.items())) if self._errors else (),
         )
 
     # ----------------------------------------------------------------- lifetimes

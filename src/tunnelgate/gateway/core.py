@@ -26,8 +26,11 @@ takes over outbound traffic at once, and the old one keeps decrypting until IKE 
 
 from __future__ import annotations
 
+import sys
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from tunnelgate.esp.child_sa import ChildSa, Dropped, Protected, Unprotected
@@ -88,6 +91,7 @@ from tunnelgate.ike.v2.events import (
     IkeSaFailed,
     PeerUnreachable,
 )
+from tunnelgate.ike.v2.keymat import ChildKeys
 from tunnelgate.ike.v2.state import IkeSa
 from tunnelgate.policy.acl import Rule
 from tunnelgate.policy.acquire import Acquire, AcquireKey, AcquireTable
@@ -113,6 +117,7 @@ TRANSPORT_TTL = 64  # of the IPv4 header rebuilt for a transport-mode packet (D9
 FLOW_CACHE_MAX = 4096  # flows remembered by the outbound fast path (cleared when full)
 
 SaKey = tuple[str, str, Selector]  # (nameif, crypto map entry label, child selector)
+_NO_BASE: Mapping[str, tuple[int, int, dict[str, int]]] = MappingProxyType({})
 
 
 @dataclass(slots=True)
@@ -134,19 +139,36 @@ class InstalledSa:
     path_mtu: int = INTERFACE_MTU
     pmtu_reset_at: float | None = None  # pmtu-aging: when a lowered path MTU is restored
     tfc_at: float | None = None  # next burst of TFC dummy packets
-    stats: Counter[str] = field(default_factory=Counter)  # pmtus-sent, tfc-sent, …
+    # pmtus-sent, tfc-sent, … (``count``; None until the first, as most SAs never count any)
+    counted: Counter[str] | None = None
     ike_version: int = 2
     retire_at: float | None = None  # IKEv1: a replaced SA is deleted this long after
     hold_until: float | None = None  # IKEv1 initiator: send nothing before the peer installs
     transport: bool = False  # ESP transport mode: the packets are ours and the peer's (D91)
     # what ``clear crypto ipsec sa counters`` zeroed: (packets, bytes, errors) per direction
-    # at that moment; ``show`` subtracts it (lifetimes keep counting everything)
-    counters_base: dict[str, tuple[int, int, dict[str, int]]] = field(default_factory=dict)
-    held: list[bytes] = field(default_factory=list)
+    # at that moment; ``show`` subtracts it (lifetimes keep counting everything). Shared and
+    # empty until the first ``clear``, which gives the SA a dict of its own.
+    counters_base: Mapping[str, tuple[int, int, dict[str, int]]] = field(
+        default_factory=lambda: _NO_BASE
+    )
+    held: list[bytes] | None = None  # IKEv1 initiator hold: packets waiting (None: none)
+    # (nameif, entry label, selector): one tuple per SA, which the SAD's policy and selector
+    # keys share, with the label string interned (``MapEntry.label`` formats one per call)
+    key: SaKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.key = (self.interface, sys.intern(self.entry.label), self.selector)
 
     @property
-    def key(self) -> SaKey:
-        return (self.interface, self.entry.label, self.selector)
+    def stats(self) -> Counter[str]:
+        """The SA's own counters (a new empty ``Counter`` when it has counted nothing)."""
+        return self.counted if self.counted is not None else Counter()
+
+    def count(self, name: str, n: int = 1) -> None:
+        counted = self.counted
+        if counted is None:
+            counted = self.counted = Counter()
+        counted[name] += n
 
     @property
     def spi_in(self) -> int:
@@ -213,8 +235,28 @@ def esp_sa(
     # IKEv2 keeps the time lifetime (its engine rekeys and deletes); for IKEv1 SAs the data
     # path keeps both (D85)
     seconds = event.lifetime_seconds if ike_version == 1 else None
-    lifetime = Lifetime(seconds=seconds, kilobytes=event.lifetime_kilobytes)
+    lifetime = _lifetime_of(seconds, event.lifetime_kilobytes)
     return ChildSa(outbound, inbound, lifetime, now, random)
+
+
+_LIFETIMES: dict[tuple[int | None, int | None], Lifetime] = {}
+_NO_CHILD_KEYS = ChildKeys(b"", b"", b"", b"")
+
+
+def _lifetime_of(seconds: int | None, kilobytes: int | None) -> Lifetime:
+    """One (frozen) ``Lifetime`` per distinct pair of values, shared by the SAs using it."""
+    found = _LIFETIMES.get((seconds, kilobytes))
+    if found is None:
+        found = Lifetime(seconds=seconds, kilobytes=kilobytes)
+        if len(_LIFETIMES) < 1024:  # the values come from the configuration: few of them
+            _LIFETIMES[(seconds, kilobytes)] = found
+    return found
+
+
+def _as_installed(event: ChildSaEstablished, label: str) -> ChildSaEstablished:
+    """What ``InstalledSa.established`` keeps of the event: everything but the keys (the
+    ESP transforms hold their own), with the entry's label shared with the SA's key."""
+    return replace(event, keys=_NO_CHILD_KEYS, map_label=label)
 
 
 class Gateway:
@@ -480,7 +522,7 @@ class Gateway:
         for installed in self.installed.values():
             if installed.sa.outbound.spi != too_big.spi:
                 continue
-            installed.stats["pmtus-received"] += 1
+            installed.count("pmtus-received")
             mtu = too_big.mtu or installed.path_mtu - 1
             mtu = max(MIN_PATH_MTU, mtu)
             if mtu < installed.path_mtu:
@@ -572,8 +614,11 @@ class Gateway:
         "fragmentation needed" back (``#PMTUs sent``); nothing is silently lost."""
         if installed.hold_until is not None:
             if now < installed.hold_until:
-                if len(installed.held) < MAX_HELD:
-                    installed.held.append(packet)
+                held = installed.held
+                if held is None:
+                    held = installed.held = []
+                if len(held) < MAX_HELD:
+                    held.append(packet)
                 else:
                     self.drops["held-queue-full"] += 1
                 return
@@ -599,11 +644,11 @@ class Gateway:
         try:
             pieces = fragment(_clear_df(packet) if inner_df else packet, limit)
         except Ipv4Error:
-            installed.stats["pre-frag-failures"] += 1
+            installed.count("pre-frag-failures")
             self.drops["pre-frag-failed"] += 1
             return
-        installed.stats["pre-frag-successes"] += 1
-        installed.stats["fragments-created"] += len(pieces)
+        installed.count("pre-frag-successes")
+        installed.count("fragments-created", len(pieces))
         for piece in pieces:
             self._seal(installed, piece, IPV4_IN_ESP, now)
 
@@ -637,7 +682,7 @@ class Gateway:
         if local is None and route is not None:
             iface = self.policy.interfaces.get(route[0])
             local = ipv4_text(iface.address) if iface and iface.address is not None else None
-        installed.stats["pmtus-sent"] += 1
+        installed.count("pmtus-sent")
         source_text = ipv4_text(source)
         # from the gateway's own stack: written into the TUN, the kernel would drop a packet
         # with one of its own addresses as source
@@ -690,7 +735,7 @@ class Gateway:
             pieces = [outer]
             if len(outer) > installed.path_mtu and not df:
                 pieces = fragment(outer, installed.path_mtu)
-                installed.stats["fragments-created"] += len(pieces)
+                installed.count("fragments-created", len(pieces))
             for piece in pieces:
                 self._outputs.append(SendIpv4(installed.local, peer[0], piece))
         if events:
@@ -704,7 +749,7 @@ class Gateway:
         for _ in range(burst):
             size = tfc.payload_size or self._uniform(64, 1024)
             self._seal(installed, self.random(size), NO_NEXT_HEADER, now)
-        installed.stats["tfc-sent"] += burst
+        installed.count("tfc-sent", burst)
         installed.tfc_at = now + self._tfc_interval(tfc)
         self._mark_timed(installed)
 
@@ -764,7 +809,7 @@ class Gateway:
             if result.events:
                 self._lifetime(installed, result.events, now)
             if result.dummy:
-                installed.stats["tfc-received"] += 1
+                installed.count("tfc-received")
                 return
             if result.next_header != IPV4_IN_ESP:
                 self.drops["unsupported-next-header"] += 1
@@ -811,7 +856,7 @@ class Gateway:
             if result.events:
                 self._lifetime(installed, result.events, now)
             if result.dummy:
-                installed.stats["tfc-received"] += 1
+                installed.count("tfc-received")
                 return
             payload, next_header = result.inner, result.next_header
         else:
@@ -851,9 +896,9 @@ class Gateway:
             except NotIpv4:
                 quoted = None
             if quoted is None or not installed.selector.matches(quoted):
-                installed.stats["invalid-icmp-errors"] += 1
+                installed.count("invalid-icmp-errors")
                 return "invalid-icmp-error"
-            installed.stats["valid-icmp-errors"] += 1
+            installed.count("valid-icmp-errors")
         elif check_inbound_decrypted((installed.selector,), flow) is not None:
             return "invalid-selectors"
         if not self.policy.permit_vpn:
@@ -993,6 +1038,7 @@ class Gateway:
             ike_version=version,
             transport=transport,
         )
+        installed.established = _as_installed(event, installed.key[1])
         spi_in, spi_out = installed.sa.inbound.spi, installed.sa.outbound.spi
         sad_entry = SadEntry(
             spi_in, spi_out, peer[0], installed.key, installed.key, installed.sa, installed.sa
@@ -1065,7 +1111,7 @@ class Gateway:
         """The peer has installed its side (its first packet came, or the hold expired):
         send what waited, oldest first."""
         installed.hold_until = None
-        held, installed.held = installed.held, []
+        held, installed.held = installed.held or [], None
         self._release(installed.interface, installed.entry.label, now)
         for packet in held:
             self._protect(installed, packet, now)
@@ -1248,13 +1294,15 @@ class Gateway:
     def clear_counters(self) -> None:
         """``clear crypto ipsec sa counters``: what ``show`` counts starts again from zero."""
         for installed in self.installed.values():
+            base: dict[str, tuple[int, int, dict[str, int]]] = {}
             for name, state in (
                 ("inbound", installed.sa.inbound_state),
                 ("outbound", installed.sa.outbound_state),
             ):
                 c = state.counters()
-                installed.counters_base[name] = (c.packets, c.bytes, dict(c.errors))
-            installed.stats.clear()
+                base[name] = (c.packets, c.bytes, dict(c.errors))
+            installed.counters_base = base
+            installed.counted = None
         self.drops.clear()
 
     def rebuild_address_index(self) -> None:

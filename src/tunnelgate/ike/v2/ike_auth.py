@@ -39,7 +39,7 @@ from tunnelgate.ike.v2.payloads import (
     TsrPayload,
 )
 from tunnelgate.ike.v2.sa_lifecycle import SaLifecycle
-from tunnelgate.ike.v2.state import Child, IkeSa, Pending
+from tunnelgate.ike.v2.state import Child, IkeSa, Pending, shared_hashes
 from tunnelgate.ike.v2.task_manager import _equal, _first, _notify_name
 from tunnelgate.ike.v2.traffic_selectors import _narrowed, _selector_from_ts, _ts
 from tunnelgate.pki.certificates import (
@@ -112,6 +112,10 @@ class IkeAuthExchange(SaLifecycle):
         self._send_encrypted(sa, ExchangeType.IKE_AUTH, payloads, request=True, now=now)
 
     def _on_auth_response(self, sa: IkeSa, inner: list[Payload], now: float) -> None:
+        self._auth_response(sa, inner, now)
+        _forget_auth_material(sa)
+
+    def _auth_response(self, sa: IkeSa, inner: list[Payload], now: float) -> None:
         assert sa.keys is not None and sa.entry is not None and sa.selector is not None
         notifies = [p for p in inner if isinstance(p, NotifyPayload)]
         errors = [n for n in notifies if int(n.notify_type) < 16384]
@@ -214,6 +218,10 @@ class IkeAuthExchange(SaLifecycle):
         )
 
     def _on_auth_request(self, sa: IkeSa, inner: list[Payload], now: float) -> None:
+        self._auth_request(sa, inner, now)
+        _forget_auth_material(sa)
+
+    def _auth_request(self, sa: IkeSa, inner: list[Payload], now: float) -> None:
         assert sa.keys is not None
         idi, auth = _first(inner, IdiPayload), _first(inner, AuthPayload)
         if idi is None or auth is None:
@@ -490,3 +498,15 @@ def _identity_text(id_type: int, data: bytes) -> str | None:
     if id_type in (IdType.ID_FQDN, IdType.ID_RFC822_ADDR, IdType.ID_KEY_ID):
         return data.decode("utf-8", "replace")
     return None
+
+
+def _forget_auth_material(sa: IkeSa) -> None:
+    """Once IKE_AUTH established the SA (and derived its first child's keys), drop what only
+    that exchange needed: the IKE_SA_INIT nonces (§2.15 AUTH, §2.17 the first child's
+    KEYMAT; CREATE_CHILD_SA and rekeys use their own exchange's nonces, §1.3, §2.18) and
+    SK_pi/SK_pr (§2.15). The peer's hash algorithms are kept, shared between SAs."""
+    if sa.state != "established" or sa.keys is None:
+        return
+    sa.nonce_i = sa.nonce_r = b""
+    sa.keys = sa.keys.established()
+    sa.peer_hashes = shared_hashes(sa.peer_hashes)

@@ -8,18 +8,106 @@ from tunnelgate.crypto.cipher import EncryptionAlgorithm
 from tunnelgate.crypto.integrity import Integrity
 from tunnelgate.crypto.prf import Prf, prf_plus
 
+_ENDS: dict[tuple[int, ...], tuple[int, ...]] = {}  # lengths -> offsets, shared by all SAs
 
-@dataclass(frozen=True, slots=True)
+
 class IkeKeys:
-    """SK_d, SK_a*, SK_e*, SK_p* of one IKE SA (never shown by ``repr``)."""
+    """SK_d, SK_a*, SK_e*, SK_p* of one IKE SA (never shown by ``repr``).
 
-    sk_d: bytes = field(repr=False)
-    sk_ai: bytes = field(repr=False)
-    sk_ar: bytes = field(repr=False)
-    sk_ei: bytes = field(repr=False)
-    sk_er: bytes = field(repr=False)
-    sk_pi: bytes = field(repr=False)
-    sk_pr: bytes = field(repr=False)
+    Held as one ``bytes`` (the prf+ stream, §2.14 order) with the end offsets shared by
+    every SA of the same algorithms, instead of seven objects: each key is sliced out when
+    asked for (once per message). ``established`` forgets SK_pi and SK_pr, which only the
+    AUTH payloads of IKE_AUTH use (§2.15); they read as empty afterwards.
+    """
+
+    __slots__ = ("_ends", "_stream")
+
+    _stream: bytes
+    _ends: tuple[int, ...]
+
+    def __init__(
+        self,
+        sk_d: bytes,
+        sk_ai: bytes,
+        sk_ar: bytes,
+        sk_ei: bytes,
+        sk_er: bytes,
+        sk_pi: bytes,
+        sk_pr: bytes,
+    ) -> None:
+        parts = (sk_d, sk_ai, sk_ar, sk_ei, sk_er, sk_pi, sk_pr)
+        self._set(b"".join(parts), tuple(len(p) for p in parts))
+
+    @classmethod
+    def from_stream(cls, stream: bytes, lengths: tuple[int, ...]) -> IkeKeys:
+        """The keys cut from ``stream`` by ``lengths`` (the seven, in §2.14 order)."""
+        keys = cls.__new__(cls)
+        keys._set(stream[: sum(lengths)], lengths)
+        return keys
+
+    def _set(self, stream: bytes, lengths: tuple[int, ...]) -> None:
+        ends = _ENDS.get(lengths)
+        if ends is None:
+            total, offsets = 0, []
+            for length in lengths:
+                total += length
+                offsets.append(total)
+            ends = _ENDS[lengths] = tuple(offsets)
+        object.__setattr__(self, "_stream", stream)
+        object.__setattr__(self, "_ends", ends)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"IkeKeys is immutable: cannot set {name}")
+
+    def _key(self, index: int) -> bytes:
+        ends = self._ends
+        return self._stream[ends[index - 1] if index else 0 : ends[index]]
+
+    @property
+    def sk_d(self) -> bytes:
+        return self._key(0)
+
+    @property
+    def sk_ai(self) -> bytes:
+        return self._key(1)
+
+    @property
+    def sk_ar(self) -> bytes:
+        return self._key(2)
+
+    @property
+    def sk_ei(self) -> bytes:
+        return self._key(3)
+
+    @property
+    def sk_er(self) -> bytes:
+        return self._key(4)
+
+    @property
+    def sk_pi(self) -> bytes:
+        return self._key(5)
+
+    @property
+    def sk_pr(self) -> bytes:
+        return self._key(6)
+
+    def established(self) -> IkeKeys:
+        """The same keys without SK_pi and SK_pr (once IKE_AUTH is done)."""
+        ends = self._ends
+        kept = ends[4]
+        lengths = tuple(b - a for a, b in zip((0, *ends), ends, strict=False))
+        return IkeKeys.from_stream(self._stream[:kept], (*lengths[:5], 0, 0))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IkeKeys):
+            return NotImplemented
+        return self._ends == other._ends and self._stream == other._stream
+
+    def __hash__(self) -> int:
+        return hash((self._stream, self._ends))
+
+    def __repr__(self) -> str:
+        return "IkeKeys()"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +173,7 @@ def _split(
         new_prf.key_bytes,
         new_prf.key_bytes,
     )
-    stream = prf_plus(stream_prf, skeyseed, seed, sum(lengths))
-    parts: list[bytes] = []
-    offset = 0
-    for length in lengths:
-        parts.append(stream[offset : offset + length])
-        offset += length
-    return IkeKeys(*parts)
+    return IkeKeys.from_stream(prf_plus(stream_prf, skeyseed, seed, sum(lengths)), lengths)
 
 
 def derive_child_keys(

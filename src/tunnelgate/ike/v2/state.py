@@ -5,8 +5,9 @@ an IKE SA's negotiation, keys, message IDs and children, the established ``Child
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from tunnelgate.crypto import dh
 from tunnelgate.crypto.cipher import EncryptionAlgorithm
@@ -23,6 +24,22 @@ Address = tuple[str, int]
 RandomSource = Callable[[int], bytes]
 NONCE_BYTES = 32
 NAT_T_PORT = 4500
+# shared empty values: most SAs never hold anything else there (a dict or list per SA
+# would cost 60-220 bytes each, times 20,000 tunnels: issue 8)
+NO_HASHES: frozenset[int] = frozenset()
+_NO_RESPONSES: Mapping[int, list[bytes]] = MappingProxyType({})
+# RFC 7427 hash algorithm ids 1-8 (SHA1 .. Streebog-512): the sets of them are shared
+_HASH_IDS = frozenset(range(1, 9))
+_HASH_SETS: dict[frozenset[int], frozenset[int]] = {NO_HASHES: NO_HASHES}
+
+
+def shared_hashes(hashes: frozenset[int]) -> frozenset[int]:
+    """One object per distinct set of the registered hash ids (at most 256 of them), so
+    20,000 SAs with peers announcing the same algorithms hold one frozenset, not 20,000.
+    Sets with other values (the peer chooses them) stay the SA's own."""
+    if not hashes <= _HASH_IDS:
+        return hashes
+    return _HASH_SETS.setdefault(hashes, hashes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,16 +125,18 @@ class IkeSa:
     remote_psk: PreSharedKey | None = field(default=None, repr=False)
     tunnel_group: TunnelGroup | None = field(default=None, repr=False)  # initiator: the peer's
     # the hash algorithms the peer announced in SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4)
-    peer_hashes: frozenset[int] = frozenset()
+    peer_hashes: frozenset[int] = NO_HASHES
     # reliability
     next_message_id: int = 0
-    last_request: list[bytes] = field(default_factory=list)  # one datagram per fragment
+    last_request: Sequence[bytes] = ()  # one datagram per fragment (replaced, not appended to)
     retransmit_at: float | None = None
     retransmits: int = 0
-    responses: dict[int, list[bytes]] = field(default_factory=dict)  # message id -> datagrams
+    # message id -> datagrams (replaced by a dict of the latest response, not mutated)
+    responses: Mapping[int, list[bytes]] = field(default_factory=lambda: _NO_RESPONSES)
     fragmentation: bool = False  # both announced IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383)
-    fragments: dict[int, dict[int, bytes]] = field(default_factory=dict)  # mid -> n -> plain
-    fragment_first: dict[int, int] = field(default_factory=dict)  # mid -> first payload
+    # reassembly (RFC 7383 §2.6): dicts made when the first fragment comes (``fragments``)
+    held_fragments: dict[int, dict[int, bytes]] | None = field(default=None, repr=False)
+    held_fragment_first: dict[int, int] | None = field(default=None, repr=False)
     expected_request_id: int = 0  # the next request id the peer may send
     pending: Pending | None = None
     children: dict[bytes, Child] = field(default_factory=dict)  # by our inbound SPI
@@ -133,6 +152,22 @@ class IkeSa:
     @property
     def key(self) -> bytes:
         return self.spi_i if self.initiator else self.spi_r
+
+    @property
+    def fragments(self) -> dict[int, dict[int, bytes]]:
+        """Fragments held for reassembly: message id -> fragment number -> plaintext."""
+        held = self.held_fragments
+        if held is None:
+            held = self.held_fragments = {}
+        return held
+
+    @property
+    def fragment_first(self) -> dict[int, int]:
+        """Message id -> the first-payload type its fragment 1 carried."""
+        first = self.held_fragment_first
+        if first is None:
+            first = self.held_fragment_first = {}
+        return first
 
     def next_deadline(self) -> float | None:
         """The earliest of this SA's timers and its children's (None: no timer)."""
