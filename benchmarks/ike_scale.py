@@ -324,7 +324,8 @@ def report(results: list[dict[str, Any]], *, recovery: bool) -> None:
     slowest = max((float(str(r.get("recovery_ms_max") or 0)) for r in results), default=0.0)
     print(
         f"recovery: {s('recovered')} re-established, {s('refused')} refused, "
-        f"{s('reconnecting')} still reconnecting; first loss to last re-establishment {span}; "
+        f"{s('reconnecting')} still reconnecting ({s('stalled')} with no engine timer); "
+        f"first loss to last re-establishment {span}; "
         f"per tunnel (loss -> up) p95 of the worst batch {worst:.0f} ms, max {slowest:.0f} ms; "
         f"{s('reconnect_attempts')} attempts, {s('recovery_cookie_challenged')} answered a COOKIE"
     )

@@ -26,6 +26,7 @@ from tests.protocol.network import (
 )
 from tests.unit.tools.test_analyze import BRANCH, HQ, gateway_text
 from tunnelgate.config.compile import compile_config
+from tunnelgate.ike.v2.constants import ExchangeType, HeaderFlag
 from tunnelgate.ike.v2.engine import Ikev2Engine
 from tunnelgate.ike.v2.events import (
     ChildSaDeleted,
@@ -37,6 +38,7 @@ from tunnelgate.ike.v2.events import (
     IkeSaFailed,
     PeerUnreachable,
 )
+from tunnelgate.ike.v2.message import Header, Message, encode_message
 
 HQ_ADDR, BRANCH_ADDR = ("203.0.113.1", 500), ("198.51.100.2", 500)
 
@@ -360,6 +362,70 @@ def test_cookie_round_trip_under_half_open_load() -> None:
     assert [type(e) for e in events(hq)] == [IkeSaEstablished, ChildSaEstablished]
     assert len(network.log) == 6  # one extra round trip
     assert branch.drops["cookie-demanded"] == 1
+
+
+# A late copy of a COOKIE answer (issue 8: 164 of 20,000 reconnecting initiators hung):
+#   HQ --- IKE_SA_INIT request ----------------------> branch
+#   HQ --- the same, retransmitted (branch is slow) -> branch
+#   HQ <-- N(COOKIE) ------------------------------ branch    HQ sends the request with it
+#   HQ <-- N(COOKIE) again (answers the retransmission)       ignored: the request stays
+#   HQ <-- IKE_SA_INIT response ------------------- branch    outstanding, with its timer
+
+
+def test_a_repeated_cookie_answer_leaves_the_cookie_request_outstanding() -> None:
+    network, hq, branch = setup(rules=[duplicate_nth(1)])  # the COOKIE answer, twice
+    branch.cookie_threshold = 0
+    initiate(network, hq)
+    network.step()  # request -> branch
+    network.step()  # COOKIE, COOKIE -> HQ: it sends the request with the cookie once
+    (sa,) = (sa for sa in hq.sas.values())
+    assert sa.state == "init" and sa.cookie and hq.drops["repeated-cookie"] == 1
+    assert sa.retransmit_at is not None and hq.get_timer() == sa.retransmit_at
+    network.run()
+    assert [type(e) for e in events(hq)] == [IkeSaEstablished, ChildSaEstablished]
+    assert [type(e) for e in events(branch)] == [IkeSaEstablished, ChildSaEstablished]
+    assert hq.drops["unexpected-response"] == 0
+
+
+def test_a_repeated_cookie_answer_after_the_request_is_lost_is_retransmitted() -> None:
+    # the request with the cookie is lost: only the retransmission timer can recover it
+    network, hq, branch = setup(rules=[duplicate_nth(1), drop_nth(3)])
+    branch.cookie_threshold = 0
+    start = network.clock.now
+    initiate(network, hq)
+    network.run()
+    assert [type(e) for e in events(hq)] == [IkeSaEstablished, ChildSaEstablished]
+    assert network.clock.now == start + 1.0
+
+
+def test_an_unusable_ike_sa_init_answer_is_dropped_and_the_request_retransmitted() -> None:
+    network, hq, _branch = setup(rules=[drop_nth(1)])  # the real answer is lost
+    initiate(network, hq)
+    network.step()
+    (sa,) = (sa for sa in hq.sas.values())
+    due = sa.retransmit_at
+    # an answer without SA, KE or Nonce (and no notify) from the responder's address
+    bogus = Header(sa.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0)
+    hq.receive_datagram(encode_message(Message(bogus, ())), BRANCH_ADDR, network.clock.now)
+    assert hq.drops["DecodeError"] == 1
+    assert sa.retransmit_at == due and hq.get_timer() == due
+    network.run()
+    assert [type(e) for e in events(hq)] == [IkeSaEstablished, ChildSaEstablished]
+
+
+def test_a_repeated_invalid_ke_answer_does_not_fail_the_retry() -> None:
+    hq = {
+        "ikev2_policy": "crypto ikev2 policy 10\n encryption aes-256\n integrity sha256\n"
+        " group 19 14\n prf sha256\n"
+    }
+    network, hq_e, _branch = setup(hq=hq, rules=[duplicate_nth(1)])  # INVALID_KE, twice
+    initiate(network, hq_e)
+    network.run()
+    hq_events = events(hq_e)
+    assert [type(e) for e in hq_events] == [IkeSaEstablished, ChildSaEstablished]
+    ike = hq_events[0]
+    assert isinstance(ike, IkeSaEstablished) and ike.algorithms.endswith("group 14")
+    assert hq_e.drops["repeated-invalid-ke"] == 1
 
 
 def test_a_flood_of_spoofed_requests_keeps_no_state_beyond_the_threshold() -> None:

@@ -179,6 +179,9 @@ class BenchResult:
     recovery_cookie_challenged: int = 0  # of which re-establishments
     socket_errors: int = 0  # ignored errors of held/reconnecting sockets (port unreachable)
     peer_requests: int = 0  # IKEv2 requests held SAs received: the responder's DPD, rekeys
+    # reconnecting at the end with nothing scheduled in the engine (no timer: it would wait
+    # for ever, sending nothing; an engine bug, e.g. issue 8's ignored second COOKIE)
+    stalled: int = 0
 
     @property
     def failed(self) -> int:
@@ -238,6 +241,7 @@ class BenchResult:
                 "last_recovery_monotonic": self.last_recovery,
                 "socket_errors": self.socket_errors,
                 "peer_requests": self.peer_requests,
+                "stalled": self.stalled,
             }
         return {
             "ok": self.ok,
@@ -783,6 +787,8 @@ class IkeLoad:
             for initiator in list(self._open):
                 if initiator.stage in SETTING_UP and initiator.lost_at is None:
                     result.failures["interrupted"] += 1
+                elif initiator.stage in SETTING_UP and initiator.engine.get_timer() is None:
+                    result.stalled += 1
                 self._close(initiator)
             self.selector.close()
             for sig, handler in previous.items():
@@ -842,6 +848,7 @@ def merge_results(results: list[BenchResult]) -> BenchResult:
             "recovery_cookie_challenged",
             "socket_errors",
             "peer_requests",
+            "stalled",
         ):
             setattr(merged, name, getattr(merged, name) + getattr(r, name))
         merged.recovery_failures.update(r.recovery_failures)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import Counter, deque
+from collections.abc import Callable
 
 from tunnelgate.crypto.errors import CryptoError, UnknownAlgorithm
 from tunnelgate.ike.v2.constants import ExchangeType, HeaderFlag, ProtocolId
@@ -214,20 +215,19 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
                 return
             message = decode_message(data)
             if header.exchange_type == ExchangeType.IKE_SA_INIT and sa.state == "init":
-                sa.retransmit_at = None
-                self._on_init_response(sa, message, data, now)
+                self._on_setup_response(sa, self._on_init_response, message, data, now)
                 return
             opened = self._open(sa, message, data)
             if opened is None:  # more fragments to come
                 return
             inner = opened
-            sa.retransmit_at = None
             if header.exchange_type == ExchangeType.IKE_AUTH and sa.state == "auth":
-                self._on_auth_response(sa, inner, now)
+                self._on_setup_response(sa, self._on_auth_response, inner, now)
             elif sa.state == "established" and sa.pending is not None:
+                sa.retransmit_at = None
                 pending, sa.pending = sa.pending, None
                 self._on_response(sa, pending, header.exchange_type, inner, now)
-            else:
+            else:  # dropped as if lost: our request stays outstanding (and retransmitted)
                 self.drops["unexpected-exchange"] += 1
             return
         if header.message_id < sa.expected_request_id:
@@ -258,6 +258,23 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
             self._on_informational_request(sa, inner, mid, now)
         else:
             self.drops["unexpected-request"] += 1
+
+    def _on_setup_response(self, sa: IkeSa, handle: Callable[..., None], *args: object) -> None:
+        """Hand the answer to an IKE_SA_INIT or IKE_AUTH request to ``handle``, which moves the
+        SA on (a new request: COOKIE, INVALID_KE, IKE_AUTH), establishes it or fails it. An
+        answer it did neither with (a late copy answering an earlier request, e.g. a second
+        COOKIE after a retransmission; or one that raised) is dropped as if it had been lost:
+        the outstanding request keeps its retransmission timer. Without that an SA being set up
+        would wait for ever, with no timer left (retransmission is its only one), for an answer
+        it would then drop as unexpected (RFC 7296 §2.1: only the initiator retransmits)."""
+        retransmit_at, state = sa.retransmit_at, sa.state
+        sa.retransmit_at = None
+        try:
+            handle(sa, *args)
+        finally:
+            if sa.retransmit_at is None and sa.state == state and self.sas.get(sa.key) is sa:
+                sa.retransmit_at = retransmit_at
+                self._schedule(sa, retransmit_at)
 
     def _on_response(
         self, sa: IkeSa, pending: Pending, exchange: int, inner: list[Payload], now: float

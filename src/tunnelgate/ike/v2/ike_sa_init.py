@@ -90,9 +90,16 @@ class IkeSaInitExchange(IkeAuthExchange):
 
     def _on_init_response(self, sa: IkeSa, message: Message, data: bytes, now: float) -> None:
         cookie = message.find_notify(NotifyType.COOKIE)
-        if cookie is not None and not sa.cookie:
-            sa.cookie = cookie.data
-            self._send_init_request(sa, now)
+        if cookie is not None:
+            if not sa.cookie:
+                sa.cookie = cookie.data
+                self._send_init_request(sa, now)
+                return
+            # Only the first COOKIE is honoured. Another one is most often a late copy: the
+            # answer to our retransmission of the request without it, arriving while the
+            # request with the cookie is outstanding. Ignored, so that request keeps its
+            # timer (engine._on_setup_response) and its answer is taken when it comes.
+            self.drops["repeated-cookie"] += 1
             return
         invalid_ke = message.find_notify(NotifyType.INVALID_KE_PAYLOAD)
         if invalid_ke is not None and len(invalid_ke.data) == 2:
@@ -101,6 +108,10 @@ class IkeSaInitExchange(IkeAuthExchange):
             if wanted in allowed and wanted != sa.group:
                 sa.group = wanted
                 self._send_init_request(sa, now)
+                return
+            if wanted == sa.group != initial_ke_group(self.gateway.ikev2_policies):
+                # a late copy answering a request in the group we left: already done
+                self.drops["repeated-invalid-ke"] += 1
                 return
         for notify in message.find_all(NotifyPayload):
             if isinstance(notify.notify_type, NotifyType) and notify.notify_type < 16384:
