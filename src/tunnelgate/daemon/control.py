@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import gc
 import json
 import os
@@ -70,8 +73,11 @@ class ControlServer:
                 with _collector_paused():
                     answer = json.dumps(self._answer(session, raw)).encode() + b"\n"
                 writer.write(answer)
+                large = len(answer) >= TRIM_AFTER_BYTES
                 del answer
                 await writer.drain()
+                if large:
+                    release_freed_memory()
         except (TimeoutError, ConnectionError, asyncio.LimitOverrunError, ValueError):
             pass
         finally:
@@ -102,6 +108,31 @@ class ControlServer:
             self._server.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+# After an answer this large (``show crypto ipsec sa`` at thousands of tunnels: tens of MB of
+# short-lived strings) the C allocator is asked to give its free pages back to the system
+TRIM_AFTER_BYTES = 1 << 20
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None on other C libraries)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+def release_freed_memory() -> None:
+    """Return the memory a large answer used to the system: glibc keeps freed small blocks in
+    its arenas (at 20,000 tunnels a ``show`` left ~3.5 KiB per tunnel of resident memory that
+    nothing used), ``malloc_trim(0)`` releases them."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @contextlib.contextmanager
