@@ -283,6 +283,34 @@ def ike_identity(cert: x509.Certificate, identity: str, own_address: str) -> tup
     return "der-asn1-dn", cert.subject.public_bytes()
 
 
+# the subjectAltName type that holds each identity kind
+SAN_OF_KIND: dict[str, type[x509.GeneralName]] = {
+    "ipv4": x509.IPAddress,
+    "ipv6": x509.IPAddress,
+    "fqdn": x509.DNSName,
+    "user-fqdn": x509.RFC822Name,
+}
+
+
+def carries_identity_kind(cert: x509.Certificate, kind: str) -> bool:
+    """Whether the certificate holds an identity of this kind (``peer-id-validate cert``
+    checks only those): the subject DN always, the others as subjectAltNames."""
+    if kind == "der-asn1-dn":
+        return True
+    san_type = SAN_OF_KIND.get(kind)
+    if san_type is None:
+        return False
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    names = [n for n in san.value if isinstance(n, san_type)]
+    if kind in ("ipv4", "ipv6"):
+        version = 4 if kind == "ipv4" else 6
+        return any(isinstance(n, x509.IPAddress) and n.value.version == version for n in names)
+    return bool(names)
+
+
 def matches_identity(cert: x509.Certificate, kind: str, data: bytes) -> bool:
     """Whether the certificate holds this IKE identity (kinds: ipv4, ipv6, fqdn, user-fqdn,
     der-asn1-dn, key-id)."""

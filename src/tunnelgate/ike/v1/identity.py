@@ -25,7 +25,7 @@ from cryptography import x509
 from tunnelgate.ike.v1.constants import IdType, NotifyMessageType
 from tunnelgate.ike.v1.errors import Phase1Error
 from tunnelgate.ike.v1.payloads import IdPayload
-from tunnelgate.pki.certificates import ike_identity, matches_identity
+from tunnelgate.pki.certificates import carries_identity_kind, ike_identity, matches_identity
 from tunnelgate.policy.gateway import GatewayPolicy
 
 UDP = 17
@@ -91,12 +91,6 @@ ID_TYPE_OF_KIND: dict[str, IdType] = {
 }
 KIND_OF_ID_TYPE = {v: k for k, v in ID_TYPE_OF_KIND.items()}
 _ADDRESS_SIZES = {IdType.ID_IPV4_ADDR: 4, IdType.ID_IPV6_ADDR: 16}
-_SAN_OF_KIND: dict[str, type[x509.GeneralName]] = {
-    "ipv4": x509.IPAddress,
-    "ipv6": x509.IPAddress,
-    "fqdn": x509.DNSName,
-    "user-fqdn": x509.RFC822Name,
-}
 
 
 def certificate_identity(
@@ -145,7 +139,7 @@ def check_certificate_identity(
             raise _invalid("identity is not ASCII text") from None
     text = identity_text(identity, certificate)
     check = peer_id_validate == "req" or (
-        peer_id_validate == "cert" and _holds_kind(certificate, kind)
+        peer_id_validate == "cert" and carries_identity_kind(certificate, kind)
     )
     if check and not matches_identity(certificate, kind, identity.data):
         raise _invalid(
@@ -153,25 +147,6 @@ def check_certificate_identity(
             f"{certificate.subject.rfc4514_string()} (peer-id-validate {peer_id_validate})"
         )
     return text
-
-
-def _holds_kind(certificate: x509.Certificate, kind: str) -> bool:
-    """Whether the certificate carries an identity of ``kind`` (``peer-id-validate cert``)."""
-    if kind == "der-asn1-dn":
-        return True
-    san_type = _SAN_OF_KIND.get(kind)
-    if san_type is None:
-        return False
-    try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return False
-    version = {"ipv4": 4, "ipv6": 6}.get(kind)
-    return any(
-        isinstance(name, san_type)
-        and (version is None or getattr(name.value, "version", None) == version)
-        for name in san.value
-    )
 
 
 def _invalid(reason: str) -> Phase1Error:

@@ -42,16 +42,9 @@ ID_TYPE_OF_KIND: dict[str, IdType] = {
 }
 KIND_OF_ID_TYPE: dict[int, str] = {int(t): kind for kind, t in ID_TYPE_OF_KIND.items()}
 
+
 # which subjectAltName entries show that a certificate carries an identity of a kind
 # (``peer-id-validate cert`` checks an identity only when the certificate carries its kind)
-_SAN_OF_KIND: dict[str, type[x509.GeneralName]] = {
-    "ipv4": x509.IPAddress,
-    "ipv6": x509.IPAddress,
-    "fqdn": x509.DNSName,
-    "user-fqdn": x509.RFC822Name,
-}
-
-
 def signed_octets(
     prf: Prf, real_message: bytes, peer_nonce: bytes, sk_p: bytes, id_type: int, id_data: bytes
 ) -> bytes:
@@ -126,21 +119,3 @@ def peer_chain(payloads: Sequence[Payload]) -> list[x509.Certificate] | str:
             return "the peer's certificate cannot be read: not one DER certificate"
         chain.extend(loaded)
     return chain
-
-
-def carries_identity_kind(certificate: x509.Certificate, kind: str) -> bool:
-    """Whether the certificate holds an identity of this kind (the subject DN always is)."""
-    if kind == "der-asn1-dn":
-        return True
-    san_type = _SAN_OF_KIND.get(kind)
-    if san_type is None:
-        return False
-    try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except (x509.ExtensionNotFound, ValueError):
-        return False
-    names = [n for n in san.value if isinstance(n, san_type)]
-    if kind in ("ipv4", "ipv6"):
-        version = 4 if kind == "ipv4" else 6
-        return any(isinstance(n, x509.IPAddress) and n.value.version == version for n in names)
-    return bool(names)

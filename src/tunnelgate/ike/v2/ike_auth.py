@@ -17,7 +17,6 @@ from tunnelgate.ike.v2.auth import (
     ID_TYPE_OF_KIND,
     KIND_OF_ID_TYPE,
     SIGNATURE_METHODS,
-    carries_identity_kind,
     certificate_payloads,
     certreq_payload,
     peer_chain,
@@ -44,6 +43,7 @@ from tunnelgate.ike.v2.task_manager import _equal, _first, _notify_name
 from tunnelgate.ike.v2.traffic_selectors import _narrowed, _selector_from_ts, _ts
 from tunnelgate.pki.certificates import (
     CertificateError,
+    carries_identity_kind,
     describe,
     ike_identity,
     matches_identity,
