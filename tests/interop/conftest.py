@@ -17,8 +17,11 @@ from tests.interop.harness import (
     CharonSettings,
     Namespace,
     Netns,
+    Sites,
+    TunnelgateDaemon,
     charon_installed,
     leftover_namespaces,
+    topology_sites,
 )
 
 CHARONS_KEY = pytest.StashKey[list[Charon]]()
@@ -70,6 +73,22 @@ def netns() -> Iterator[Netns]:
     with Netns() as lab:
         yield lab
     assert not leftover_namespaces(lab.prefix), "namespaces left behind"
+
+
+@pytest.fixture
+def sites(netns: Netns) -> Sites:
+    """The two-site topology of the gateway tests (``harness.topology_sites``)."""
+    return topology_sites(netns)
+
+
+@pytest.fixture
+def gateways() -> Iterator[list[TunnelgateDaemon]]:
+    """``tunnelgate run`` daemons a test starts; each is stopped (by pid) afterwards."""
+    started: list[TunnelgateDaemon] = []
+    yield started
+    for gw in started:
+        gw.stop()
+        assert not gw.running()
 
 
 StartCharon = Callable[..., Charon]

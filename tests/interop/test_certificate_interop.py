@@ -20,7 +20,7 @@ import datetime as dt
 import ipaddress
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +33,8 @@ from cryptography.x509.oid import NameOID
 from tests.interop.conftest import StartCharon
 from tests.interop.harness import (
     HarnessError,
-    Netns,
     Sites,
     TunnelgateDaemon,
-    topology_sites,
     wait_until,
 )
 from tests.interop.test_gateway_interop import Lab, assert_traffic, unexpected_drops
@@ -313,20 +311,6 @@ def import_credentials(pki: Pki, crl: bytes | None = None) -> Callable[[Path], N
         assert "BEGIN" not in result.stdout + result.stderr  # never the key
 
     return prepare
-
-
-@pytest.fixture
-def sites(netns: Netns) -> Sites:
-    return topology_sites(netns)
-
-
-@pytest.fixture
-def gateways() -> Iterator[list[TunnelgateDaemon]]:
-    started: list[TunnelgateDaemon] = []
-    yield started
-    for gw in started:
-        gw.stop()
-        assert not gw.running()
 
 
 def bring_up(

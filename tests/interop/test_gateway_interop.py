@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -20,14 +19,12 @@ import pytest
 from tests.interop.conftest import StartCharon
 from tests.interop.harness import (
     Charon,
-    Netns,
     Sites,
     TunnelgateDaemon,
     end_process,
     ping,
     psk_gateway_conf,
     tcp_transfer,
-    topology_sites,
     wait_until,
 )
 
@@ -101,20 +98,6 @@ class Lab:
     sites: Sites
     charon: Charon
     gateway: TunnelgateDaemon
-
-
-@pytest.fixture
-def sites(netns: Netns) -> Sites:
-    return topology_sites(netns)
-
-
-@pytest.fixture
-def gateways() -> Iterator[list[TunnelgateDaemon]]:
-    started: list[TunnelgateDaemon] = []
-    yield started
-    for gw in started:
-        gw.stop()
-        assert not gw.running()
 
 
 def bring_up(

@@ -15,7 +15,6 @@ group 5, the strongest ``set pfs`` allows with IKEv1 transform sets.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -25,14 +24,12 @@ from tests.interop.harness import (
     Charon,
     CharonSettings,
     HarnessError,
-    Netns,
     Sites,
     TunnelgateDaemon,
     end_process,
     ping,
     psk_gateway_conf,
     tcp_transfer,
-    topology_sites,
     wait_until,
 )
 from tests.interop.test_gateway_interop import counters, unexpected_drops
@@ -92,20 +89,6 @@ class Lab:
     sites: Sites
     charon: Charon
     gateway: TunnelgateDaemon
-
-
-@pytest.fixture
-def sites(netns: Netns) -> Sites:
-    return topology_sites(netns)
-
-
-@pytest.fixture
-def gateways() -> Iterator[list[TunnelgateDaemon]]:
-    started: list[TunnelgateDaemon] = []
-    yield started
-    for gw in started:
-        gw.stop()
-        assert not gw.running()
 
 
 def bring_up(

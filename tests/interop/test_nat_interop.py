@@ -18,7 +18,6 @@ reaches tunnelgate.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -56,15 +55,6 @@ class Lab:
 @pytest.fixture
 def sites(netns: Netns) -> NatSites:
     return topology_sites_nat(netns)
-
-
-@pytest.fixture
-def gateways() -> Iterator[list[TunnelgateDaemon]]:
-    started: list[TunnelgateDaemon] = []
-    yield started
-    for gw in started:
-        gw.stop()
-        assert not gw.running()
 
 
 def charon_behind_nat(conf: str) -> str:
