@@ -428,6 +428,30 @@ def test_a_repeated_invalid_ke_answer_does_not_fail_the_retry() -> None:
     assert hq_e.drops["repeated-invalid-ke"] == 1
 
 
+def test_the_cookie_retry_repeats_every_payload_unchanged() -> None:
+    """RFC 7296 §2.6: the retry carries N(COOKIE) first and all other payloads unchanged
+    (the same KE data and nonce)."""
+    from tunnelgate.ike.v2 import decode_message
+    from tunnelgate.ike.v2.payloads import KePayload, NoncePayload, NotifyPayload
+
+    network, hq, branch = setup()
+    branch.cookie_threshold = 0
+    entry = hq.gateway.crypto_maps["outside"].entries[0]
+    assert entry.acl is not None
+    now = network.clock.now
+    hq.initiate(entry, entry.acl.permits[0], now)
+    ((first, to),) = hq.datagrams_to_send(now)
+    branch.receive_datagram(first, HQ_ADDR, now)
+    ((cookie_answer, _),) = branch.datagrams_to_send(now)
+    hq.receive_datagram(cookie_answer, to, now)
+    ((retry, _),) = hq.datagrams_to_send(now)
+    one, two = decode_message(first), decode_message(retry)
+    assert isinstance(two.payloads[0], NotifyPayload) and two.payloads[0].data
+    assert two.payloads[1:] == one.payloads
+    assert one.find(KePayload) == two.find(KePayload)
+    assert one.find(NoncePayload) == two.find(NoncePayload)
+
+
 def test_a_flood_of_spoofed_requests_keeps_no_state_beyond_the_threshold() -> None:
     network, hq, branch = setup()
     branch.cookie_threshold = 5

@@ -70,8 +70,11 @@ class IkeSaInitExchange(IkeAuthExchange):
         return sa
 
     def _send_init_request(self, sa: IkeSa, now: float) -> None:
-        group = dh.group(sa.group)
-        sa.private, public = group.generate(self.random)
+        # a retry after a COOKIE repeats every payload unchanged (RFC 7296 §2.6): a new key
+        # only for the first request and after INVALID_KE_PAYLOAD named another group
+        if sa.private is None or sa.private.group != sa.group:
+            sa.private, sa.public = dh.group(sa.group).generate(self.random)
+        public = sa.public
         payloads: list[Payload] = []
         if sa.cookie:
             payloads.append(NotifyPayload(NotifyType.COOKIE, sa.cookie))
@@ -245,7 +248,7 @@ class IkeSaInitExchange(IkeAuthExchange):
             sa.spi_i,
             sa.spi_r,
         )
-        sa.private = None  # the DH secret is not needed any more
+        sa.private, sa.public = None, b""  # the DH secret is not needed any more
 
     def _fragmentation_supported(self) -> list[Payload]:
         if not self.gateway.ikev2_fragmentation:

@@ -111,6 +111,7 @@ class IkeSa:
     nonce_r: bytes = b""
     group: int = 0
     private: dh.DhPrivateKey | None = None
+    public: bytes = b""  # initiator: our KE data, sent again unchanged after a COOKIE
     choice: Ikev2Choice | None = None
     keys: IkeKeys | None = field(default=None, repr=False)
     init_request: bytes = b""
