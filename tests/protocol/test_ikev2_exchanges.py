@@ -452,6 +452,37 @@ def test_the_cookie_retry_repeats_every_payload_unchanged() -> None:
     assert one.find(NoncePayload) == two.find(NoncePayload)
 
 
+def test_a_new_cookie_is_followed_a_bounded_number_of_times() -> None:
+    """A responder that restarted between our retries demands a cookie made with a new
+    secret: the initiator follows new values (at most MAX_COOKIE_ROUNDS), never a repeat."""
+    from tunnelgate.ike.v2 import decode_message
+    from tunnelgate.ike.v2.ike_sa_init import MAX_COOKIE_ROUNDS
+    from tunnelgate.ike.v2.payloads import NotifyPayload
+
+    network, hq, _ = setup()
+    entry = hq.gateway.crypto_maps["outside"].entries[0]
+    assert entry.acl is not None
+    now = network.clock.now
+    sa = hq.initiate(entry, entry.acl.permits[0], now)
+    ((request, to),) = hq.datagrams_to_send(now)
+    sent = []
+    for n in range(MAX_COOKIE_ROUNDS + 2):
+        responder = setup()[2]  # a fresh responder each time, with a new cookie secret
+        responder.cookie_threshold, responder._cookie_secret = 0, bytes([n + 1]) * 32
+        responder.receive_datagram(request, HQ_ADDR, now)
+        ((answer, _),) = responder.datagrams_to_send(now)
+        hq.receive_datagram(answer, to, now)
+        retry = hq.datagrams_to_send(now)
+        sent.append(len(retry))
+        if retry:
+            ((request, _),) = retry
+            first = decode_message(request).payloads[0]
+            assert isinstance(first, NotifyPayload) and first.data == sa.cookie
+    assert sent == [1] * MAX_COOKIE_ROUNDS + [0, 0]  # then ignored: the timer decides
+    assert sa.cookie_rounds == MAX_COOKIE_ROUNDS and hq.drops["repeated-cookie"] == 2
+    assert hq.get_timer() is not None
+
+
 def test_a_flood_of_spoofed_requests_keeps_no_state_beyond_the_threshold() -> None:
     network, hq, branch = setup()
     branch.cookie_threshold = 5

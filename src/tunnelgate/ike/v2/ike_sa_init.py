@@ -36,6 +36,8 @@ MAX_HALF_OPEN = 1000
 # without it spoofed or abandoned IKE_SA_INITs would hold the half-open table, and with it the
 # COOKIE demand and the MAX_HALF_OPEN refusal, for ever
 HALF_OPEN_TIMEOUT_S = 30.0
+# An initiator follows at most this many COOKIE challenges with one SA (new cookie values)
+MAX_COOKIE_ROUNDS = 3
 
 
 @functools.lru_cache(maxsize=4096)
@@ -94,14 +96,17 @@ class IkeSaInitExchange(IkeAuthExchange):
     def _on_init_response(self, sa: IkeSa, message: Message, data: bytes, now: float) -> None:
         cookie = message.find_notify(NotifyType.COOKIE)
         if cookie is not None:
-            if not sa.cookie:
-                sa.cookie = cookie.data
+            fresh = cookie.data != sa.cookie
+            if fresh and sa.cookie_rounds < MAX_COOKIE_ROUNDS:
+                # the first COOKIE, or a new one (the responder's secret changed, e.g. it
+                # restarted): retry with it, a bounded number of times (RFC 7296 §2.6)
+                sa.cookie, sa.cookie_rounds = cookie.data, sa.cookie_rounds + 1
                 self._send_init_request(sa, now)
                 return
-            # Only the first COOKIE is honoured. Another one is most often a late copy: the
-            # answer to our retransmission of the request without it, arriving while the
-            # request with the cookie is outstanding. Ignored, so that request keeps its
-            # timer (engine._on_setup_response) and its answer is taken when it comes.
+            # The same COOKIE again is a late copy: the answer to our retransmission of the
+            # request without it, arriving while the request with the cookie is outstanding.
+            # Ignored, so that request keeps its timer (engine._on_setup_response) and its
+            # answer is taken when it comes.
             self.drops["repeated-cookie"] += 1
             return
         invalid_ke = message.find_notify(NotifyType.INVALID_KE_PAYLOAD)

@@ -117,6 +117,7 @@ class IkeSa:
     init_request: bytes = b""
     init_response: bytes = b""
     cookie: bytes = b""
+    cookie_rounds: int = 0  # COOKIE challenges followed (ike_sa_init.MAX_COOKIE_ROUNDS)
     nat_detected: bool = False  # NAT-D hashes did not match: IKE moves to UDP 4500
     # initiator's child request
     entry: MapEntry | None = None
