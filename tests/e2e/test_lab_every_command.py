@@ -108,8 +108,14 @@ def test_every_ikev2_show_and_clear_command(make_lab: list[Lab], tmp_path: Path)
     assert "Key name: OPS-KEY" in keys and "PRIVATE" not in keys.upper()
     shown = values(lab, "gw-a", "show running-config crypto map")
     assert "crypto map LAB-MAP interface outside" in shown["lines"]
+    example = Path(__file__).resolve().parents[2] / "examples" / "lab" / "gw-a.cfg"
+    before = example.read_text()
     saved = cli(lab, "gw-a", "write memory")
     assert "[OK]" in saved
+    # the lab's own copy is written, never the example it came from
+    assert example.read_text() == before
+    assert Path(lab.configs["gw-a"]).read_text().startswith(": Saved")
+    assert Path(lab.configs["gw-a"]).parent == lab.state_dir
 
     # --- clears: counters, then the child SA by map, then the IKE SA; both sides follow
     zeroed = cli(lab, "gw-a", "clear crypto ipsec sa counters", "show crypto ipsec sa")

@@ -127,6 +127,10 @@ class Lab:
                     raise LabError(f"gateway configuration {path} not found (use --configs DIR)")
                 configs[gw] = str(path)
         state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # the gateways run on copies in the lab's state directory: `write memory` (and key
+        # store changes) in a lab session must never rewrite the examples they came from
+        for gw, source in list(configs.items()):
+            configs[gw] = str(_working_copy(Path(source), state / f"{gw}.cfg"))
         lab = cls(
             prefix=prefix, nat=nat, state_dir=state, configs=configs, gateway_args=[*gateway_args]
         )
@@ -320,11 +324,24 @@ class Lab:
 
     def _remove_state(self) -> None:
         names = [STATE_FILE, STATE_FILE + ".tmp"]
-        names += [f"{gw}.{ext}" for gw in topology.GATEWAYS for ext in ("sock", "log")]
+        names += [
+            f"{gw}.{ext}" for gw in topology.GATEWAYS for ext in ("sock", "log", "cfg", "keys")
+        ]
         for name in names:
             (self.state_dir / name).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             self.state_dir.rmdir()  # only if nothing else is in it
+
+
+def _working_copy(source: Path, target: Path) -> Path:
+    """``source`` (and its key store ``NAME.keys``, if any) copied to ``target``, mode 0600."""
+    for src, dst in ((source, target), (source.with_suffix(".keys"), target.with_suffix(".keys"))):
+        if src.is_file():
+            dst.unlink(missing_ok=True)
+            fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(src.read_bytes())
+    return target
 
 
 def _all_names(prefix: str) -> set[str]:
