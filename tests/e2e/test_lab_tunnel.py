@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tunnelgate.daemon.control import request
+from tunnelgate.esp import fast
 from tunnelgate.lab import Lab
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, TUN)")
@@ -122,10 +123,26 @@ def test_ping_and_tcp_through_the_tunnel_initiated_by_site_a(
     assert "READY" in ikev2 and "RESPONDER" in ikev2
     # TCP sends with DF: full-size segments were answered with "fragmentation needed"
     # (path MTU discovery through the tunnel), nothing else was dropped
-    drops = json.loads(show(lab, "gw-a", "show tunnelgate counters"))["drops"]
+    counters = json.loads(show(lab, "gw-a", "show tunnelgate counters"))
+    drops = counters["drops"]
     assert set(drops) <= {"too-big-df"}
     pmtus_sent = int(ipsec.split("#PMTUs sent: ")[1].split(",")[0])
     assert pmtus_sent == drops.get("too-big-df", 0)
+    if fast.available():  # the C fast path carried the bulk of it, both ways
+        assert counters["io"]["fast-sent"] > 1000 and counters["io"]["fast-received"] > 500
+
+
+@pytest.mark.parametrize("nat", [False, True], ids=["native-esp", "nat-t"])
+def test_the_python_data_path_alone_carries_the_same_traffic(
+    make_lab: list[Lab], tmp_path: Path, nat: bool
+) -> None:
+    lab = up(make_lab, tmp_path, nat=nat, args=("--no-fast-path",))
+    assert ping(lab, "host-a", "10.2.0.10", 3) == (3, 3)
+    sent, received = tcp_transfer(lab, 1024 * 1024)
+    assert sent == received and sent.startswith("1048576 ")
+    for gw in ("gw-a", "gw-b"):
+        io = json.loads(show(lab, gw, "show tunnelgate counters"))["io"]
+        assert "fast-sent" not in io and "fast-received" not in io
 
 
 def test_site_b_initiates_too(make_lab: list[Lab], tmp_path: Path) -> None:

@@ -37,6 +37,8 @@ class LiveGateway:
         self.wallclock: Callable[[], float] = time.time
         self.after: Callable[[], None] = lambda: None  # the I/O shell carries out outputs
         self.on_reconfigure: Callable[[], None] = lambda: None  # e.g. new logging settings
+        # the I/O shell's own counters (send errors, the C fast path's packets)
+        self.io_counters: Callable[[], dict[str, int]] = dict
         self._save_config, self._save_keys = save_config, save_keys
 
     def snapshot(self, *, child_sas: bool = True, ike_sas: bool = True) -> GatewaySnapshot:

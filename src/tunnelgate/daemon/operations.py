@@ -66,6 +66,8 @@ class Operations(Protocol):
     def clear_ike(self, peer: str | None, version: int | None = None) -> int: ...
     def clear_counters(self) -> None: ...
 
+    io_counters: Callable[[], dict[str, int]]  # the I/O shell's (``PacketIo.counters``)
+
 
 Action = Callable[[Operations, Args, bool], Answer]
 
@@ -174,7 +176,12 @@ def _clear_counters(ops: Operations, args: Args, as_json: bool) -> Answer:
 
 def _stats_json(ops: Operations) -> Answer:
     snap = ops.snapshot(child_sas=False, ike_sas=False)  # drops and counters only
-    data = {"drops": snap.drops, "counters": snap.counters, "ike": snap.ike_drops}
+    data = {
+        "drops": snap.drops,
+        "counters": snap.counters,
+        "ike": snap.ike_drops,
+        "io": ops.io_counters(),
+    }
     return Answer(True, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 

@@ -11,6 +11,10 @@ the 4500 sockets set ``UDP_GRO`` and split what arrives coalesced by the segment
 the ``UDP_GRO`` control message; consecutive same-size datagrams of one flush to the same
 peer leave in one ``sendmsg`` with a ``UDP_SEGMENT`` control message. Either falls back to
 one datagram per call where the kernel refuses it.
+
+When the C fast path is built (``esp/fast.py``), the readers hand their bursts to it: it
+reads, seals or opens and sends or writes the packets of flows the gateway has cached and
+returns everything else, in order, to the gateway's Python path.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from pathlib import Path
 
 from tunnelgate.daemon.events_log import event_line
 from tunnelgate.daemon.routes import RouteError, TransportRules, TunnelRoutes, ip
+from tunnelgate.esp import fast
+from tunnelgate.esp.ipv4 import packed_address
 from tunnelgate.gateway.core import Gateway
 from tunnelgate.gateway.outputs import (
     Address,
@@ -99,6 +105,7 @@ class PacketIo:
         *,
         log: Callable[[str], None] | None = None,
         on_event: Callable[[object, float], None] | None = None,
+        fast_path: bool | None = None,
     ) -> None:
         self.gateway = gateway
         self.tun_name = tun_name
@@ -119,6 +126,8 @@ class PacketIo:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when: float | None = None  # the gateway deadline ``_timer`` is armed for
         self._fds: list[int] = []
+        self.use_fast = fast.available() if fast_path is None else fast_path
+        self.fast: fast.FastPath | None = None  # the C fast path, once open
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -174,11 +183,32 @@ class PacketIo:
                     self.rules.add(transport)
             except RouteError as exc:
                 raise StartError(str(exc)) from None
+            if self.use_fast:
+                self._open_fast(self.tun.fileno())
             self._reader(self.tun, self._tun_readable)
         except BaseException:
             self.close()
             raise
         self.flush()
+
+    def _open_fast(self, tun_fd: int) -> None:
+        """Hand the sockets of each local address to the C fast path (``esp/fast.py``)."""
+        path = fast.FastPath(tun_fd)
+        for address, raw in self.raw.items():
+            udp = self.udp.get((address, 4500))
+            if udp is not None:
+                path.add_local(fast.packed_int(packed_address(address)), raw.fileno(), udp.fileno())
+        self.fast = path
+        self.gateway.fast_path = True
+
+    def counters(self) -> dict[str, int]:
+        """The shell's own counters: send and receive errors, and what the C fast path
+        carried (``fast-sent``, ``fast-received``) and its errors, for
+        ``show tunnelgate counters``."""
+        counts = Counter(self.errors)
+        if self.fast is not None:
+            counts.update(self.fast.counts())
+        return dict(sorted(counts.items()))
 
     def _reader(
         self, fileobj: socket.socket | TunDevice, callback: Callable[..., None], *args: object
@@ -225,6 +255,8 @@ class PacketIo:
         self.udp.clear()
         self.raw.clear()
         self.icmp.clear()
+        self.fast = None
+        self.gateway.fast_path = False
         if self.tun is not None:
             self.tun.close()
             self.tun = None
@@ -234,6 +266,11 @@ class PacketIo:
     def _tun_readable(self) -> None:
         assert self.tun is not None
         fd, read, receive, now = self.tun.fileno(), os.read, self.gateway.receive_tun, self.now()
+        if self.fast is not None:
+            for packet in self.fast.tun_burst(self.gateway.fast_flows(), BURST):
+                receive(packet, now)
+            self.flush()
+            return
         try:
             for _ in range(BURST):
                 receive(read(fd, MAX_DATAGRAM), now)
@@ -258,6 +295,15 @@ class PacketIo:
         """Like ``_udp_readable``; one read may hold several datagrams of one sender, each
         ``size`` bytes (the last one may be shorter), ``size`` from the UDP_GRO cmsg."""
         receive, now, space = self.gateway.receive_udp, self.now(), GRO_CMSG_SPACE
+        if self.fast is not None:
+            spis, passed = self.gateway.fast_inbound()
+            for item in self.fast.udp_burst(sock.fileno(), spis, passed, BURST):
+                if len(item) == 2:
+                    receive(local, item[0], item[1], now)
+                else:
+                    self.gateway.receive_inner(item[2], item[1])  # type: ignore[arg-type]
+            self.flush()
+            return
         received = 0
         while received < BURST:
             try:
@@ -284,6 +330,15 @@ class PacketIo:
 
     def _raw_readable(self, sock: socket.socket, local: str) -> None:
         receive, now = self.gateway.receive_esp, self.now()
+        if self.fast is not None:
+            spis, passed = self.gateway.fast_inbound()
+            for item in self.fast.esp_burst(sock.fileno(), spis, passed, BURST):
+                if len(item) == 2:
+                    receive(local, item[0][0], item[1], now)
+                else:
+                    self.gateway.receive_inner(item[2], item[1])  # type: ignore[arg-type]
+            self.flush()
+            return
         for _ in range(BURST):
             try:
                 data, source = sock.recvfrom(MAX_DATAGRAM)
@@ -314,6 +369,9 @@ class PacketIo:
 
     def _udp_socket(self, local: Address, df: bool) -> socket.socket:
         sock = self.udp[local]
+        if self.fast is not None and local[1] == 4500:  # the C side tracks its DF mode
+            self.fast.udp_df(fast.packed_int(packed_address(local[0])), df)
+            return sock
         if self._udp_df.get(local, False) != df:  # one setsockopt per DF change
             mode = IP_PMTUDISC_DO if df else IP_PMTUDISC_DONT
             sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, mode)

@@ -95,6 +95,12 @@ def add_parsers(sub: Any) -> None:
         help="lab and tests only: half-open IKEv2 SAs before COOKIEs are demanded "
         "(RFC 7296 §2.6; default 100)",
     )
+    run.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="carry every packet on the Python data path, not the C fast path "
+        "(also: TUNNELGATE_FAST_PATH=0)",
+    )
     show = sub.add_parser("show", help="ask a running gateway (show crypto ipsec sa, …)")
     show.add_argument("--control", type=Path, default=DEFAULT_CONTROL, help="control socket")
     show.add_argument("--json", action="store_true", help="values instead of the ASA layout")
@@ -301,9 +307,11 @@ async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
             print(line, file=sys.stderr, flush=True)
 
     live.on_reconfigure = lambda: setattr(sink, "settings", compile_settings(config))
-    io = PacketIo(gateway, args.tun, on_event=syslog)
+    io = PacketIo(
+        gateway, args.tun, on_event=syslog, fast_path=False if args.no_fast_path else None
+    )
     io.release_routes = args.release_routes
-    live.clock, live.after = io.now, io.flush
+    live.clock, live.after, live.io_counters = io.now, io.flush, io.counters
     # certificate validity needs UTC: the offset from the gateway's clock to the epoch
     gateway.set_wall_clock(time.time() - io.now())
     if not gateway.ike_interfaces():

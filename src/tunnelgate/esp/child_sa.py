@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tunnelgate.crypto.cipher import CipherMode
+from tunnelgate.esp import fast
 from tunnelgate.esp.packet import (
     NEXT_HEADER_IPV4,
     NEXT_HEADER_NO_NEXT,
@@ -184,6 +186,31 @@ class ChildSa:
             dummy = next_header == NEXT_HEADER_NO_NEXT
             return Unprotected(inner, next_header, dummy, tuple(events))
         return inner
+
+    def attach_fast(self, outbound: bool) -> fast.Sa | None:
+        """Share one direction with a new C fast-path ``Sa`` (``esp/fast.py``) and return
+        it; None when the C path is not built or the SA is not AES-GCM with a 16-byte ICV
+        (the only transform it implements)."""
+        transform = self.outbound if outbound else self.inbound
+        enc = transform.encryption
+        if (
+            not fast.available()
+            or enc.mode is not CipherMode.GCM
+            or enc.icv_bytes != 16
+            or transform.integrity.icv_bytes
+            or transform.esn
+        ):
+            return None
+        state = self.outbound_state if outbound else self.inbound_state
+        window = state.replay
+        sa = fast.Sa(
+            transform.keys.encryption_key,
+            transform.spi,
+            outbound,
+            window.window_size if window is not None else 64,
+        )
+        state.attach(sa, None if outbound else sa)
+        return sa
 
     def tick(self, now: float) -> tuple[LifetimeEvent, ...]:
         """Lifetime events due by time on either direction."""

@@ -22,11 +22,14 @@ not rekeyed). ``reason`` is ``"seconds"``, ``"kilobytes"`` or ``"sequence"``.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
+from tunnelgate.esp.fast import UNLIMITED, Delegate
 from tunnelgate.esp.replay import DEFAULT_WINDOW_SIZE, SEQ_MAX, ReplayWindow
 
 DEFAULT_LIFETIME_SECONDS = 28_800
@@ -102,8 +105,29 @@ class EspSaCounters:
     errors: tuple[tuple[str, int], ...]
 
 
+class Window(Protocol):
+    """The anti-replay window: ``ReplayWindow``, or the C fast path's ``Sa`` holding it."""
+
+    window_size: int
+
+    @property
+    def highest(self) -> int: ...
+
+    @property
+    def bitmap(self) -> int: ...
+
+    def check(self, seq: int) -> bool: ...
+
+    def commit(self, seq: int) -> bool: ...
+
+
 class EspSaState:
-    """Sequence numbers, counters and lifetimes of one SA direction (a mutable owner)."""
+    """Sequence numbers, counters and lifetimes of one SA direction (a mutable owner).
+
+    ``attach`` shares them with the C fast path (``esp/fast.py``): from then on the sequence
+    number, the packet and byte counts (and, inbound, the replay window) live in the C
+    ``Sa``; every method here reads them from it first and writes them back, so both paths
+    see one SA, and the C side only moves them below the next soft or hard point."""
 
     __slots__ = (
         "_at_bytes",
@@ -111,6 +135,7 @@ class EspSaState:
         "_at_time",
         "_bytes",
         "_errors",
+        "_fast",
         "_hard_done",
         "_packets",
         "_seq",
@@ -143,9 +168,10 @@ class EspSaState:
         self.created_at = now
         self.seq_limit = seq_limit
         self.soft_fraction = _draw_fraction(random)
-        self.replay: ReplayWindow | None = (
+        self.replay: Window | None = (
             ReplayWindow(replay_window_size) if direction is Direction.INBOUND else None
         )
+        self._fast: Delegate | None = None
         self._seq = 0  # the last sequence number handed out
         self._packets = 0
         self._bytes = 0
@@ -157,19 +183,44 @@ class EspSaState:
         self._at_time = self._at_bytes = self._at_seq = _NEVER
         self._arm()
 
+    # ----------------------------------------------------------------- the C fast path
+
+    def attach(self, delegate: Delegate, window: Window | None = None) -> None:
+        """Share this SA's numbers with ``delegate`` (a C ``Sa``); inbound, ``window`` (the
+        same object) takes over the replay window, with the numbers accepted so far."""
+        delegate.seq, delegate.packets, delegate.bytes = self._seq, self._packets, self._bytes
+        if window is not None and self.replay is not None:
+            window_state = window  # the C Sa: its highest and bitmap are writable
+            window_state.highest = self.replay.highest  # type: ignore[misc]
+            window_state.bitmap = self.replay.bitmap  # type: ignore[misc]
+            self.replay = window
+        self._fast = delegate
+        self._arm()
+
+    def _pull(self) -> None:
+        fast = self._fast
+        if fast is not None:
+            self._seq, self._packets, self._bytes = fast.seq, fast.packets, fast.bytes
+
     # ----------------------------------------------------------------- sequence numbers
 
     @property
     def last_seq(self) -> int:
+        self._pull()
         return self._seq
 
     def next_seq(self) -> int | SequenceExhausted:
         """The next outbound sequence number (from 1), or ``SequenceExhausted``; never wraps."""
         if self.direction is not Direction.OUTBOUND:
             raise ValueError("only an outbound SA sends sequence numbers")
+        fast = self._fast
+        if fast is not None:
+            self._seq = fast.seq
         if self._seq >= self.seq_limit:
             return SequenceExhausted(self.spi)
         self._seq += 1
+        if fast is not None:
+            fast.seq = self._seq
         return self._seq
 
     # ----------------------------------------------------------------- counters
@@ -178,8 +229,14 @@ class EspSaState:
         """Count one packet of ``nbytes`` processed on this SA; return the events now due."""
         if nbytes < 0:
             raise ValueError("negative byte count")
-        self._packets += 1
-        self._bytes += nbytes
+        fast = self._fast
+        if fast is not None:
+            self._pull()
+            fast.packets = self._packets = self._packets + 1
+            fast.bytes = self._bytes = self._bytes + nbytes
+        else:
+            self._packets += 1
+            self._bytes += nbytes
         if now >= self._at_time or self._bytes >= self._at_bytes or self._seq >= self._at_seq:
             return self.tick(now)
         return []  # what ``tick`` says before any of its points (``_arm``)
@@ -192,6 +249,7 @@ class EspSaState:
         errors[str(reason)] += 1
 
     def counters(self) -> EspSaCounters:
+        self._pull()
         return EspSaCounters(
             direction=self.direction,
             packets=self._packets,
@@ -209,6 +267,7 @@ class EspSaState:
         """The lifetime events due at ``now`` that were not emitted before."""
         if self._hard_done:
             return []
+        self._pull()
         hard = self._reached(now, 1.0, self.seq_limit)
         if hard is not None:
             self._hard_done = self._soft_done = True
@@ -233,6 +292,7 @@ class EspSaState:
         so below every threshold ``tick`` has nothing to say."""
         self._at_time = self._at_bytes = self._at_seq = _NEVER
         if self._hard_done:
+            self._share_limits()
             return
         fraction = 1.0 if self._soft_done else self.soft_fraction
         seconds, kilobytes = self.lifetime.seconds, self.lifetime.kilobytes
@@ -242,6 +302,20 @@ class EspSaState:
             self._at_bytes = kilobytes * 1024 * fraction
         if self.direction is Direction.OUTBOUND:
             self._at_seq = self.seq_limit if self._soft_done else self._soft_seq()
+        self._share_limits()
+
+    def _share_limits(self) -> None:
+        """The fast path's limits: it may use the sequence numbers below ``_at_seq`` and
+        count bytes while the total stays below ``_at_bytes``; nothing once expired."""
+        fast = self._fast
+        if fast is None:
+            return
+        if self._hard_done:
+            fast.seq_stop = fast.byte_stop = 0
+            return
+        fast.seq_stop = UNLIMITED if self._at_seq == _NEVER else int(self._at_seq)
+        at_bytes = self._at_bytes
+        fast.byte_stop = UNLIMITED if at_bytes == _NEVER else min(UNLIMITED, math.ceil(at_bytes))
 
     def next_deadline(self) -> float | None:
         """When ``tick`` next has something to say by time alone (for the one timer)."""
@@ -253,6 +327,7 @@ class EspSaState:
 
     def remaining(self, now: float) -> tuple[int | None, int | None]:
         """(kilobytes, seconds) left before the hard point, as ``show`` prints them."""
+        self._pull()
         kilobytes = self.lifetime.kilobytes
         seconds = self.lifetime.seconds
         kb_left = None if kilobytes is None else max(0, kilobytes - self._bytes // 1024)

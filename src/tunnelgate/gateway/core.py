@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from tunnelgate.esp import fast
 from tunnelgate.esp.child_sa import ChildSa, Dropped, Protected, Unprotected
 from tunnelgate.esp.icmp import ERROR_TYPES, frag_needed, parse_error
 from tunnelgate.esp.ipv4 import (
@@ -115,6 +116,7 @@ ESP_PROTOCOL = 50
 RAW_PROTOCOL = 255  # how the kernel routes what our IP_HDRINCL raw sockets send (D92)
 TRANSPORT_TTL = 64  # of the IPv4 header rebuilt for a transport-mode packet (D93)
 FLOW_CACHE_MAX = 4096  # flows remembered by the outbound fast path (cleared when full)
+DF_MODES = {"copy-df": 0, "set-df": 1, "clear-df": 2}  # ``set df-bit`` for the C fast path
 
 SaKey = tuple[str, str, Selector]  # (nameif, crypto map entry label, child selector)
 _NO_BASE: Mapping[str, tuple[int, int, dict[str, int]]] = MappingProxyType({})
@@ -152,6 +154,10 @@ class InstalledSa:
         default_factory=lambda: _NO_BASE
     )
     held: list[bytes] | None = None  # IKEv1 initiator hold: packets waiting (None: none)
+    # the C fast path's view of each direction (``Gateway.fast_path``; None until a flow of
+    # this SA was cached, and for SAs it does not implement)
+    fast_out: fast.Sa | None = None
+    fast_in: fast.Sa | None = None
     # (nameif, entry label, selector): one tuple per SA, which the SAD's policy and selector
     # keys share, with the label string interned (``MapEntry.label`` formats one per call)
     key: SaKey = field(init=False, repr=False, compare=False)
@@ -324,8 +330,49 @@ class Gateway:
         self._passed: dict[bytes, InstalledSa] = {}
         self._in_generation = -1
         self._in_policy: GatewayPolicy | None = None
+        # the daemon's C fast path (esp/fast.py) handles the packets these caches decide:
+        # set by the I/O shell when it runs one; SAs are shared with it as flows are cached
+        self.fast_path = False
 
     # ------------------------------------------------------------------ surface
+
+    def fast_flows(self) -> dict[bytes, InstalledSa]:
+        """The outbound flow cache (flow key -> SA), emptied first when an SA or the policy
+        changed since it was filled: what the C fast path reads (``receive_tun``)."""
+        if self._flow_generation != self.sad.generation or self._flow_policy is not self.policy:
+            self._flow_cache.clear()
+            self._flow_generation, self._flow_policy = self.sad.generation, self.policy
+        return self._flow_cache
+
+    def fast_inbound(self) -> tuple[dict[int, tuple[str, InstalledSa]], dict[bytes, InstalledSa]]:
+        """The inbound SPI cache and passed flows, emptied first when stale (``_inbound_esp``)."""
+        if self._in_generation != self.sad.generation or self._in_policy is not self.policy:
+            self._spi_cache.clear()
+            self._passed.clear()
+            self._in_generation, self._in_policy = self.sad.generation, self.policy
+        return self._spi_cache, self._passed
+
+    def _fast_share(self, installed: InstalledSa) -> None:
+        """Tell the C fast path what it needs of ``installed`` beyond its SA state: whether
+        it may take its packets at all (not while held, not transport mode), the addresses,
+        UDP encapsulation, DF policy and the largest inner packet that needs no
+        fragmentation. Called when it is attached and whenever one of them changes."""
+        out, inbound = installed.fast_out, installed.fast_in
+        if out is None and inbound is None:
+            return
+        enabled = int(installed.hold_until is None and not installed.transport)
+        peer = fast.packed_int(packed_address(installed.peer[0]))
+        udp = int(installed.udp_encapsulation)
+        for sa in (out, inbound):
+            if sa is not None:
+                sa.enabled, sa.udp, sa.peer, sa.peer_port = enabled, udp, peer, installed.peer[1]
+        if out is not None:
+            out.local = fast.packed_int(packed_address(installed.local))
+            out.df_mode = DF_MODES.get(installed.entry.df_bit, 0)
+            out.max_inner = max(
+                0,
+                max_inner(installed.sa.outbound, installed.path_mtu, installed.udp_encapsulation),
+            )
 
     def outputs(self) -> list[Output]:
         out, self._outputs = self._outputs, []
@@ -462,6 +509,7 @@ class Gateway:
             if installed.pmtu_reset_at is not None and installed.pmtu_reset_at <= now:
                 installed.pmtu_reset_at = None
                 installed.path_mtu = INTERFACE_MTU
+                self._fast_share(installed)
             if installed.tfc_at is not None and installed.tfc_at <= now:
                 self._send_tfc(installed, now)
             if installed.ike_version == 1 and installed.spi_in in self.installed:
@@ -527,6 +575,7 @@ class Gateway:
             mtu = max(MIN_PATH_MTU, mtu)
             if mtu < installed.path_mtu:
                 installed.path_mtu = mtu
+                self._fast_share(installed)
                 aging = self.policy.pmtu_aging_minutes
                 installed.pmtu_reset_at = now + aging * 60 if aging else None
                 self._mark_timed(installed)
@@ -542,8 +591,7 @@ class Gateway:
         fast_key = flow_key(packet)
         if fast_key is not None:
             if self._flow_generation != self.sad.generation or self._flow_policy is not self.policy:
-                self._flow_cache.clear()
-                self._flow_generation, self._flow_policy = self.sad.generation, self.policy
+                self.fast_flows()
             cached = self._flow_cache.get(fast_key)
             if cached is not None:
                 self._protect(cached, packet, now)
@@ -577,6 +625,9 @@ class Gateway:
                 if len(self._flow_cache) >= FLOW_CACHE_MAX:
                     self._flow_cache.clear()
                 self._flow_cache[fast_key] = installed
+                if self.fast_path and installed.fast_out is None:
+                    installed.fast_out = installed.sa.attach_fast(outbound=True)
+                    self._fast_share(installed)
             self._protect(installed, packet, now)
             return
         assert isinstance(decision, Protect)
@@ -771,9 +822,7 @@ class Gateway:
             self.drops["short-packet"] += 1
             return
         if self._in_generation != self.sad.generation or self._in_policy is not self.policy:
-            self._spi_cache.clear()
-            self._passed.clear()
-            self._in_generation, self._in_policy = self.sad.generation, self.policy
+            self.fast_inbound()
         spi = int.from_bytes(esp[:4], "big")
         known = self._spi_cache.get(spi)
         if known is not None and known[0] == source[0]:
@@ -798,6 +847,7 @@ class Gateway:
             inner = result
             if udp and installed.udp_encapsulation and source != installed.peer:
                 installed.peer = source  # the peer's NAT mapping moved (RFC 3948 §3.1)
+                self._fast_share(installed)
         elif isinstance(result, Dropped):
             self.drops[result.reason] += 1
             self._lifetime(installed, result.events, now)
@@ -806,6 +856,7 @@ class Gateway:
             assert isinstance(result, Unprotected)
             if udp and installed.udp_encapsulation and source != installed.peer:
                 installed.peer = source
+                self._fast_share(installed)
             if result.events:
                 self._lifetime(installed, result.events, now)
             if result.dummy:
@@ -815,6 +866,11 @@ class Gateway:
                 self.drops["unsupported-next-header"] += 1
                 return
             inner = result.inner
+        self.receive_inner(installed, inner)
+
+    def receive_inner(self, installed: InstalledSa, inner: bytes) -> None:
+        """A packet decrypted on ``installed`` (here, or by the C fast path, which hands over
+        those whose flow was not passed yet): the inbound checks, then the TUN."""
         key = flow_key(inner)
         if key is not None and self._passed.get(key) is installed:
             self._outputs.append(WriteTun(inner))
@@ -833,6 +889,9 @@ class Gateway:
             if len(self._passed) >= FLOW_CACHE_MAX:
                 self._passed.clear()
             self._passed[key] = installed
+            if self.fast_path and installed.fast_in is None:
+                installed.fast_in = installed.sa.attach_fast(outbound=False)
+                self._fast_share(installed)
         self._outputs.append(WriteTun(inner))
 
     def _inbound_transport(
@@ -852,6 +911,7 @@ class Gateway:
             return
         if udp and installed.udp_encapsulation and source != installed.peer:
             installed.peer = source  # the peer's NAT mapping moved (RFC 3948 §3.1)
+            self._fast_share(installed)
         if isinstance(result, Unprotected):
             if result.events:
                 self._lifetime(installed, result.events, now)
@@ -1077,6 +1137,7 @@ class Gateway:
         )
         if version == 1 and event.initiator and old is None:
             installed.hold_until = now + V1_INITIATOR_HOLD_S  # the QM3 race (D87)
+            self._fast_share(installed)
         else:
             self._release(nameif, entry.label, now)
 
@@ -1111,6 +1172,7 @@ class Gateway:
         """The peer has installed its side (its first packet came, or the hold expired):
         send what waited, oldest first."""
         installed.hold_until = None
+        self._fast_share(installed)
         held, installed.held = installed.held or [], None
         self._release(installed.interface, installed.entry.label, now)
         for packet in held:
