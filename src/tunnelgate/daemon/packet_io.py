@@ -46,7 +46,7 @@ from tunnelgate.gateway.outputs import (
     WriteTun,
 )
 from tunnelgate.gateway.path import INTERFACE_MTU
-from tunnelgate.net.tun import TunDevice
+from tunnelgate.net.tun import VNET_ZERO, TunDevice
 
 IPPROTO_ESP = 50
 BURST = 256
@@ -164,7 +164,7 @@ class PacketIo:
             self.originate = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
             self.originate.setblocking(False)
             try:
-                self.tun = TunDevice(self.tun_name)
+                self.tun = TunDevice(self.tun_name, vnet_hdr=self.use_fast)
             except OSError as exc:
                 raise StartError(f"cannot create TUN {self.tun_name}: {exc.strerror}") from None
             with contextlib.suppress(OSError):  # no router solicitations into the tunnel
@@ -193,7 +193,7 @@ class PacketIo:
 
     def _open_fast(self, tun_fd: int) -> None:
         """Hand the sockets of each local address to the C fast path (``esp/fast.py``)."""
-        path = fast.FastPath(tun_fd)
+        path = fast.FastPath(tun_fd, vnet_hdr=True)
         for address, raw in self.raw.items():
             udp = self.udp.get((address, 4500))
             if udp is not None:
@@ -417,6 +417,7 @@ class PacketIo:
         gateway = self.gateway
         raw, originate, write = self.raw, self.originate, os.write
         tun_fd = self.tun.fileno() if self.tun is not None else -1
+        vnet = self.tun is not None and self.tun.vnet_hdr  # the C fast path's TUN framing
         gso = self.gso
         batch: list[bytes] = []
         first: SendUdp | None = None
@@ -449,6 +450,8 @@ class PacketIo:
                 if kind is WriteTun:
                     if tun_fd < 0:
                         self.errors["tun-write"] += 1
+                    elif vnet:
+                        write(tun_fd, VNET_ZERO + out.packet)  # type: ignore[union-attr]
                     else:
                         write(tun_fd, out.packet)  # type: ignore[union-attr]
                 elif kind is SendIpv4:

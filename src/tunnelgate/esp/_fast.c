@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #ifndef UDP_SEGMENT
@@ -49,6 +50,7 @@
 #define RAW_BATCH 64
 #define RAW_SLOT 2048
 #define UNLIMITED UINT64_MAX
+#define VNET_HDR 10 /* struct virtio_net_hdr, TUNSETVNETHDRSZ */
 
 /* ------------------------------------------------------------------------------- Sa */
 
@@ -448,7 +450,7 @@ typedef struct {
     int nlocals;
     Local locals[MAX_LOCALS];
     uint16_t ident;
-    unsigned long long counts[8];
+    unsigned long long counts[16]; /* by the C_ names below (NCOUNTS of them) */
     /* UDP GSO batch */
     int gso_fd;
     struct sockaddr_in gso_to;
@@ -463,23 +465,46 @@ typedef struct {
     struct iovec raw_iov[RAW_BATCH];
     struct sockaddr_in raw_to[RAW_BATCH];
     uint8_t raw_buf[RAW_BATCH][RAW_SLOT];
+    /* TUN with IFF_VNET_HDR: segments cut from a super-segment, and the TCP segments being
+     * gathered for one GSO write */
+    int vnet;
+    uint8_t seg[MAX_PACKET + 64];
+    size_t gro_len, gro_hlen, gro_mss;
+    int gro_count, gro_last_full, gro_psh;
+    uint32_t gro_next_seq;
+    uint8_t gro_buf[MAX_PACKET + 64];
     uint8_t buf[MAX_PACKET + 64];
     uint8_t out[MAX_PACKET + 128];
 } FastPathObject;
 
-enum { C_SENT, C_SEND_FULL, C_SEND_ERROR, C_GSO_FALLBACK, C_TUN_WRITE, C_RECEIVED };
-static const char *count_names[] = {"fast-sent", "send-buffer-full", "send-error",
-                                    "gso-fallback", "tun-write", "fast-received"};
-#define NCOUNTS 6
+enum {
+    C_SENT,
+    C_SEND_FULL,
+    C_SEND_ERROR,
+    C_GSO_FALLBACK,
+    C_TUN_WRITE,
+    C_RECEIVED,
+    C_BAD_FRAME,
+    C_COALESCED,
+    C_SUPER_READS
+};
+static const char *count_names[] = {"fast-sent",     "send-buffer-full", "send-error",
+                                    "gso-fallback",  "tun-write",        "fast-received",
+                                    "tun-bad-frame", "tun-coalesced",    "tun-super-segments"};
+#define NCOUNTS 9
+_Static_assert(NCOUNTS <= 16 && sizeof count_names / sizeof *count_names == NCOUNTS,
+               "one name per counter, and room for them");
 
 static PyObject *s_fast_out, *s_fast_in;
 
 static int
 FastPath_init(FastPathObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"tun_fd", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "i", kwlist, &self->tun_fd))
+    static char *kwlist[] = {"tun_fd", "vnet_hdr", NULL};
+    self->vnet = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "i|p", kwlist, &self->tun_fd, &self->vnet))
         return -1;
+    self->gro_count = 0;
     self->gso = 1;
     self->nlocals = 0;
     self->gso_count = 0;
@@ -752,9 +777,217 @@ append_bytes(PyObject *list, const uint8_t *data, Py_ssize_t n)
     return rc;
 }
 
-/* tun_burst(flows, limit) -> [packet, ...]: read up to ``limit`` packets from the TUN; seal
- * and send those whose flow key ``flows`` (the gateway's outbound flow cache) maps to an
- * InstalledSa with a usable ``fast_out``; return the others, in order, for Python. */
+/* One plain IPv4 packet from the TUN: sealed and queued when its flow is cached on an SA
+ * the fast path may use, else appended to ``slow`` for Python. -1 on a Python error. */
+static int
+outbound_one(FastPathObject *self, PyObject *flows, const uint8_t *pkt, Py_ssize_t n,
+             PyObject *slow)
+{
+    uint8_t keybuf[16];
+    Py_ssize_t klen = flow_key(pkt, n, keybuf);
+    SaObject *sa = NULL;
+    if (klen > 0) {
+        PyObject *key = PyBytes_FromStringAndSize((const char *)keybuf, klen);
+        PyObject *installed = key ? PyDict_GetItemWithError(flows, key) : NULL;
+        Py_XDECREF(key);
+        if (installed != NULL)
+            sa = sa_of(installed, s_fast_out);
+        PyErr_Clear();
+    }
+    Local *local = sa != NULL ? find_local(self, sa->local) : NULL;
+    Py_ssize_t esp = -1;
+    if (sa != NULL && local != NULL && sa->enabled && (size_t)n <= sa->max_inner
+        && sa->seq + 1 < sa->seq_stop && sa->bytes + (unsigned long long)n < sa->byte_stop
+        && (size_t)n + 20 + ESP_HEADER + IV + 5 + ICV <= RAW_SLOT)
+        esp = seal_into(sa, sa->seq + 1, pkt, n, 4, self->out);
+    if (esp < 0) { /* not ours, or OpenSSL failed: Python's own path decides and says why */
+        Py_XDECREF(sa);
+        return append_bytes(slow, pkt, n);
+    }
+    int inner_df = (pkt[6] & 0x40) != 0;
+    int df = sa->df_mode == 1 ? 1 : sa->df_mode == 2 ? 0 : inner_df;
+    sa->seq += 1;
+    sa->packets += 1;
+    sa->bytes += (unsigned long long)n;
+    if (sa->udp)
+        queue_udp(self, local, sa, self->out, (size_t)esp, df);
+    else
+        queue_raw(self, local, sa, self->out, (size_t)esp, df, pkt[1]);
+    Py_DECREF(sa);
+    return 0;
+}
+
+/* ------------------------------------------------------------ TUN offloads (vnet_hdr) */
+
+/* One's-complement sum of big-endian 16-bit words (not folded). */
+static uint64_t
+ones_add(uint64_t sum, const uint8_t *p, size_t n)
+{
+    while (n >= 8) {
+        sum += (uint64_t)(p[0] << 8 | p[1]) + (uint64_t)(p[2] << 8 | p[3])
+               + (uint64_t)(p[4] << 8 | p[5]) + (uint64_t)(p[6] << 8 | p[7]);
+        p += 8;
+        n -= 8;
+    }
+    while (n >= 2) {
+        sum += (uint64_t)(p[0] << 8 | p[1]);
+        p += 2;
+        n -= 2;
+    }
+    if (n)
+        sum += (uint64_t)p[0] << 8;
+    return sum;
+}
+
+static uint16_t
+ones_fold(uint64_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+static void
+put16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static unsigned
+get16(const uint8_t *p)
+{
+    return (unsigned)(p[0] << 8 | p[1]);
+}
+
+static void
+ip_checksum(uint8_t *ip, size_t ihl)
+{
+    ip[10] = ip[11] = 0;
+    put16(ip + 10, (uint16_t)~ones_fold(ones_add(0, ip, ihl)));
+}
+
+/* The TCP/UDP pseudo-header sum of an IPv4 packet for an L4 length ``len``. */
+static uint64_t
+pseudo_sum(const uint8_t *ip, unsigned protocol, size_t len)
+{
+    return ones_add(0, ip + 12, 8) + protocol + len;
+}
+
+/* Complete a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM): the field at start + offset
+ * holds the pseudo-header sum; the sum covers the packet from start. 0 when done. */
+static int
+complete_checksum(uint8_t *p, size_t n, unsigned start, unsigned offset)
+{
+    if (start >= n || start + offset + 2 > n)
+        return -1;
+    uint16_t value = (uint16_t)~ones_fold(ones_add(0, p + start, n - start));
+    put16(p + start + offset, value ? value : 0xFFFF);
+    return 0;
+}
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define TCP_URG 0x20
+#define TCP_ECE 0x40
+#define TCP_CWR 0x80
+#define VNET_NEEDS_CSUM 1
+#define VNET_GSO_NONE 0
+#define VNET_GSO_TCPV4 1
+#define VNET_GSO_ECN 0x80
+#define GRO_SEGMENTS 64
+
+/* Cut a TCP/IPv4 super-segment (GSO_TCPV4, ``mss`` payload bytes each) into packets with
+ * complete checksums, as the kernel's own segmentation does (ids +1, sequence numbers,
+ * FIN/PSH on the last only, CWR on the first only), and hand each to ``outbound_one``. */
+static int
+segment_tcp4(FastPathObject *self, PyObject *flows, const uint8_t *p, size_t n, unsigned mss,
+             PyObject *slow)
+{
+    if (n < 40 || p[0] >> 4 != 4 || p[9] != 6 || mss == 0)
+        return 1;
+    size_t ihl = (size_t)(p[0] & 0x0F) * 4;
+    if (ihl < 20 || n < ihl + 20)
+        return 1;
+    size_t doff = (size_t)(p[ihl + 12] >> 4) * 4;
+    size_t hlen = ihl + doff;
+    if (doff < 20 || n < hlen)
+        return 1;
+    uint8_t *seg = self->seg;
+    unsigned ident = get16(p + 4);
+    uint32_t seq0 = (uint32_t)get16(p + ihl + 4) << 16 | get16(p + ihl + 6);
+    int flags = p[ihl + 13];
+    size_t payload = n - hlen, offset = 0;
+    unsigned i = 0;
+    do {
+        size_t len = payload - offset < mss ? payload - offset : mss;
+        int last = offset + len >= payload;
+        memcpy(seg, p, hlen);
+        memcpy(seg + hlen, p + hlen + offset, len);
+        put16(seg + 2, (unsigned)(hlen + len));
+        put16(seg + 4, (ident + i) & 0xFFFF);
+        ip_checksum(seg, ihl);
+        uint32_t seq = seq0 + (uint32_t)offset;
+        put16(seg + ihl + 4, seq >> 16);
+        put16(seg + ihl + 6, seq & 0xFFFF);
+        int f = flags;
+        if (!last)
+            f &= ~(TCP_FIN | TCP_PSH);
+        if (i > 0)
+            f &= ~TCP_CWR;
+        seg[ihl + 13] = (uint8_t)f;
+        seg[ihl + 16] = seg[ihl + 17] = 0;
+        uint64_t sum = pseudo_sum(seg, 6, doff + len) + ones_add(0, seg + ihl, doff + len);
+        uint16_t value = (uint16_t)~ones_fold(sum);
+        put16(seg + ihl + 16, value ? value : 0xFFFF);
+        if (outbound_one(self, flows, seg, (Py_ssize_t)(hlen + len), slow) < 0)
+            return -1;
+        offset += len;
+        i += 1;
+    } while (offset < payload);
+    return 0;
+}
+
+/* One read of a TUN opened with IFF_VNET_HDR: the virtio_net_hdr, then a packet (its
+ * checksum maybe partial) or a TCP/IPv4 super-segment. */
+static int
+outbound_frame(FastPathObject *self, PyObject *flows, uint8_t *frame, size_t n, PyObject *slow)
+{
+    if (n < VNET_HDR + 20) {
+        self->counts[C_BAD_FRAME] += 1;
+        return 0;
+    }
+    uint16_t gso_size, csum_start, csum_offset;
+    memcpy(&gso_size, frame + 4, 2);
+    memcpy(&csum_start, frame + 6, 2);
+    memcpy(&csum_offset, frame + 8, 2);
+    int flags = frame[0], gso = frame[1] & ~VNET_GSO_ECN;
+    uint8_t *p = frame + VNET_HDR;
+    n -= VNET_HDR;
+    if (gso == VNET_GSO_TCPV4) {
+        self->counts[C_SUPER_READS] += 1;
+        int rc = segment_tcp4(self, flows, p, n, gso_size, slow);
+        if (rc > 0)
+            self->counts[C_BAD_FRAME] += 1;
+        return rc < 0 ? -1 : 0;
+    }
+    if (gso != VNET_GSO_NONE) {
+        self->counts[C_BAD_FRAME] += 1; /* not asked for (TUN_F_TSO4 | TUN_F_CSUM only) */
+        return 0;
+    }
+    if ((flags & VNET_NEEDS_CSUM) && complete_checksum(p, n, csum_start, csum_offset) < 0) {
+        self->counts[C_BAD_FRAME] += 1;
+        return 0;
+    }
+    return outbound_one(self, flows, p, (Py_ssize_t)n, slow);
+}
+
+/* tun_burst(flows, limit) -> [packet, ...]: read up to ``limit`` times from the TUN; seal
+ * and send the packets whose flow key ``flows`` (the gateway's outbound flow cache) maps to
+ * an InstalledSa with a usable ``fast_out``; return the others, in order, for Python. */
 static PyObject *
 FastPath_tun_burst(FastPathObject *self, PyObject *args)
 {
@@ -765,54 +998,144 @@ FastPath_tun_burst(FastPathObject *self, PyObject *args)
     PyObject *slow = PyList_New(0);
     if (slow == NULL)
         return NULL;
-    uint8_t keybuf[16];
     for (int i = 0; i < limit; i++) {
-        ssize_t n = read(self->tun_fd, self->buf, MAX_PACKET);
+        ssize_t n = read(self->tun_fd, self->buf, MAX_PACKET + VNET_HDR);
         if (n < 0) /* EAGAIN: drained; any other error: the next readiness tells again */
             break;
-        Py_ssize_t klen = flow_key(self->buf, n, keybuf);
-        SaObject *sa = NULL;
-        if (klen > 0) {
-            PyObject *key = PyBytes_FromStringAndSize((const char *)keybuf, klen);
-            PyObject *installed = key ? PyDict_GetItemWithError(flows, key) : NULL;
-            Py_XDECREF(key);
-            if (installed != NULL)
-                sa = sa_of(installed, s_fast_out);
-            PyErr_Clear();
+        int rc = self->vnet ? outbound_frame(self, flows, self->buf, (size_t)n, slow)
+                            : outbound_one(self, flows, self->buf, n, slow);
+        if (rc < 0) {
+            flush_all(self);
+            Py_DECREF(slow);
+            return NULL;
         }
-        Local *local = sa != NULL ? find_local(self, sa->local) : NULL;
-        if (sa == NULL || local == NULL || !sa->enabled || (size_t)n > sa->max_inner
-            || sa->seq + 1 >= sa->seq_stop || sa->bytes + (unsigned long long)n >= sa->byte_stop
-            || (size_t)n + 20 + ESP_HEADER + IV + 5 + ICV > RAW_SLOT) {
-            Py_XDECREF(sa);
-            if (append_bytes(slow, self->buf, n) < 0)
-                goto error;
-            continue;
-        }
-        int inner_df = (self->buf[6] & 0x40) != 0;
-        int df = sa->df_mode == 1 ? 1 : sa->df_mode == 2 ? 0 : inner_df;
-        Py_ssize_t esp = seal_into(sa, sa->seq + 1, self->buf, n, 4, self->out);
-        if (esp < 0) {
-            Py_DECREF(sa);
-            if (append_bytes(slow, self->buf, n) < 0) /* Python's own path will say why */
-                goto error;
-            continue;
-        }
-        sa->seq += 1;
-        sa->packets += 1;
-        sa->bytes += (unsigned long long)n;
-        if (sa->udp)
-            queue_udp(self, local, sa, self->out, (size_t)esp, df);
-        else
-            queue_raw(self, local, sa, self->out, (size_t)esp, df, self->buf[1]);
-        Py_DECREF(sa);
     }
     flush_all(self);
     return slow;
-error:
-    flush_all(self);
-    Py_DECREF(slow);
-    return NULL;
+}
+
+/* --------------------------------------------------------------------- TUN writes */
+
+static const uint8_t vnet_zero[VNET_HDR];
+
+static void
+tun_write_plain(FastPathObject *self, const uint8_t *pkt, size_t n)
+{
+    ssize_t rc;
+    if (self->vnet) {
+        struct iovec iov[2] = {{(void *)vnet_zero, VNET_HDR}, {(void *)pkt, n}};
+        rc = writev(self->tun_fd, iov, 2);
+    } else {
+        rc = write(self->tun_fd, pkt, n);
+    }
+    if (rc < 0)
+        self->counts[C_TUN_WRITE] += 1;
+}
+
+/* Write the TCP segments gathered in ``gro`` as one GSO_TCPV4 packet (its checksum partial:
+ * the kernel's receiver accepts it as the segments it was made of, each verified here). */
+static void
+gro_flush(FastPathObject *self)
+{
+    if (self->gro_count == 0)
+        return;
+    uint8_t *p = self->gro_buf;
+    size_t n = self->gro_len, ihl = 20;
+    if (self->gro_count == 1) {
+        tun_write_plain(self, p, n);
+        self->gro_count = 0;
+        return;
+    }
+    put16(p + 2, (unsigned)n);
+    ip_checksum(p, ihl);
+    if (self->gro_psh)
+        p[ihl + 13] |= TCP_PSH;
+    put16(p + ihl + 16, ones_fold(pseudo_sum(p, 6, n - ihl)));
+    uint8_t hdr[VNET_HDR];
+    uint16_t hdr_len = (uint16_t)self->gro_hlen, gso_size = (uint16_t)self->gro_mss;
+    uint16_t csum_start = (uint16_t)ihl, csum_offset = 16;
+    hdr[0] = VNET_NEEDS_CSUM;
+    hdr[1] = VNET_GSO_TCPV4;
+    memcpy(hdr + 2, &hdr_len, 2);
+    memcpy(hdr + 4, &gso_size, 2);
+    memcpy(hdr + 6, &csum_start, 2);
+    memcpy(hdr + 8, &csum_offset, 2);
+    struct iovec iov[2] = {{hdr, VNET_HDR}, {p, n}};
+    if (writev(self->tun_fd, iov, 2) < 0)
+        self->counts[C_TUN_WRITE] += self->gro_count;
+    else
+        self->counts[C_COALESCED] += self->gro_count;
+    self->gro_count = 0;
+}
+
+/* Whether ``p`` (``n`` bytes) is a TCP/IPv4 data segment that may start or join a GSO
+ * packet: no IP options, not a fragment, ACK with at most PSH besides, data, the lengths
+ * consistent and the TCP checksum right. Its header length in ``*hlen``. */
+static int
+gro_candidate(const uint8_t *p, size_t n, size_t *hlen)
+{
+    if (n < 40 || p[0] != 0x45 || p[9] != 6 || (p[6] & 0x3F) || p[7] || get16(p + 2) != n)
+        return 0;
+    size_t doff = (size_t)(p[32] >> 4) * 4;
+    if (doff < 20 || 20 + doff >= n)
+        return 0;
+    int flags = p[33];
+    if (!(flags & TCP_ACK) || (flags & ~(TCP_ACK | TCP_PSH)))
+        return 0;
+    if (ones_fold(pseudo_sum(p, 6, n - 20) + ones_add(0, p + 20, n - 20)) != 0xFFFF)
+        return 0;
+    *hlen = 20 + doff;
+    return 1;
+}
+
+/* Hand one decrypted inner packet to the TUN: with vnet headers, consecutive segments of
+ * one TCP flow are gathered into one GSO packet (as the kernel's GRO would), else as is. */
+static void
+tun_deliver(FastPathObject *self, const uint8_t *p, size_t n)
+{
+    if (!self->vnet) {
+        tun_write_plain(self, p, n);
+        return;
+    }
+    size_t hlen = 0;
+    if (!gro_candidate(p, n, &hlen)) {
+        gro_flush(self);
+        tun_write_plain(self, p, n);
+        return;
+    }
+    size_t len = n - hlen;
+    if (self->gro_count > 0) {
+        const uint8_t *g = self->gro_buf;
+        uint32_t next = (uint32_t)get16(p + 24) << 16 | get16(p + 26);
+        int joins = !self->gro_psh && self->gro_last_full && hlen == self->gro_hlen
+                    && len <= self->gro_mss && next == self->gro_next_seq
+                    && self->gro_count < GRO_SEGMENTS && self->gro_len + len <= 65535
+                    && p[1] == g[1] && p[6] == g[6] && p[8] == g[8]
+                    && memcmp(p + 12, g + 12, 8) == 0     /* addresses */
+                    && memcmp(p + 20, g + 20, 4) == 0     /* ports */
+                    && memcmp(p + 28, g + 28, 5) == 0     /* ack, data offset */
+                    && memcmp(p + 34, g + 34, 2) == 0     /* window */
+                    && memcmp(p + 38, g + 38, hlen - 38) == 0; /* urgent pointer, options */
+        if (joins) {
+            memcpy(self->gro_buf + self->gro_len, p + hlen, len);
+            self->gro_len += len;
+            self->gro_count += 1;
+            self->gro_next_seq += (uint32_t)len;
+            self->gro_last_full = len == self->gro_mss;
+            if (p[33] & TCP_PSH)
+                self->gro_psh = 1;
+            return;
+        }
+        gro_flush(self);
+    }
+    memcpy(self->gro_buf, p, n);
+    self->gro_len = n;
+    self->gro_hlen = hlen;
+    self->gro_mss = len;
+    self->gro_count = 1;
+    self->gro_last_full = 1;
+    self->gro_psh = (p[33] & TCP_PSH) != 0;
+    self->gro_next_seq = ((uint32_t)get16(p + 24) << 16 | get16(p + 26)) + (uint32_t)len;
 }
 
 static PyObject *
@@ -891,8 +1214,7 @@ inbound_one(FastPathObject *self, PyObject *spis, PyObject *passed, const uint8_
         PyErr_Clear();
     }
     if (owner != NULL && owner == installed) {
-        if (write(self->tun_fd, self->out, (size_t)inner) < 0)
-            self->counts[C_TUN_WRITE] += 1;
+        tun_deliver(self, self->out, (size_t)inner);
         return 0;
     }
     PyObject *source = source_tuple(from);
@@ -960,12 +1282,14 @@ FastPath_udp_burst(FastPathObject *self, PyObject *args)
                 Py_XDECREF(item);
             }
             if (rc < 0) {
+                gro_flush(self);
                 Py_DECREF(slow);
                 return NULL;
             }
             received += 1;
         }
     }
+    gro_flush(self);
     return slow;
 }
 
@@ -998,10 +1322,12 @@ FastPath_esp_burst(FastPathObject *self, PyObject *args)
             continue;
         from.sin_port = 0;
         if (inbound_one(self, spis, passed, self->buf + ihl, n - ihl, &from, 0, slow) < 0) {
+            gro_flush(self);
             Py_DECREF(slow);
             return NULL;
         }
     }
+    gro_flush(self);
     return slow;
 }
 
