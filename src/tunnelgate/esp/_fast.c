@@ -434,6 +434,16 @@ static PyTypeObject SaType = {
 
 /* ------------------------------------------------------------------------- FastPath */
 
+#define RX_BATCH 32
+
+/* The receive buffers of esp_burst (recvmmsg), allocated on first use. */
+typedef struct {
+    struct mmsghdr msgs[RX_BATCH];
+    struct iovec iov[RX_BATCH];
+    struct sockaddr_in from[RX_BATCH];
+    uint8_t buf[RX_BATCH][MAX_PACKET + 1];
+} RxBatch;
+
 #define MAX_LOCALS 8
 
 typedef struct {
@@ -468,6 +478,7 @@ typedef struct {
     /* TUN with IFF_VNET_HDR: segments cut from a super-segment, and the TCP segments being
      * gathered for one GSO write */
     int vnet;
+    RxBatch *rx;
     uint8_t seg[MAX_PACKET + 64];
     size_t gro_len, gro_hlen, gro_mss;
     int gro_count, gro_last_full, gro_psh;
@@ -505,6 +516,8 @@ FastPath_init(FastPathObject *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "i|p", kwlist, &self->tun_fd, &self->vnet))
         return -1;
     self->gro_count = 0;
+    PyMem_Free(self->rx);
+    self->rx = NULL;
     self->gso = 1;
     self->nlocals = 0;
     self->gso_count = 0;
@@ -1306,26 +1319,52 @@ FastPath_esp_burst(FastPathObject *self, PyObject *args)
     PyObject *slow = PyList_New(0);
     if (slow == NULL)
         return NULL;
-    for (int i = 0; i < limit; i++) {
-        struct sockaddr_in from;
-        socklen_t fromlen = sizeof from;
-        ssize_t n = recvfrom(fd, self->buf, MAX_PACKET, 0, (struct sockaddr *)&from, &fromlen);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            continue;
-        }
-        if (n < 20)
-            continue;
-        ssize_t ihl = (self->buf[0] & 0x0F) * 4;
-        if (ihl < 20 || ihl > n)
-            continue;
-        from.sin_port = 0;
-        if (inbound_one(self, spis, passed, self->buf + ihl, n - ihl, &from, 0, slow) < 0) {
-            gro_flush(self);
+    if (self->rx == NULL) {
+        self->rx = PyMem_Malloc(sizeof *self->rx);
+        if (self->rx == NULL) {
             Py_DECREF(slow);
-            return NULL;
+            return PyErr_NoMemory();
         }
+    }
+    RxBatch *rx = self->rx;
+    int received = 0;
+    while (received < limit) { /* recvmmsg: up to RX_BATCH packets per system call */
+        int want = limit - received < RX_BATCH ? limit - received : RX_BATCH;
+        for (int k = 0; k < want; k++) {
+            rx->iov[k].iov_base = rx->buf[k];
+            rx->iov[k].iov_len = sizeof rx->buf[k];
+            memset(&rx->msgs[k], 0, sizeof rx->msgs[k]);
+            rx->msgs[k].msg_hdr.msg_name = &rx->from[k];
+            rx->msgs[k].msg_hdr.msg_namelen = sizeof rx->from[k];
+            rx->msgs[k].msg_hdr.msg_iov = &rx->iov[k];
+            rx->msgs[k].msg_hdr.msg_iovlen = 1;
+        }
+        int got = recvmmsg(fd, rx->msgs, (unsigned)want, MSG_DONTWAIT, NULL);
+        if (got <= 0) {
+            if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+                received += 1; /* e.g. a queued error: the next call goes on */
+                continue;
+            }
+            break;
+        }
+        received += got;
+        for (int k = 0; k < got; k++) {
+            ssize_t n = (ssize_t)rx->msgs[k].msg_len;
+            const uint8_t *b = rx->buf[k];
+            if (n < 20 || (rx->msgs[k].msg_hdr.msg_flags & MSG_TRUNC))
+                continue;
+            ssize_t ihl = (b[0] & 0x0F) * 4;
+            if (ihl < 20 || ihl > n)
+                continue;
+            rx->from[k].sin_port = 0;
+            if (inbound_one(self, spis, passed, b + ihl, n - ihl, &rx->from[k], 0, slow) < 0) {
+                gro_flush(self);
+                Py_DECREF(slow);
+                return NULL;
+            }
+        }
+        if (got < want)
+            break; /* drained */
     }
     gro_flush(self);
     return slow;
@@ -1349,6 +1388,13 @@ FastPath_counts(FastPathObject *self, PyObject *unused)
     return d;
 }
 
+static void
+FastPath_dealloc(FastPathObject *self)
+{
+    PyMem_Free(self->rx);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
 static PyMethodDef FastPath_methods[] = {
     {"add_local", (PyCFunction)FastPath_add_local, METH_VARARGS,
      "add_local(address, raw_fd, udp_fd): the sockets of one local address"},
@@ -1368,6 +1414,7 @@ static PyTypeObject FastPathType = {
     .tp_doc = "The packet bursts of one gateway's I/O shell.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)FastPath_init,
+    .tp_dealloc = (destructor)FastPath_dealloc,
     .tp_methods = FastPath_methods,
 };
 
