@@ -26,7 +26,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -50,6 +54,7 @@
 #define RAW_BATCH 64
 #define RAW_SLOT 2048
 #define UNLIMITED UINT64_MAX
+#define MAX_OVERHEAD (ESP_HEADER + 16 + 17 + 32) /* header, IV, padding + trailer, ICV */
 #define VNET_HDR 10 /* struct virtio_net_hdr, TUNSETVNETHDRSZ */
 
 /* ------------------------------------------------------------------------------- Sa */
@@ -57,6 +62,9 @@
 typedef struct {
     PyObject_HEAD
     EVP_CIPHER_CTX *ctx;
+    EVP_MAC_CTX *mac; /* CBC SAs: the HMAC, keyed once; NULL for AES-GCM */
+    int block;        /* CBC block size (16 AES, 8 3DES/DES); 0 for AES-GCM */
+    int icv;          /* CBC: the truncated HMAC's length */
     int encrypt;
     uint8_t salt[4];
     uint32_t spi;
@@ -84,48 +92,109 @@ Sa_dealloc(SaObject *self)
 {
     if (self->ctx != NULL)
         EVP_CIPHER_CTX_free(self->ctx);
+    if (self->mac != NULL)
+        EVP_MAC_CTX_free(self->mac);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The HMAC of a CBC SA, keyed once (EVP_MAC "HMAC" with ``digest``); NULL on failure. */
+static EVP_MAC_CTX *
+hmac_keyed(const char *digest, const unsigned char *key, size_t len)
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_free(mac);
+    if (ctx == NULL)
+        return NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_MAC_init(ctx, key, len, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
 }
 
 static int
 Sa_init(SaObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"keymat", "spi", "encrypt", "window_size", NULL};
-    Py_buffer key;
+    static char *kwlist[] = {"keymat", "spi",    "encrypt", "window_size",
+                             "cipher", "auth_key", "digest", "icv",
+                             NULL};
+    Py_buffer key, auth = {0};
     unsigned long spi;
-    int encrypt;
+    int encrypt, icv = 0;
     unsigned int window_size = 64;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*kp|I", kwlist, &key, &spi, &encrypt,
-                                     &window_size))
+    const char *name = "aes-gcm", *digest = "";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*kp|Isy*si", kwlist, &key, &spi, &encrypt,
+                                     &window_size, &name, &auth, &digest, &icv))
         return -1;
     const EVP_CIPHER *cipher = NULL;
-    switch (key.len) {
-    case 20: cipher = EVP_aes_128_gcm(); break;
-    case 28: cipher = EVP_aes_192_gcm(); break;
-    case 36: cipher = EVP_aes_256_gcm(); break;
+    int gcm = strcmp(name, "aes-gcm") == 0, block = 0;
+    unsigned char des3[24];
+    const unsigned char *k = key.buf;
+    if (gcm) {
+        switch (key.len) {
+        case 20: cipher = EVP_aes_128_gcm(); break;
+        case 28: cipher = EVP_aes_192_gcm(); break;
+        case 36: cipher = EVP_aes_256_gcm(); break;
+        }
+    } else if (strcmp(name, "aes-cbc") == 0) {
+        block = 16;
+        switch (key.len) {
+        case 16: cipher = EVP_aes_128_cbc(); break;
+        case 24: cipher = EVP_aes_192_cbc(); break;
+        case 32: cipher = EVP_aes_256_cbc(); break;
+        }
+    } else if (strcmp(name, "3des-cbc") == 0 && (key.len == 24 || key.len == 8)) {
+        block = 8; /* DES is EDE with K1 = K2 = K3, as crypto/cipher.py does it */
+        cipher = EVP_des_ede3_cbc();
+        for (int i = 0; i < 24; i++)
+            des3[i] = k[i % key.len];
+        k = des3;
     }
-    if (cipher == NULL || spi > 0xFFFFFFFFUL || window_size < 32
-        || window_size > 64 * MAX_WINDOW_WORDS) {
+    int bad = cipher == NULL || spi > 0xFFFFFFFFUL || window_size < 32
+              || window_size > 64 * MAX_WINDOW_WORDS
+              || (!gcm && (auth.buf == NULL || icv < 12 || icv > 32 || !*digest));
+    if (bad) {
         PyBuffer_Release(&key);
+        if (auth.buf != NULL)
+            PyBuffer_Release(&auth);
         PyErr_SetString(PyExc_ValueError,
-                        "keymat must be an AES key + 4-byte salt, spi 32 bits, window 32..1024");
+                        "keymat must be an AES-GCM key + 4-byte salt (or an AES-CBC or 3DES key "
+                        "with auth_key, digest and icv 12..32), spi 32 bits, window 32..1024");
         return -1;
     }
     if (self->ctx != NULL)
         EVP_CIPHER_CTX_free(self->ctx);
+    if (self->mac != NULL)
+        EVP_MAC_CTX_free(self->mac);
+    self->mac = NULL;
     self->ctx = EVP_CIPHER_CTX_new();
     int ok = self->ctx != NULL;
-    const unsigned char *k = key.buf;
     if (ok && encrypt)
         ok = EVP_EncryptInit_ex(self->ctx, cipher, NULL, k, NULL) == 1;
     else if (ok)
         ok = EVP_DecryptInit_ex(self->ctx, cipher, NULL, k, NULL) == 1;
-    memcpy(self->salt, k + key.len - 4, 4);
+    if (ok && !gcm) {
+        ok = EVP_CIPHER_CTX_set_padding(self->ctx, 0) == 1; /* ESP pads itself */
+        self->mac = ok ? hmac_keyed(digest, auth.buf, (size_t)auth.len) : NULL;
+        ok = self->mac != NULL && EVP_MAC_CTX_get_mac_size(self->mac) >= (size_t)icv;
+    }
+    if (gcm)
+        memcpy(self->salt, k + key.len - 4, 4);
+    OPENSSL_cleanse(des3, sizeof des3);
     PyBuffer_Release(&key);
+    if (auth.buf != NULL)
+        PyBuffer_Release(&auth);
     if (!ok) {
-        PyErr_SetString(PyExc_RuntimeError, "OpenSSL refused the AES-GCM key");
+        PyErr_SetString(PyExc_RuntimeError, "OpenSSL refused the key or the digest");
         return -1;
     }
+    self->block = block;
+    self->icv = gcm ? 0 : icv;
     self->encrypt = encrypt;
     self->spi = (uint32_t)spi;
     self->seq = self->packets = self->bytes = 0;
@@ -138,11 +207,94 @@ Sa_init(SaObject *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
+/* HMAC of ``data`` into ``out`` (the full digest; callers take ``icv`` bytes). */
+static int
+hmac(SaObject *sa, const uint8_t *data, size_t n, uint8_t *out)
+{
+    size_t len = 0;
+    return EVP_MAC_init(sa->mac, NULL, 0, NULL) == 1 && EVP_MAC_update(sa->mac, data, n) == 1
+           && EVP_MAC_final(sa->mac, out, &len, 64) == 1 && len >= (size_t)sa->icv;
+}
+
+/* CBC + HMAC (RFC 4303 with RFC 3602 / 2451 and RFC 2404 / 4868): a random IV from
+ * OpenSSL's generator, padding to the block, the truncated HMAC over header, IV and
+ * ciphertext. Returns the ESP length or -1. */
+static Py_ssize_t
+seal_cbc(SaObject *sa, unsigned long long seq, const uint8_t *inner, Py_ssize_t n,
+         int next_header, uint8_t *out)
+{
+    uint32_t spi = htonl(sa->spi), seq32 = htonl((uint32_t)seq);
+    int block = sa->block;
+    memcpy(out, &spi, 4);
+    memcpy(out + 4, &seq32, 4);
+    uint8_t *iv = out + ESP_HEADER, *body = iv + block;
+    if (RAND_bytes(iv, block) != 1)
+        return -1;
+    int pad = (int)((block - ((n + 2) % block)) % block);
+    uint8_t trailer[34];
+    for (int i = 0; i < pad; i++)
+        trailer[i] = (uint8_t)(i + 1);
+    trailer[pad] = (uint8_t)pad;
+    trailer[pad + 1] = (uint8_t)next_header;
+    int len = 0, total = 0;
+    if (EVP_EncryptInit_ex(sa->ctx, NULL, NULL, NULL, iv) != 1
+        || EVP_EncryptUpdate(sa->ctx, body, &len, inner, (int)n) != 1)
+        return -1;
+    total = len;
+    if (EVP_EncryptUpdate(sa->ctx, body + total, &len, trailer, pad + 2) != 1)
+        return -1;
+    total += len;
+    if (EVP_EncryptFinal_ex(sa->ctx, body + total, &len) != 1)
+        return -1;
+    total += len;
+    size_t covered = (size_t)(ESP_HEADER + block + total);
+    uint8_t mac[64];
+    if (!hmac(sa, out, covered, mac))
+        return -1;
+    memcpy(out + covered, mac, (size_t)sa->icv);
+    return (Py_ssize_t)covered + sa->icv;
+}
+
+/* CBC: verify the ICV (constant time) before decrypting; the same return values as
+ * ``open_into``. */
+static Py_ssize_t
+open_cbc(SaObject *sa, const uint8_t *esp, Py_ssize_t size, uint8_t *out, int *next_header)
+{
+    int block = sa->block;
+    if (size < ESP_HEADER + block + block + sa->icv)
+        return -2;
+    Py_ssize_t body = size - ESP_HEADER - block - sa->icv;
+    if (body % block)
+        return -2;
+    uint8_t mac[64];
+    if (!hmac(sa, esp, (size_t)(size - sa->icv), mac)
+        || CRYPTO_memcmp(mac, esp + size - sa->icv, (size_t)sa->icv) != 0)
+        return -1;
+    int len = 0, total = 0;
+    if (EVP_DecryptInit_ex(sa->ctx, NULL, NULL, NULL, esp + ESP_HEADER) != 1
+        || EVP_DecryptUpdate(sa->ctx, out, &len, esp + ESP_HEADER + block, (int)body) != 1)
+        return -1;
+    total = len;
+    if (EVP_DecryptFinal_ex(sa->ctx, out + total, &len) != 1)
+        return -1;
+    total += len;
+    int pad = out[total - 2];
+    *next_header = out[total - 1];
+    if (pad + 2 > total)
+        return -3;
+    for (int i = 0; i < pad; i++)
+        if (out[total - 2 - pad + i] != (uint8_t)(i + 1))
+            return -3;
+    return total - 2 - pad;
+}
+
 /* Encrypt ``inner`` + trailer into ``out`` (ESP header to ICV); returns its length or -1. */
 static Py_ssize_t
 seal_into(SaObject *sa, unsigned long long seq, const uint8_t *inner, Py_ssize_t n,
           int next_header, uint8_t *out)
 {
+    if (sa->block)
+        return seal_cbc(sa, seq, inner, n, next_header, out);
     uint8_t nonce[12];
     uint32_t spi = htonl(sa->spi), seq32 = htonl((uint32_t)seq);
     memcpy(out, &spi, 4);
@@ -180,6 +332,8 @@ seal_into(SaObject *sa, unsigned long long seq, const uint8_t *inner, Py_ssize_t
 static Py_ssize_t
 open_into(SaObject *sa, const uint8_t *esp, Py_ssize_t size, uint8_t *out, int *next_header)
 {
+    if (sa->block)
+        return open_cbc(sa, esp, size, out, next_header);
     if (size < ESP_HEADER + IV + 4 + ICV)
         return -2;
     Py_ssize_t body = size - ESP_HEADER - IV - ICV;
@@ -285,7 +439,7 @@ Sa_seal(SaObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "not an outbound SA, or the packet is too long");
         return NULL;
     }
-    PyObject *out = PyBytes_FromStringAndSize(NULL, inner.len + ESP_HEADER + IV + 5 + ICV);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, inner.len + MAX_OVERHEAD);
     if (out == NULL) {
         PyBuffer_Release(&inner);
         return NULL;
@@ -811,7 +965,7 @@ outbound_one(FastPathObject *self, PyObject *flows, const uint8_t *pkt, Py_ssize
     Py_ssize_t esp = -1;
     if (sa != NULL && local != NULL && sa->enabled && (size_t)n <= sa->max_inner
         && sa->seq + 1 < sa->seq_stop && sa->bytes + (unsigned long long)n < sa->byte_stop
-        && (size_t)n + 20 + ESP_HEADER + IV + 5 + ICV <= RAW_SLOT)
+        && (size_t)n + 20 + MAX_OVERHEAD <= RAW_SLOT)
         esp = seal_into(sa, sa->seq + 1, pkt, n, 4, self->out);
     if (esp < 0) { /* not ours, or OpenSSL failed: Python's own path decides and says why */
         Py_XDECREF(sa);

@@ -21,7 +21,15 @@ class Sa:
     highest: int
     bitmap: int
     def __init__(
-        self, keymat: builtins.bytes, spi: int, encrypt: bool, window_size: int = 64
+        self,
+        keymat: builtins.bytes,
+        spi: int,
+        encrypt: bool,
+        window_size: int = 64,
+        cipher: str = "aes-gcm",
+        auth_key: builtins.bytes = b"",
+        digest: str = "",
+        icv: int = 0,
     ) -> None: ...
     def seal(self, seq: int, inner: builtins.bytes, next_header: int) -> builtins.bytes: ...
     def open(self, esp: builtins.bytes) -> tuple[builtins.bytes, int] | str: ...

@@ -189,17 +189,21 @@ class ChildSa:
 
     def attach_fast(self, outbound: bool) -> fast.Sa | None:
         """Share one direction with a new C fast-path ``Sa`` (``esp/fast.py``) and return
-        it; None when the C path is not built or the SA is not AES-GCM with a 16-byte ICV
-        (the only transform it implements)."""
+        it; None when the C path is not built or does not implement the SA's transform: it
+        does AES-GCM with a 16-byte ICV, and AES-CBC, 3DES and DES with an HMAC, with 32-bit
+        sequence numbers."""
         transform = self.outbound if outbound else self.inbound
-        enc = transform.encryption
-        if (
-            not fast.available()
-            or enc.mode is not CipherMode.GCM
-            or enc.icv_bytes != 16
-            or transform.integrity.icv_bytes
-            or transform.esn
-        ):
+        enc, integrity = transform.encryption, transform.integrity
+        if not fast.available() or transform.esn:
+            return None
+        if enc.mode is CipherMode.GCM and enc.icv_bytes == 16 and not integrity.icv_bytes:
+            cipher, digest = "aes-gcm", ""
+        elif enc.mode is CipherMode.CBC and integrity.hash_name is not None:
+            cipher, digest = (
+                ("aes-cbc" if enc.block_bytes == 16 else "3des-cbc"),
+                integrity.hash_name,
+            )
+        else:
             return None
         state = self.outbound_state if outbound else self.inbound_state
         window = state.replay
@@ -208,6 +212,10 @@ class ChildSa:
             transform.spi,
             outbound,
             window.window_size if window is not None else 64,
+            cipher=cipher,
+            auth_key=transform.keys.integrity_key,
+            digest=digest,
+            icv=integrity.icv_bytes,
         )
         state.attach(sa, None if outbound else sa)
         return sa
