@@ -239,6 +239,33 @@ def test_kilobyte_lifetime_rekeys_under_traffic_without_losing_a_packet() -> Non
     assert wire.gateways["hq"].drops == {} and wire.gateways["branch"].drops == {}
 
 
+def test_packets_in_flight_on_a_rekeyed_sa_are_still_decrypted_after_its_delete() -> None:
+    """D110: the peer's Delete of a rekeyed SA can overtake ESP sent on it just before the
+    switch (another socket, another queue); its inbound half decrypts for DRAIN_S more."""
+    from tunnelgate.gateway.core import DRAIN_S
+
+    wire = pair()
+    hq, branch = wire.gateways["hq"], wire.gateways["branch"]
+    wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+    (old,) = hq.installed.values()
+    late = icmp_echo("10.1.0.5", "10.2.0.9", 2)
+    hq.receive_tun(late, wire.now)
+    (in_flight,) = [o for o in hq.outputs() if isinstance(o, SendIpv4)]  # held on the way
+    hq._rekey(old, wire.now)
+    wire.flush()  # the rekey, then HQ's Delete of the old SA, both done
+    removed = [e for e in events(branch) if isinstance(e, ChildSaRemoved)]
+    assert removed == []  # deleted with IKE, still draining on the data path
+    branch.receive_esp("198.51.100.2", "203.0.113.1", in_flight.packet[20:], wire.now)
+    wire.flush()
+    assert wire.tun["branch"][-1] == late and branch.drops == {}
+    wire.advance(DRAIN_S + 0.5)
+    (gone,) = [e for e in events(branch) if isinstance(e, ChildSaRemoved)]
+    assert gone.spi_in == old.sa.outbound.spi and gone.reason == "deleted by the peer"
+    branch.receive_esp("198.51.100.2", "203.0.113.1", in_flight.packet[20:], wire.now)
+    assert branch.drops == {"invalid-spi": 1}  # drained: now it is gone
+    assert len(hq.installed) == len(branch.installed) == 1
+
+
 def test_seconds_lifetime_rekeys_keep_a_continuous_flow() -> None:
     extra = "crypto map M 10 set security-association lifetime seconds 120\n"
     wire = Wire(

@@ -762,6 +762,35 @@ def test_simultaneous_child_rekeys_leave_exactly_one_child() -> None:
     assert losers == {"hq", "branch"}  # both outcomes of the nonce comparison were exercised
 
 
+def test_a_rekey_request_that_crosses_our_finished_rekey_is_refused() -> None:
+    """The staggered collision: branch's rekey request reaches HQ only after HQ's own rekey
+    of the same child completed and HQ is closing the old SA. HQ answers
+    TEMPORARY_FAILURE (RFC 7296 §2.8.1) instead of making a second successor nobody would
+    delete; one child is left on each side, the same one."""
+    for seed in range(6):
+        network, hq, branch, hq_ev, br_ev = established(engine_seeds=(seed, 200 + seed))
+        old_h, old_b = child_of(hq_ev), child_of(br_ev)
+        now = network.clock.now
+        branch.rekey_child(old_b.spi_in, now)
+        held = branch.datagrams_to_send(now)  # branch's request, delayed on the way
+        assert len(held) == 1
+        hq.rekey_child(old_h.spi_in, now)
+        network.step()  # HQ's request reaches branch (its own rekey is outstanding)
+        network.step()  # branch's answer reaches HQ: HQ's rekey is done, old SA closing
+        data, _ = held[0]
+        hq.receive_datagram(data, BRANCH_ADDR, now)
+        network.run()
+        (sa_h,) = hq.sas.values()
+        (sa_b,) = branch.sas.values()
+        assert len(sa_h.children) == 1 and len(sa_b.children) == 1, seed
+        (child_h,) = sa_h.children.values()
+        (child_b,) = sa_b.children.values()
+        assert (child_h.spi_in, child_h.spi_out) == (child_b.spi_out, child_b.spi_in)
+        assert old_h.spi_in not in sa_h.children and old_b.spi_in not in sa_b.children
+        failed = [e for e in events(branch) if isinstance(e, ChildSaFailed)]
+        assert [e.notify for e in failed] == ["TEMPORARY_FAILURE"], seed
+
+
 # --------------------------------------------------------------------------- notifications
 
 

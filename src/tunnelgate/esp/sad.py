@@ -15,10 +15,16 @@ with reason ``vpn-overlap-conflict``"), as data over the SAs of one selector key
 |------------------------------------------------|---------------------------|----------|
 | retiring (replaced by a rekey), before the first live one | accepted until removed | not used |
 | the first live one (not retiring)              | accepted                  | used     |
+| a rekey sibling of the first live one          | accepted                  | not used |
 | any later one, live or retiring                | ``vpn-overlap-conflict``  | not used |
 
 ``replace`` (a rekey) puts the new SA right after the old one, so the successor of the first
 SA is the first live one, and the old SA keeps decrypting until the gateway removes it.
+
+Rekey siblings (D109): when both peers rekey the same SA at once (RFC 7296 §2.8.1), each
+installs two successors of it, in opposite orders, and sends on the one it installed first
+until the redundant one is deleted. Both successors are the same tunnel, not a duplicate
+one, so each accepts inbound traffic on either of them; outbound uses the first.
 """
 
 from __future__ import annotations
@@ -72,6 +78,7 @@ class Sad(Generic[T]):
         self._retiring: set[int] = set()
         self._by_selector: dict[Hashable, list[int]] = {}  # inbound SPIs, install order
         self._by_policy: dict[Hashable, list[int]] = {}  # inbound SPIs, install order
+        self._rekey_of: dict[int, int] = {}  # inbound SPI -> the inbound SPI it replaced
         #: bumped by every install, replace and remove: caches of lookups compare it
         self.generation = 0
 
@@ -108,6 +115,7 @@ class Sad(Generic[T]):
             self._by_policy[old.policy_key].remove(entry.inbound_spi)
             self._by_policy.setdefault(entry.policy_key, []).append(entry.inbound_spi)
         self._retiring.add(old_inbound_spi)
+        self._rekey_of[entry.inbound_spi] = old_inbound_spi
 
     def remove(self, inbound_spi: int) -> SadEntry[T] | None:
         """Delete an SA pair (a delete notify, expiry, ``clear``); the next in line moves up."""
@@ -116,6 +124,7 @@ class Sad(Generic[T]):
             return None
         self.generation += 1
         self._retiring.discard(inbound_spi)
+        self._rekey_of.pop(inbound_spi, None)
         for index, key in (
             (self._by_selector, entry.selector_key),
             (self._by_policy, entry.policy_key),
@@ -143,7 +152,11 @@ class Sad(Generic[T]):
             if candidate == spi:
                 return InboundAccepted(entry)
             if candidate not in self._retiring:
-                break  # the first live SA comes before this one
+                # the first live SA comes before this one: only its rekey sibling is accepted
+                replaced = self._rekey_of.get(spi)
+                if replaced is not None and self._rekey_of.get(candidate) == replaced:
+                    return InboundAccepted(entry)
+                break
         return InboundDropped(SadDropReason.VPN_OVERLAP_CONFLICT, entry)
 
     def lookup_outbound(self, policy_key: Hashable) -> SadEntry[T] | None:

@@ -108,6 +108,9 @@ IKE_VERSION_OCTET = 17  # offset of the version in the IKE/ISAKMP header
 NAT_T_PORT = 4500
 NAT_KEEPALIVE_S = 20.0
 REKEY_RETRY_S = 1.0
+# an IKEv2 SA deleted after its rekey keeps decrypting this long (D110): the peer's packets
+# sent on it before it switched may still wait in our socket buffers behind the Delete
+DRAIN_S = 1.0
 DELETE_RETRY_S = 0.5
 V1_RETIRE_S = 10.0  # an IKEv1 SA replaced by a new quick mode keeps decrypting this long
 V1_INITIATOR_HOLD_S = 0.3  # after QM3, until the responder has installed its SA (D87)
@@ -147,6 +150,9 @@ class InstalledSa:
     retire_at: float | None = None  # IKEv1: a replaced SA is deleted this long after
     hold_until: float | None = None  # IKEv1 initiator: send nothing before the peer installs
     transport: bool = False  # ESP transport mode: the packets are ours and the peer's (D91)
+    # IKEv2: deleted after a rekey at ``drain_until[0]`` with reason ``drain_until[1]``; until
+    # then its inbound half still decrypts what was in flight (D110)
+    drain_until: tuple[float, str] | None = None
     # what ``clear crypto ipsec sa counters`` zeroed: (packets, bytes, errors) per direction
     # at that moment; ``show`` subtracts it (lifetimes keep counting everything). Shared and
     # empty until the first ``clear``, which gives the SA a dict of its own.
@@ -462,6 +468,7 @@ class Gateway:
                 and i.rekey_retry_at is None
                 and i.pmtu_reset_at is None
                 and i.tfc_at is None
+                and i.drain_until is None
             ):
                 self._timed.discard(spi)
             else:
@@ -481,6 +488,8 @@ class Gateway:
             timers.append(self._deletes_at)
         for i in self._timed_sas():
             due = [i.rekey_retry_at, i.pmtu_reset_at, i.tfc_at]
+            if i.drain_until is not None:
+                due.append(i.drain_until[0])
             if i.ike_version == 1:  # IKEv1 SAs: time lifetimes on the data path
                 due += [i.sa.outbound_state.next_deadline(), i.retire_at, i.hold_until]
             timers += [t for t in due if t is not None]
@@ -503,6 +512,10 @@ class Gateway:
         for installed in self._timed_sas():
             if installed.spi_in not in self.installed:
                 continue  # removed by an earlier one in this pass
+            if installed.drain_until is not None:
+                if installed.drain_until[0] <= now:
+                    self._uninstall(installed.spi_in, installed.drain_until[1])
+                continue  # draining: deleted with IKE already, nothing else to do
             if installed.rekey_retry_at is not None and installed.rekey_retry_at <= now:
                 installed.rekey_retry_at = None
                 self._rekey(installed, now)
@@ -1013,6 +1026,8 @@ class Gateway:
         """The hard limit: the SA carries nothing more; IKE deletes it."""
         spi_in = installed.established.spi_in
         self._uninstall(int.from_bytes(spi_in, "big"), "lifetime expired")
+        if installed.drain_until is not None:
+            return  # IKE deleted it already
         self._deletes.append((installed.interface, spi_in, installed.ike_version))
         self._send_deletes(now)
 
@@ -1048,7 +1063,16 @@ class Gateway:
         elif isinstance(event, ChildSaEstablished):
             self._install(nameif, event, now, version)
         elif isinstance(event, ChildSaDeleted):
-            self._uninstall(int.from_bytes(event.spi_in, "big"), event.reason)
+            spi_in = int.from_bytes(event.spi_in, "big")
+            installed = self.installed.get(spi_in)
+            if installed is not None and version == 2 and self.sad.is_retiring(spi_in):
+                # replaced by a rekey: nothing is sent on it any more, but what the peer sent
+                # before it switched may still be queued behind the Delete (D110)
+                installed.drain_until = (now + DRAIN_S, event.reason)
+                installed.rekey_asked = True
+                self._mark_timed(installed)
+            else:
+                self._uninstall(spi_in, event.reason)
         elif isinstance(event, IkeSaFailed | ChildSaFailed | PeerUnreachable):
             self.counters["negotiations-failed"] += 1
             dead = not isinstance(event, ChildSaFailed)  # the peer itself failed: fail over

@@ -162,6 +162,38 @@ def test_rekey_of_a_duplicate_stays_a_duplicate() -> None:
     assert sad.lookup_outbound(POLICY) is sad.get(1)
 
 
+def test_simultaneous_rekeys_accept_both_successors_inbound() -> None:
+    """RFC 7296 §2.8.1 collision: each side installs both successors of SA 1, in opposite
+    orders; either accepts what the other sends on the one it installed first (D109)."""
+    here: Sad[str] = Sad()
+    there: Sad[str] = Sad()
+    for sad, order in ((here, (3, 2)), (there, (2, 3))):
+        sad.install(pair(1))
+        for spi in order:
+            sad.replace(1, pair(spi))
+    sending_here = here.lookup_outbound(POLICY)
+    sending_there = there.lookup_outbound(POLICY)
+    assert sending_here is not None and sending_there is not None
+    assert sending_here.inbound_spi != sending_there.inbound_spi  # each its own first
+    assert {spi: verdict(here, spi) for spi in (1, 2, 3)} == dict.fromkeys((1, 2, 3), "accept")
+    assert {spi: verdict(there, spi) for spi in (1, 2, 3)} == dict.fromkeys((1, 2, 3), "accept")
+    here.remove(2)  # the redundant SA is deleted: one tunnel again
+    assert verdict(here, 3) == "accept" and verdict(here, 2) == "invalid-spi"
+    # a duplicate tunnel (not a rekey of the same SA) still conflicts
+    here.install(pair(9))
+    assert verdict(here, 9) == "vpn-overlap-conflict"
+
+
+def test_a_rekey_of_a_duplicate_is_not_the_first_sas_sibling() -> None:
+    sad: Sad[str] = Sad()
+    sad.install(pair(1))
+    sad.install(pair(2))
+    sad.replace(1, pair(3))
+    sad.replace(2, pair(4))
+    assert verdict(sad, 3) == "accept"
+    assert verdict(sad, 4) == "vpn-overlap-conflict"
+
+
 def test_replace_errors() -> None:
     sad: Sad[str] = Sad()
     sad.install(pair(1))

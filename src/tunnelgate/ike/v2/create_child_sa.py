@@ -145,6 +145,7 @@ class CreateChildSaExchange(SaLifecycle):
             ours = (pending.nonce, nonce.data)
             lowest = min(*ours, *old.collision)
             if lowest in ours:  # our new SA is the redundant one: we close it
+                mine.closing = True
                 self._request(
                     sa,
                     Pending("delete-child", mine),
@@ -154,6 +155,7 @@ class CreateChildSaExchange(SaLifecycle):
                 )
                 return
         # the rekeyed SA is deleted by the side that rekeyed it (RFC 7296 §2.8)
+        old.closing = True
         self._request(
             sa,
             Pending("delete-child", old),
@@ -191,6 +193,17 @@ class CreateChildSaExchange(SaLifecycle):
                     sa,
                     ExchangeType.CREATE_CHILD_SA,
                     [NotifyPayload(NotifyType.CHILD_SA_NOT_FOUND, b"", ProtocolId.ESP, rekey.spi)],
+                    mid,
+                )
+                return
+            if old.closing:
+                # "a request to rekey a CHILD_SA that it is currently trying to close":
+                # our rekey of it is done (or it is the redundant one), the peer's would
+                # make a second successor that nobody deletes (RFC 7296 §2.8.1)
+                self._reply(
+                    sa,
+                    ExchangeType.CREATE_CHILD_SA,
+                    [NotifyPayload(NotifyType.TEMPORARY_FAILURE)],
                     mid,
                 )
                 return

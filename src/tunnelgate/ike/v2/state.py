@@ -83,6 +83,9 @@ class Child:
     # the peer rekeyed this child while our own rekey of it was outstanding (RFC 7296
     # §2.8.1): the nonces of the peer's exchange (Ni, Nr), to find the redundant new SA
     collision: tuple[bytes, bytes] | None = None
+    # we asked the peer to delete it (after our rekey of it, or as the redundant SA of a
+    # collision): a request to rekey it gets TEMPORARY_FAILURE (RFC 7296 §2.8.1)
+    closing: bool = False
     invalid_selectors_sent_at: float | None = None  # rate limit: one per SA per 5 s
 
 
