@@ -6,17 +6,20 @@
  * that hit those caches are handled here, from the read to the send, without Python objects
  * per packet:
  *
- *   Sa         one ESP SA direction with AES-GCM (RFC 4106): the keyed EVP context, the
- *              sequence number and counters it shares with Python's EspSaState (which reads
- *              and writes them through the attributes), the limits up to which this code may
- *              use them, and (inbound) the anti-replay window (the ReplayWindow protocol).
- *   FastPath   the bursts: tun_burst (TUN -> seal -> raw ESP or UDP 4500 with GSO),
- *              udp_burst (UDP 4500 with GRO -> open -> TUN) and esp_burst (raw ESP -> TUN).
+ *   Sa         one ESP SA direction: AES-GCM (RFC 4106), or AES-CBC/3DES/DES with an HMAC
+ *              (EVP_MAC keyed once); the sequence number and counters it shares with
+ *              Python's EspSaState (which reads and writes them through the attributes), the
+ *              limits up to which this code may use them, and (inbound) the anti-replay
+ *              window (the ReplayWindow protocol).
+ *   FastPath   the bursts: tun_burst (TUN -> seal -> raw ESP with sendmmsg, or UDP 4500 with
+ *              GSO), udp_burst (UDP 4500 with GRO -> open -> TUN) and esp_burst (raw ESP with
+ *              recvmmsg -> TUN). With vnet headers on the TUN, TCP super-segments read from
+ *              it are cut here and decrypted TCP segments are written back as GSO packets.
  *
  * Anything else (a cache miss, a limit reached, an error of any kind) is handed back to
  * Python before it changes any state, in the order it arrived, and Python does exactly what
- * it did before. Encryption, decryption and the ICV comparison are OpenSSL's (EVP AEAD):
- * nothing cryptographic is implemented here.
+ * it did before. Encryption, decryption, HMAC, random IVs and the ICV comparison are
+ * OpenSSL's: nothing cryptographic is implemented here (the TCP/IP checksums are not).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
