@@ -11,6 +11,7 @@ Timelines, HQ (10.1.0.0/16) <-> branch (10.2.0.0/16):
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from tests.helpers import load
@@ -30,7 +31,7 @@ from tunnelgate.gateway.outputs import (
     SendUdp,
     WriteTun,
 )
-from tunnelgate.ike.v2.events import IkeSaEstablished
+from tunnelgate.ike.v2.events import ChildSaFailed, IkeSaEstablished
 
 ROUTE = {"hq": "203.0.113.254", "branch": "198.51.100.254"}
 
@@ -264,6 +265,63 @@ def test_packets_in_flight_on_a_rekeyed_sa_are_still_decrypted_after_its_delete(
     branch.receive_esp("198.51.100.2", "203.0.113.1", in_flight.packet[20:], wire.now)
     assert branch.drops == {"invalid-spi": 1}  # drained: now it is gone
     assert len(hq.installed) == len(branch.installed) == 1
+
+
+def test_the_redundant_sa_of_a_rekey_collision_drains_too() -> None:
+    """Both ends rekey one SA at once (RFC 7296 §2.8.1): each installs two successors and
+    the redundant one is deleted; ESP the peer sealed on it before it switched still
+    decrypts for DRAIN_S (D110), where removing it at once dropped it as ``invalid-spi``."""
+    from tunnelgate.gateway.core import DRAIN_S
+
+    wire = pair()
+    hq, branch = wire.gateways["hq"], wire.gateways["branch"]
+    wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+    (old_hq,), (old_branch,) = hq.installed.values(), branch.installed.values()
+    hq._rekey(old_hq, wire.now)
+    branch._rekey(old_branch, wire.now)
+    wire.flush()
+    draining = [i for i in branch.installed.values() if i.drain_until is not None]
+    redundant = [i for i in draining if i is not old_branch]
+    assert len(redundant) == 1, "a collision leaves one redundant SA"
+    (sibling,) = redundant
+    late = icmp_echo("10.2.0.9", "10.1.0.5", 2)
+    sealed = sibling.sa.protect_packet(late, 4, wire.now, os.urandom)  # sent just before
+    assert isinstance(sealed, bytes)
+    hq.receive_esp("203.0.113.1", "198.51.100.2", sealed, wire.now)
+    wire.flush()
+    assert wire.tun["hq"][-1] == late and hq.drops == {}
+    wire.advance(DRAIN_S + 0.5)
+    hq.receive_esp("203.0.113.1", "198.51.100.2", sealed, wire.now)
+    assert hq.drops == {"invalid-spi": 1}  # drained: now it is gone
+    assert len(hq.installed) == len(branch.installed) == 1
+    (live,) = hq.installed.values()
+    wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 3))
+    assert wire.tun["branch"][-1] == icmp_echo("10.1.0.5", "10.2.0.9", 3)
+    assert live.spi_in != old_hq.spi_in
+
+
+def test_a_rekey_refused_because_the_peer_replaced_the_sa_first_is_no_failure() -> None:
+    """The staggered collision (D109): the branch asks to rekey an SA the HQ has just
+    replaced and is deleting; TEMPORARY_FAILURE is counted as a deferred rekey, not as a
+    failed negotiation, and the tunnel carries on the HQ's successor."""
+    wire = pair()
+    hq, branch = wire.gateways["hq"], wire.gateways["branch"]
+    wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+    (old_hq,), (old_branch,) = hq.installed.values(), branch.installed.values()
+    hq._rekey(old_hq, wire.now)
+    for out in hq.outputs():  # the rekey request ...
+        wire.deliver("hq", out)
+    for out in branch.outputs():  # ... and its answer: the HQ switches and deletes the old
+        wire.deliver("branch", out)
+    branch._rekey(old_branch, wire.now)  # the branch's soft point, just too late
+    wire.flush()
+    failed = [e for e in events(branch) if isinstance(e, ChildSaFailed)]
+    assert [(e.notify, e.rekey) for e in failed] == [("TEMPORARY_FAILURE", True)]
+    assert branch.counters["rekeys-deferred"] == 1
+    assert "negotiations-failed" not in branch.counters
+    packet = icmp_echo("10.2.0.9", "10.1.0.5", 2)
+    wire.send_from_lan("branch", packet)
+    assert wire.tun["hq"][-1] == packet
 
 
 def test_seconds_lifetime_rekeys_keep_a_continuous_flow() -> None:

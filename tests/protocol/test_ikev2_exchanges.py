@@ -788,7 +788,7 @@ def test_a_rekey_request_that_crosses_our_finished_rekey_is_refused() -> None:
         assert (child_h.spi_in, child_h.spi_out) == (child_b.spi_out, child_b.spi_in)
         assert old_h.spi_in not in sa_h.children and old_b.spi_in not in sa_b.children
         failed = [e for e in events(branch) if isinstance(e, ChildSaFailed)]
-        assert [e.notify for e in failed] == ["TEMPORARY_FAILURE"], seed
+        assert [(e.notify, e.rekey) for e in failed] == [("TEMPORARY_FAILURE", True)], seed
 
 
 # --------------------------------------------------------------------------- notifications

@@ -11,6 +11,14 @@ Lifetimes ("Change IPsec SA Lifetimes"): seconds and kilobytes (1 KB = 1024 byte
 the lifetime itself. The outbound sequence number space (RFC 4303 §3.3.3: never cycles) is a
 third lifetime, with its soft point at the same fraction.
 
+The kilobyte soft point also follows the traffic (D111): at every 1/16 of the volume lifetime
+the SA measures the rate since the previous check and, when what remains after the soft point
+would last less than ``REKEY_LEAD_S`` at that rate, moves the soft point earlier, to leave that
+much (but never before ``SOFT_FLOOR`` of the lifetime); both scale with the SA's draw (1–3 s,
+50–56 %), so that the two ends of a tunnel seldom ask for the same rekey at once. A volume
+lifetime of a few megabytes at gigabits per second is then still rekeyed before it runs out,
+make-before-break.
+
 | reached                     | event (each at most once per SA)      |
 |-----------------------------|---------------------------------------|
 | first soft point            | ``RekeyNeeded(spi, reason)``          |
@@ -36,6 +44,9 @@ DEFAULT_LIFETIME_SECONDS = 28_800
 DEFAULT_LIFETIME_KILOBYTES = 4_608_000
 SOFT_MIN = 0.85  # rekey when 15 % remains at the earliest ...
 SOFT_MAX = 0.95  # ... and when 5 % remains at the latest
+REKEY_LEAD_S = 1.0  # seconds of traffic the kilobyte soft point leaves before the hard one
+SOFT_FLOOR = 0.5  # ... at the earliest at half the volume lifetime
+RATE_CHECKS = 16  # the rate is measured at every 1/16 of the volume lifetime
 
 RandomSource = Callable[[int], bytes]
 
@@ -134,11 +145,14 @@ class EspSaState:
         "_at_seq",
         "_at_time",
         "_bytes",
+        "_check_bytes",
+        "_check_from",
         "_errors",
         "_fast",
         "_hard_done",
         "_packets",
         "_seq",
+        "_soft_bytes",
         "_soft_done",
         "created_at",
         "direction",
@@ -178,6 +192,10 @@ class EspSaState:
         self._errors: Counter[str] | None = None  # drops by reason, from the first one
         self._soft_done = False
         self._hard_done = False
+        kilobytes = lifetime.kilobytes
+        self._soft_bytes = _NEVER if kilobytes is None else kilobytes * 1024 * self.soft_fraction
+        self._check_bytes = _NEVER if kilobytes is None else kilobytes * 1024 / RATE_CHECKS
+        self._check_from = (now, 0)  # time and byte count of the last rate check
         # the next point ``tick`` could report at, per measure (``_arm``): ``account`` calls
         # ``tick`` only once one is reached, instead of per packet
         self._at_time = self._at_bytes = self._at_seq = _NEVER
@@ -275,6 +293,8 @@ class EspSaState:
             return [SaExpired(self.spi, hard)]
         if self._soft_done:
             return []
+        if self._bytes >= self._check_bytes:
+            self._follow_rate(now)
         soft = self._reached(now, self.soft_fraction, self._soft_seq())
         if soft is not None:
             self._soft_done = True
@@ -284,6 +304,26 @@ class EspSaState:
 
     def _soft_seq(self) -> int:
         return max(1, int(self.seq_limit * self.soft_fraction))
+
+    def _follow_rate(self, now: float) -> None:
+        """A rate check (D111): move the kilobyte soft point earlier when what it leaves
+        before the hard point would last less than ``REKEY_LEAD_S`` at the rate measured since
+        the last check; then arm the next check."""
+        kilobytes = self.lifetime.kilobytes
+        assert kilobytes is not None  # checks are armed only for a volume lifetime
+        hard = kilobytes * 1024
+        since, counted = self._check_from
+        if now > since:
+            rate = (self._bytes - counted) / (now - since)
+            # both scaled by this SA's draw, as the drawn point is: the two ends of a tunnel
+            # then seldom ask for the same rekey at once (a collision, RFC 7296 §2.8.1)
+            spread = (1.0 - self.soft_fraction) / (1.0 - SOFT_MAX)  # 1 to 3
+            floor = hard * SOFT_FLOOR * self.soft_fraction / SOFT_MIN  # 50 to 56 %
+            lead = max(floor, hard - rate * REKEY_LEAD_S * spread)
+            self._soft_bytes = min(self._soft_bytes, lead)
+        self._check_from = (now, self._bytes)
+        self._check_bytes = self._bytes + hard / RATE_CHECKS
+        self._arm()
 
     def _arm(self) -> None:
         """The thresholds ``account`` compares with: the values at which ``_reached`` first
@@ -299,7 +339,10 @@ class EspSaState:
         if seconds is not None:
             self._at_time = self.created_at + seconds * fraction
         if kilobytes is not None:
-            self._at_bytes = kilobytes * 1024 * fraction
+            if self._soft_done:
+                self._at_bytes = kilobytes * 1024
+            else:
+                self._at_bytes = min(self._soft_bytes, self._check_bytes)
         if self.direction is Direction.OUTBOUND:
             self._at_seq = self.seq_limit if self._soft_done else self._soft_seq()
         self._share_limits()
@@ -340,8 +383,10 @@ class EspSaState:
         if seconds is not None and now >= self.created_at + seconds * fraction:
             return LifetimeReason.SECONDS
         kilobytes = self.lifetime.kilobytes
-        if kilobytes is not None and self._bytes >= kilobytes * 1024 * fraction:
-            return LifetimeReason.KILOBYTES
+        if kilobytes is not None:
+            point = kilobytes * 1024 if fraction >= 1.0 else self._soft_bytes
+            if self._bytes >= point:
+                return LifetimeReason.KILOBYTES
         if self.direction is Direction.OUTBOUND and self._seq >= seq_point:
             return LifetimeReason.SEQUENCE
         return None

@@ -24,7 +24,9 @@ SA is the first live one, and the old SA keeps decrypting until the gateway remo
 Rekey siblings (D109): when both peers rekey the same SA at once (RFC 7296 §2.8.1), each
 installs two successors of it, in opposite orders, and sends on the one it installed first
 until the redundant one is deleted. Both successors are the same tunnel, not a duplicate
-one, so each accepts inbound traffic on either of them; outbound uses the first.
+one, so each accepts inbound traffic on either of them; outbound uses the first. A deleted
+sibling may be ``retire``d instead of removed at once: it then only decrypts, like a replaced
+SA, while what the peer sent on it drains (D110).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class Sad(Generic[T]):
         self._by_selector: dict[Hashable, list[int]] = {}  # inbound SPIs, install order
         self._by_policy: dict[Hashable, list[int]] = {}  # inbound SPIs, install order
         self._rekey_of: dict[int, int] = {}  # inbound SPI -> the inbound SPI it replaced
+        self._successors: dict[int, int] = {}  # replaced inbound SPI -> successors installed
         #: bumped by every install, replace and remove: caches of lookups compare it
         self.generation = 0
 
@@ -116,6 +119,7 @@ class Sad(Generic[T]):
             self._by_policy.setdefault(entry.policy_key, []).append(entry.inbound_spi)
         self._retiring.add(old_inbound_spi)
         self._rekey_of[entry.inbound_spi] = old_inbound_spi
+        self._successors[old_inbound_spi] = self._successors.get(old_inbound_spi, 0) + 1
 
     def remove(self, inbound_spi: int) -> SadEntry[T] | None:
         """Delete an SA pair (a delete notify, expiry, ``clear``); the next in line moves up."""
@@ -124,7 +128,11 @@ class Sad(Generic[T]):
             return None
         self.generation += 1
         self._retiring.discard(inbound_spi)
-        self._rekey_of.pop(inbound_spi, None)
+        replaced = self._rekey_of.pop(inbound_spi, None)
+        if replaced is not None:
+            left = self._successors.pop(replaced, 1) - 1
+            if left > 0:
+                self._successors[replaced] = left
         for index, key in (
             (self._by_selector, entry.selector_key),
             (self._by_policy, entry.policy_key),
@@ -140,6 +148,17 @@ class Sad(Generic[T]):
 
     def is_retiring(self, inbound_spi: int) -> bool:
         return inbound_spi in self._retiring
+
+    def is_rekey_sibling(self, inbound_spi: int) -> bool:
+        """Whether another installed SA is a successor of the same rekey (D109)."""
+        replaced = self._rekey_of.get(inbound_spi)
+        return replaced is not None and self._successors.get(replaced, 0) > 1
+
+    def retire(self, inbound_spi: int) -> None:
+        """Use an SA no more for outbound; it decrypts until removed (a deleted sibling)."""
+        if inbound_spi in self._by_spi and inbound_spi not in self._retiring:
+            self.generation += 1
+            self._retiring.add(inbound_spi)
 
     def lookup_inbound(self, spi: int, source: Hashable) -> InboundLookup[T]:
         """Which SA decrypts an ESP packet with ``spi`` from ``source``, or why it is dropped."""

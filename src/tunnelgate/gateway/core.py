@@ -1065,14 +1065,27 @@ class Gateway:
         elif isinstance(event, ChildSaDeleted):
             spi_in = int.from_bytes(event.spi_in, "big")
             installed = self.installed.get(spi_in)
-            if installed is not None and version == 2 and self.sad.is_retiring(spi_in):
-                # replaced by a rekey: nothing is sent on it any more, but what the peer sent
-                # before it switched may still be queued behind the Delete (D110)
+            sad = self.sad
+            if (
+                installed is not None
+                and version == 2
+                and (sad.is_retiring(spi_in) or sad.is_rekey_sibling(spi_in))
+            ):
+                # replaced by a rekey, or the redundant one of two (a collision): nothing is
+                # sent on it any more, but what the peer sent before it switched may still be
+                # queued behind the Delete (D110)
+                sad.retire(spi_in)
                 installed.drain_until = (now + DRAIN_S, event.reason)
                 installed.rekey_asked = True
                 self._mark_timed(installed)
             else:
                 self._uninstall(spi_in, event.reason)
+        elif (
+            isinstance(event, ChildSaFailed) and event.rekey and event.notify == "TEMPORARY_FAILURE"
+        ):
+            # the peer is closing the SA we asked to rekey: its own rekey of it finished
+            # first and replaced it (D109); not a failed negotiation
+            self.counters["rekeys-deferred"] += 1
         elif isinstance(event, IkeSaFailed | ChildSaFailed | PeerUnreachable):
             self.counters["negotiations-failed"] += 1
             dead = not isinstance(event, ChildSaFailed)  # the peer itself failed: fail over

@@ -92,13 +92,14 @@ def test_child_sa_packet_methods_match_protect_and_unprotect() -> None:
 def test_child_sa_packet_methods_report_lifetime_events() -> None:
     a, b = pair(lifetime=Lifetime(seconds=None, kilobytes=1))  # soft at 870..973 bytes
     inner = inner_ipv4(b"y" * 310)  # 330 bytes: 660, 990, 1320
-    results = [a.protect_packet(inner, NEXT_HEADER_IPV4, 1.0, seeded(1)) for _ in range(4)]
+    # all at the SA's creation instant: no rate is measured, the drawn point stands (D111)
+    results = [a.protect_packet(inner, NEXT_HEADER_IPV4, 0.0, seeded(1)) for _ in range(4)]
     assert [type(r) for r in results] == [bytes, bytes, Protected, Protected]
     assert isinstance(results[2], Protected) and isinstance(results[2].events[0], RekeyNeeded)
     assert isinstance(results[3], Protected) and isinstance(results[3].events[0], SaExpired)
     assert isinstance(a.protect_packet(inner, 4, 1.0, seeded(1)), Dropped)
     esps = [r if isinstance(r, bytes) else r.esp for r in results]
-    got = [b.unprotect_packet(esp, 1.0) for esp in esps]
+    got = [b.unprotect_packet(esp, 0.0) for esp in esps]
     assert got[:2] == [inner, inner]
     assert isinstance(got[2], Unprotected) and isinstance(got[2].events[0], RekeyNeeded)
     assert isinstance(got[3], Unprotected) and isinstance(got[3].events[0], SaExpired)

@@ -23,7 +23,7 @@ from tunnelgate.esp.child_sa import ChildSa, Dropped, Protected
 from tunnelgate.esp.ipv4 import build_outer_ipv4, outer_ipv4_packed, packed_address
 from tunnelgate.esp.packet import EspError, EspKeys, EspTransform, encapsulate, open_esp, seal
 from tunnelgate.esp.replay import SEQ_MAX, ReplayWindow
-from tunnelgate.esp.sa import Lifetime, LifetimeReason, RekeyNeeded, SaExpired
+from tunnelgate.esp.sa import RATE_CHECKS, Lifetime, LifetimeReason, RekeyNeeded, SaExpired
 from tunnelgate.esp.sad import Sad, SadEntry
 from tunnelgate.gateway.flow import flow_key, flow_of
 
@@ -481,10 +481,10 @@ def test_outbound_limits_are_the_soft_then_the_hard_point_then_zero() -> None:
     assert sa is not None
     state = a.outbound_state
     fraction = state.soft_fraction
-    assert sa.byte_stop == math.ceil(10 * 1024 * fraction)
+    assert sa.byte_stop == math.ceil(10 * 1024 / RATE_CHECKS)  # the first rate check (D111)
     assert sa.seq_stop == max(1, int(SEQ_MAX * fraction))
     inner = tcp_packet(size=100)
-    sa.bytes = sa.byte_stop - 1  # the C side may go up to one below the soft point
+    sa.bytes = math.ceil(10 * 1024 * fraction) - 1  # one below the soft point
     sa.seq = sa.packets = 40
     soft = a.protect_packet(inner, 4, 0.0, os.urandom)
     assert isinstance(soft, Protected)

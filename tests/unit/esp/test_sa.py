@@ -6,6 +6,9 @@ import pytest
 
 from tunnelgate.esp.replay import SEQ_MAX
 from tunnelgate.esp.sa import (
+    RATE_CHECKS,
+    REKEY_LEAD_S,
+    SOFT_FLOOR,
     Direction,
     EspSaState,
     Lifetime,
@@ -112,6 +115,55 @@ def test_kilobytes_soft_once_then_hard_once() -> None:
     assert sa.account(5_360, 4.0) == [SaExpired(SPI, LifetimeReason.KILOBYTES)]
     assert sa.account(1, 5.0) == []
     assert sa.remaining(5.0) == (0, None)
+
+
+def _feed(sa: EspSaState, total: int, chunk: int, rate: float, start: float) -> list[tuple]:
+    """Account ``total`` bytes in ``chunk``-byte packets arriving at ``rate`` bytes/s from
+    ``start``; the events with the byte count at which each came."""
+    events: list[tuple] = []
+    counted, now = 0, start
+    while counted < total:
+        counted += chunk
+        now += chunk / rate
+        events += [(counted, e) for e in sa.account(chunk, now)]
+    return events
+
+
+def test_the_kilobyte_soft_point_moves_earlier_when_the_rate_would_outrun_the_rekey() -> None:
+    """16 MB at 250 MB/s last 64 ms: the drawn soft point (85 %) would leave 10 ms for the
+    rekey; the first rate check (at 1/16) moves it to half the lifetime (D111)."""
+    hard = 16 * 1024 * 1024
+    sa = outbound(Lifetime(seconds=None, kilobytes=16 * 1024), now=0.0)  # drawn: 85 %
+    events = _feed(sa, hard, 16 * 1024, 250e6, 0.0)
+    assert events == [
+        (hard * SOFT_FLOOR, RekeyNeeded(SPI, LifetimeReason.KILOBYTES)),
+        (hard, SaExpired(SPI, LifetimeReason.KILOBYTES)),
+    ]
+
+
+def test_the_soft_point_leaves_rekey_lead_seconds_of_traffic_before_the_hard_one() -> None:
+    """4 GB at 200 MB/s: 1 s of traffic (200 MB, under the drawn 15 %) is left: the drawn
+    point stands; at 400 MB/s 5 % (the 95 % draw) is 205 MB, so the point moves to leave
+    400 MB."""
+    kilobytes = 4 * 1024 * 1024
+    hard = kilobytes * 1024
+    chunk = 1024 * 1024
+    slow = outbound(Lifetime(seconds=None, kilobytes=kilobytes), now=0.0)
+    assert _feed(slow, hard, chunk, 200e6, 0.0)[0] == (
+        int(hard * 0.85) // chunk * chunk + chunk,
+        RekeyNeeded(SPI, LifetimeReason.KILOBYTES),
+    )
+    fast = outbound(Lifetime(seconds=None, kilobytes=kilobytes), now=0.0, byte=0xFF)
+    first = _feed(fast, hard, chunk, 400e6, 0.0)[0]
+    assert first[1] == RekeyNeeded(SPI, LifetimeReason.KILOBYTES)
+    assert hard - 400e6 * REKEY_LEAD_S <= first[0] < hard - 400e6 * REKEY_LEAD_S + chunk
+
+
+def test_a_rate_check_without_time_passing_changes_nothing() -> None:
+    sa = outbound(Lifetime(seconds=None, kilobytes=100), now=5.0)
+    assert sa.account(102400 // RATE_CHECKS, 5.0) == []  # a check, at the same instant
+    assert sa.account(87_039 - 102400 // RATE_CHECKS, 5.0) == []
+    assert sa.account(1, 5.0) == [RekeyNeeded(SPI, LifetimeReason.KILOBYTES)]
 
 
 def test_hard_point_first_emits_only_the_expiry() -> None:

@@ -184,6 +184,32 @@ def test_simultaneous_rekeys_accept_both_successors_inbound() -> None:
     assert verdict(here, 9) == "vpn-overlap-conflict"
 
 
+def test_a_retired_sibling_decrypts_but_sends_nothing_until_removed() -> None:
+    """The redundant successor of a collision is retired while what the peer sent on it
+    drains (D110): either order of install, the other sibling sends and both decrypt."""
+    for order in ((2, 3), (3, 2)):
+        sad: Sad[str] = Sad()
+        sad.install(pair(1))
+        for spi in order:
+            sad.replace(1, pair(spi))
+        assert sad.is_rekey_sibling(2) and sad.is_rekey_sibling(3)
+        assert not sad.is_rekey_sibling(1)
+        generation = sad.generation
+        sad.retire(2)
+        assert sad.generation == generation + 1 and sad.is_retiring(2)
+        sad.retire(2)  # once is enough
+        assert sad.generation == generation + 1
+        assert sad.lookup_outbound(POLICY) is sad.get(3)
+        assert verdict(sad, 2) == verdict(sad, 3) == "accept"
+        sad.remove(1)
+        assert verdict(sad, 2) == verdict(sad, 3) == "accept"
+        sad.remove(2)
+        assert not sad.is_rekey_sibling(3)
+        assert verdict(sad, 3) == "accept" and verdict(sad, 2) == "invalid-spi"
+        sad.retire(2)  # gone: nothing to do
+        assert sad.lookup_outbound(POLICY) is sad.get(3)
+
+
 def test_a_rekey_of_a_duplicate_is_not_the_first_sas_sibling() -> None:
     sad: Sad[str] = Sad()
     sad.install(pair(1))

@@ -101,7 +101,8 @@ class CreateChildSaExchange(SaLifecycle):
         if errors:
             name = _notify_name(errors[0].notify_type)
             what = "the new child SA" if new_child else "the rekey"
-            self._events.append(ChildSaFailed(sa.peer, name, f"the peer refused {what}"))
+            refused = f"the peer refused {what}"
+            self._events.append(ChildSaFailed(sa.peer, name, refused, rekey=not new_child))
             return
         answer, nonce = _first(inner, SaPayload), _first(inner, NoncePayload)
         answers = wire.esp_offers_as_proposals(answer) if answer else []

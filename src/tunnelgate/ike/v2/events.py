@@ -55,6 +55,7 @@ class ChildSaFailed:
     peer: tuple[str, int]
     notify: str
     reason: str
+    rekey: bool = False  # a CREATE_CHILD_SA that rekeyed an existing child SA
 
 
 @dataclass(frozen=True, slots=True)
