@@ -266,10 +266,11 @@ class PacketIo:
     def _tun_readable(self) -> None:
         assert self.tun is not None
         fd, read, receive, now = self.tun.fileno(), os.read, self.gateway.receive_tun, self.now()
-        if self.fast is not None:
-            for packet in self.fast.tun_burst(self.gateway.fast_flows(), BURST):
-                receive(packet, now)
-            self.flush()
+        if self.fast is not None:  # nothing handed back: the gateway has nothing to flush
+            if slow := self.fast.tun_burst(self.gateway.fast_flows(), BURST):
+                for packet in slow:
+                    receive(packet, now)
+                self.flush()
             return
         try:
             for _ in range(BURST):
@@ -297,12 +298,13 @@ class PacketIo:
         receive, now, space = self.gateway.receive_udp, self.now(), GRO_CMSG_SPACE
         if self.fast is not None:
             spis, passed = self.gateway.fast_inbound()
-            for item in self.fast.udp_burst(sock.fileno(), spis, passed, BURST):
-                if len(item) == 2:
-                    receive(local, item[0], item[1], now)
-                else:
-                    self.gateway.receive_inner(item[2], item[1])  # type: ignore[arg-type]
-            self.flush()
+            if slow := self.fast.udp_burst(sock.fileno(), spis, passed, BURST):
+                for item in slow:
+                    if len(item) == 2:
+                        receive(local, item[0], item[1], now)
+                    else:
+                        self.gateway.receive_inner(item[2], item[1])  # type: ignore[arg-type]
+                self.flush()
             return
         received = 0
         while received < BURST:
@@ -332,12 +334,13 @@ class PacketIo:
         receive, now = self.gateway.receive_esp, self.now()
         if self.fast is not None:
             spis, passed = self.gateway.fast_inbound()
-            for item in self.fast.esp_burst(sock.fileno(), spis, passed, BURST):
-                if len(item) == 2:
-                    receive(local, item[0][0], item[1], now)
-                else:
-                    self.gateway.receive_inner(item[2], item[1])  # type: ignore[arg-type]
-            self.flush()
+            if slow := self.fast.esp_burst(sock.fileno(), spis, passed, BURST):
+                for item in slow:
+                    if len(item) == 2:
+                        receive(local, item[0][0], item[1], now)
+                    else:
+                        self.gateway.receive_inner(item[2], item[1])  # type: ignore[arg-type]
+                self.flush()
             return
         for _ in range(BURST):
             try:

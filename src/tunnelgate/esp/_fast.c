@@ -989,24 +989,52 @@ outbound_one(FastPathObject *self, PyObject *flows, const uint8_t *pkt, Py_ssize
 
 /* ------------------------------------------------------------ TUN offloads (vnet_hdr) */
 
-/* One's-complement sum of big-endian 16-bit words (not folded). */
+/* One's-complement sum of the big-endian 16-bit words of p, folded to 16 bits and added to
+ * ``sum`` (a partial sum callers fold later). Summed as native 32-bit words and byte-swapped
+ * once at the end: the sum does not depend on byte order (RFC 1071 §2(B)). */
 static uint64_t
 ones_add(uint64_t sum, const uint8_t *p, size_t n)
 {
-    while (n >= 8) {
-        sum += (uint64_t)(p[0] << 8 | p[1]) + (uint64_t)(p[2] << 8 | p[3])
-               + (uint64_t)(p[4] << 8 | p[5]) + (uint64_t)(p[6] << 8 | p[7]);
-        p += 8;
-        n -= 8;
+    uint64_t s = 0;
+    uint32_t w;
+    while (n >= 16) {
+        uint32_t a, b, c, d;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + 4, 4);
+        memcpy(&c, p + 8, 4);
+        memcpy(&d, p + 12, 4);
+        s += (uint64_t)a + b + c + d;
+        p += 16;
+        n -= 16;
     }
-    while (n >= 2) {
-        sum += (uint64_t)(p[0] << 8 | p[1]);
+    while (n >= 4) {
+        memcpy(&w, p, 4);
+        s += w;
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        uint16_t h;
+        memcpy(&h, p, 2);
+        s += h;
         p += 2;
         n -= 2;
     }
-    if (n)
-        sum += (uint64_t)p[0] << 8;
-    return sum;
+    if (n) {
+        uint8_t last[2] = {p[0], 0};
+        uint16_t h;
+        memcpy(&h, last, 2);
+        s += h;
+    }
+    s = (s & 0xFFFFFFFFu) + (s >> 32);
+    s = (s & 0xFFFFFFFFu) + (s >> 32);
+    s = (s & 0xFFFF) + (s >> 16);
+    s = (s & 0xFFFF) + (s >> 16);
+    s = (s & 0xFFFF) + (s >> 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    s = ((s & 0xFF) << 8) | (s >> 8);
+#endif
+    return sum + s;
 }
 
 static uint16_t
@@ -1520,8 +1548,6 @@ FastPath_esp_burst(FastPathObject *self, PyObject *args)
                 return NULL;
             }
         }
-        if (got < want)
-            break; /* drained */
     }
     gro_flush(self);
     return slow;
