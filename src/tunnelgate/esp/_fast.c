@@ -15,6 +15,8 @@
  *              GSO), udp_burst (UDP 4500 with GRO -> open -> TUN) and esp_burst (raw ESP with
  *              recvmmsg -> TUN). With vnet headers on the TUN, TCP super-segments read from
  *              it are cut here and decrypted TCP segments are written back as GSO packets.
+ *              Inner packets are IPv4 (next header 4) or IPv6 (41), TCP super-segments and
+ *              GSO writes of either family.
  *
  * Anything else (a cache miss, a limit reached, an error of any kind) is handed back to
  * Python before it changes any state, in the order it arrived, and Python does exactly what
@@ -637,7 +639,7 @@ typedef struct {
     int vnet;
     RxBatch *rx;
     uint8_t seg[MAX_PACKET + 64];
-    size_t gro_len, gro_hlen, gro_mss;
+    size_t gro_len, gro_hlen, gro_mss, gro_l3; /* gro_l3: 20 (IPv4) or 40 (IPv6) */
     int gro_count, gro_last_full, gro_psh;
     uint32_t gro_next_seq;
     uint8_t gro_buf[MAX_PACKET + 64];
@@ -911,6 +913,17 @@ queue_raw(FastPathObject *self, Local *local, SaObject *sa, const uint8_t *esp, 
 static Py_ssize_t
 flow_key(const uint8_t *p, Py_ssize_t n, uint8_t *key)
 {
+    if (n >= 44 && p[0] >> 4 == 6) { /* gateway/flow.py's _ipv6_key: no extension headers */
+        if (40 + ((Py_ssize_t)p[4] << 8 | p[5]) > n)
+            return 0;
+        int next = p[6];
+        if (next == 0 || next == 43 || next == 44 || next == 60)
+            return 0;
+        Py_ssize_t len6 = next == 6 || next == 17 ? 37 : next == 58 ? 34 : 33;
+        key[0] = (uint8_t)next;
+        memcpy(key + 1, p + 8, (size_t)len6 - 1);
+        return len6;
+    }
     if (n < 24 || p[0] != 0x45 || (p[6] & 0x1F) || p[7])
         return 0;
     int protocol = p[9];
@@ -919,6 +932,8 @@ flow_key(const uint8_t *p, Py_ssize_t n, uint8_t *key)
     memcpy(key + 1, p + 12, (size_t)len - 1);
     return len;
 }
+
+#define FLOW_KEY_MAX 40 /* an IPv6 TCP/UDP key: 37 bytes */
 
 /* The SA attribute ``name`` of an InstalledSa, borrowed-like (a new reference) or NULL. */
 static SaObject *
@@ -953,8 +968,9 @@ static int
 outbound_one(FastPathObject *self, PyObject *flows, const uint8_t *pkt, Py_ssize_t n,
              PyObject *slow)
 {
-    uint8_t keybuf[16];
+    uint8_t keybuf[FLOW_KEY_MAX];
     Py_ssize_t klen = flow_key(pkt, n, keybuf);
+    int v6 = klen > 16;
     SaObject *sa = NULL;
     if (klen > 0) {
         PyObject *key = PyBytes_FromStringAndSize((const char *)keybuf, klen);
@@ -969,20 +985,22 @@ outbound_one(FastPathObject *self, PyObject *flows, const uint8_t *pkt, Py_ssize
     if (sa != NULL && local != NULL && sa->enabled && (size_t)n <= sa->max_inner
         && sa->seq + 1 < sa->seq_stop && sa->bytes + (unsigned long long)n < sa->byte_stop
         && (size_t)n + 20 + MAX_OVERHEAD <= RAW_SLOT)
-        esp = seal_into(sa, sa->seq + 1, pkt, n, 4, self->out);
+        esp = seal_into(sa, sa->seq + 1, pkt, n, v6 ? 41 : 4, self->out);
     if (esp < 0) { /* not ours, or OpenSSL failed: Python's own path decides and says why */
         Py_XDECREF(sa);
         return append_bytes(slow, pkt, n);
     }
-    int inner_df = (pkt[6] & 0x40) != 0;
+    /* IPv6 is never fragmented on the way: as if DF were set; its traffic class is the TOS */
+    int inner_df = v6 || (pkt[6] & 0x40) != 0;
     int df = sa->df_mode == 1 ? 1 : sa->df_mode == 2 ? 0 : inner_df;
+    int tos = v6 ? ((pkt[0] & 0x0F) << 4 | pkt[1] >> 4) : pkt[1];
     sa->seq += 1;
     sa->packets += 1;
     sa->bytes += (unsigned long long)n;
     if (sa->udp)
         queue_udp(self, local, sa, self->out, (size_t)esp, df);
     else
-        queue_raw(self, local, sa, self->out, (size_t)esp, df, pkt[1]);
+        queue_raw(self, local, sa, self->out, (size_t)esp, df, tos);
     Py_DECREF(sa);
     return 0;
 }
@@ -1072,6 +1090,13 @@ pseudo_sum(const uint8_t *ip, unsigned protocol, size_t len)
     return ones_add(0, ip + 12, 8) + protocol + len;
 }
 
+/* The TCP pseudo-header sum of an IPv6 packet for a TCP length ``len`` (RFC 8200 §8.1). */
+static uint64_t
+pseudo6_sum(const uint8_t *ip, size_t len)
+{
+    return ones_add(0, ip + 8, 32) + 6 + len;
+}
+
 /* Complete a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM): the field at start + offset
  * holds the pseudo-header sum; the sum covers the packet from start. 0 when done. */
 static int
@@ -1095,6 +1120,7 @@ complete_checksum(uint8_t *p, size_t n, unsigned start, unsigned offset)
 #define VNET_NEEDS_CSUM 1
 #define VNET_GSO_NONE 0
 #define VNET_GSO_TCPV4 1
+#define VNET_GSO_TCPV6 4
 #define VNET_GSO_ECN 0x80
 #define GRO_SEGMENTS 64
 
@@ -1149,6 +1175,51 @@ segment_tcp4(FastPathObject *self, PyObject *flows, const uint8_t *p, size_t n, 
     return 0;
 }
 
+/* A TCP/IPv6 super-segment cut like segment_tcp4: the TCP header at ``l4`` (the vnet
+ * header's csum_start; extension headers before it are copied as they are), the payload
+ * length and the TCP checksum (IPv6 pseudo-header) of each segment rewritten. */
+static int
+segment_tcp6(FastPathObject *self, PyObject *flows, const uint8_t *p, size_t n, unsigned mss,
+             size_t l4, PyObject *slow)
+{
+    if (n < 60 || p[0] >> 4 != 6 || mss == 0 || l4 < 40 || n < l4 + 20)
+        return 1;
+    size_t doff = (size_t)(p[l4 + 12] >> 4) * 4;
+    size_t hlen = l4 + doff;
+    if (doff < 20 || n < hlen)
+        return 1;
+    uint8_t *seg = self->seg;
+    uint32_t seq0 = (uint32_t)get16(p + l4 + 4) << 16 | get16(p + l4 + 6);
+    int flags = p[l4 + 13];
+    size_t payload = n - hlen, offset = 0;
+    unsigned i = 0;
+    do {
+        size_t len = payload - offset < mss ? payload - offset : mss;
+        int last = offset + len >= payload;
+        memcpy(seg, p, hlen);
+        memcpy(seg + hlen, p + hlen + offset, len);
+        put16(seg + 4, (unsigned)(hlen - 40 + len));
+        uint32_t seq = seq0 + (uint32_t)offset;
+        put16(seg + l4 + 4, seq >> 16);
+        put16(seg + l4 + 6, seq & 0xFFFF);
+        int f = flags;
+        if (!last)
+            f &= ~(TCP_FIN | TCP_PSH);
+        if (i > 0)
+            f &= ~TCP_CWR;
+        seg[l4 + 13] = (uint8_t)f;
+        seg[l4 + 16] = seg[l4 + 17] = 0;
+        uint64_t sum = pseudo6_sum(seg, doff + len) + ones_add(0, seg + l4, doff + len);
+        uint16_t value = (uint16_t)~ones_fold(sum);
+        put16(seg + l4 + 16, value ? value : 0xFFFF);
+        if (outbound_one(self, flows, seg, (Py_ssize_t)(hlen + len), slow) < 0)
+            return -1;
+        offset += len;
+        i += 1;
+    } while (offset < payload);
+    return 0;
+}
+
 /* One read of a TUN opened with IFF_VNET_HDR: the virtio_net_hdr, then a packet (its
  * checksum maybe partial) or a TCP/IPv4 super-segment. */
 static int
@@ -1165,15 +1236,17 @@ outbound_frame(FastPathObject *self, PyObject *flows, uint8_t *frame, size_t n, 
     int flags = frame[0], gso = frame[1] & ~VNET_GSO_ECN;
     uint8_t *p = frame + VNET_HDR;
     n -= VNET_HDR;
-    if (gso == VNET_GSO_TCPV4) {
+    if (gso == VNET_GSO_TCPV4 || gso == VNET_GSO_TCPV6) {
         self->counts[C_SUPER_READS] += 1;
-        int rc = segment_tcp4(self, flows, p, n, gso_size, slow);
+        int rc = gso == VNET_GSO_TCPV4
+                     ? segment_tcp4(self, flows, p, n, gso_size, slow)
+                     : segment_tcp6(self, flows, p, n, gso_size, csum_start, slow);
         if (rc > 0)
             self->counts[C_BAD_FRAME] += 1;
         return rc < 0 ? -1 : 0;
     }
     if (gso != VNET_GSO_NONE) {
-        self->counts[C_BAD_FRAME] += 1; /* not asked for (TUN_F_TSO4 | TUN_F_CSUM only) */
+        self->counts[C_BAD_FRAME] += 1; /* not asked for (TUN_F_TSO4|TSO6|CSUM only) */
         return 0;
     }
     if ((flags & VNET_NEEDS_CSUM) && complete_checksum(p, n, csum_start, csum_offset) < 0) {
@@ -1238,22 +1311,27 @@ gro_flush(FastPathObject *self)
     if (self->gro_count == 0)
         return;
     uint8_t *p = self->gro_buf;
-    size_t n = self->gro_len, ihl = 20;
+    size_t n = self->gro_len, ihl = self->gro_l3;
     if (self->gro_count == 1) {
         tun_write_plain(self, p, n);
         self->gro_count = 0;
         return;
     }
-    put16(p + 2, (unsigned)n);
-    ip_checksum(p, ihl);
     if (self->gro_psh)
         p[ihl + 13] |= TCP_PSH;
-    put16(p + ihl + 16, ones_fold(pseudo_sum(p, 6, n - ihl)));
+    if (ihl == 40) {
+        put16(p + 4, (unsigned)(n - 40));
+        put16(p + ihl + 16, ones_fold(pseudo6_sum(p, n - ihl)));
+    } else {
+        put16(p + 2, (unsigned)n);
+        ip_checksum(p, ihl);
+        put16(p + ihl + 16, ones_fold(pseudo_sum(p, 6, n - ihl)));
+    }
     uint8_t hdr[VNET_HDR];
     uint16_t hdr_len = (uint16_t)self->gro_hlen, gso_size = (uint16_t)self->gro_mss;
     uint16_t csum_start = (uint16_t)ihl, csum_offset = 16;
     hdr[0] = VNET_NEEDS_CSUM;
-    hdr[1] = VNET_GSO_TCPV4;
+    hdr[1] = ihl == 40 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
     memcpy(hdr + 2, &hdr_len, 2);
     memcpy(hdr + 4, &gso_size, 2);
     memcpy(hdr + 6, &csum_start, 2);
@@ -1270,19 +1348,30 @@ gro_flush(FastPathObject *self)
  * packet: no IP options, not a fragment, ACK with at most PSH besides, data, the lengths
  * consistent and the TCP checksum right. Its header length in ``*hlen``. */
 static int
-gro_candidate(const uint8_t *p, size_t n, size_t *hlen)
+gro_candidate(const uint8_t *p, size_t n, size_t *hlen, size_t *l3)
 {
-    if (n < 40 || p[0] != 0x45 || p[9] != 6 || (p[6] & 0x3F) || p[7] || get16(p + 2) != n)
+    size_t ip;
+    uint64_t pseudo;
+    if (n >= 60 && p[0] >> 4 == 6 && p[6] == 6 && 40 + (size_t)get16(p + 4) == n) {
+        ip = 40; /* IPv6 without extension headers */
+        pseudo = pseudo6_sum(p, n - 40);
+    } else if (n >= 40 && p[0] == 0x45 && p[9] == 6 && !(p[6] & 0x3F) && !p[7]
+               && get16(p + 2) == n) {
+        ip = 20;
+        pseudo = pseudo_sum(p, 6, n - 20);
+    } else {
         return 0;
-    size_t doff = (size_t)(p[32] >> 4) * 4;
-    if (doff < 20 || 20 + doff >= n)
+    }
+    size_t doff = (size_t)(p[ip + 12] >> 4) * 4;
+    if (doff < 20 || ip + doff >= n)
         return 0;
-    int flags = p[33];
+    int flags = p[ip + 13];
     if (!(flags & TCP_ACK) || (flags & ~(TCP_ACK | TCP_PSH)))
         return 0;
-    if (ones_fold(pseudo_sum(p, 6, n - 20) + ones_add(0, p + 20, n - 20)) != 0xFFFF)
+    if (ones_fold(pseudo + ones_add(0, p + ip, n - ip)) != 0xFFFF)
         return 0;
-    *hlen = 20 + doff;
+    *hlen = ip + doff;
+    *l3 = ip;
     return 1;
 }
 
@@ -1295,8 +1384,8 @@ tun_deliver(FastPathObject *self, const uint8_t *p, size_t n)
         tun_write_plain(self, p, n);
         return;
     }
-    size_t hlen = 0;
-    if (!gro_candidate(p, n, &hlen)) {
+    size_t hlen = 0, ip = 0;
+    if (!gro_candidate(p, n, &hlen, &ip)) {
         gro_flush(self);
         tun_write_plain(self, p, n);
         return;
@@ -1304,23 +1393,27 @@ tun_deliver(FastPathObject *self, const uint8_t *p, size_t n)
     size_t len = n - hlen;
     if (self->gro_count > 0) {
         const uint8_t *g = self->gro_buf;
-        uint32_t next = (uint32_t)get16(p + 24) << 16 | get16(p + 26);
-        int joins = !self->gro_psh && self->gro_last_full && hlen == self->gro_hlen
-                    && len <= self->gro_mss && next == self->gro_next_seq
-                    && self->gro_count < GRO_SEGMENTS && self->gro_len + len <= 65535
-                    && p[1] == g[1] && p[6] == g[6] && p[8] == g[8]
-                    && memcmp(p + 12, g + 12, 8) == 0     /* addresses */
-                    && memcmp(p + 20, g + 20, 4) == 0     /* ports */
-                    && memcmp(p + 28, g + 28, 5) == 0     /* ack, data offset */
-                    && memcmp(p + 34, g + 34, 2) == 0     /* window */
-                    && memcmp(p + 38, g + 38, hlen - 38) == 0; /* urgent pointer, options */
+        const uint8_t *t = p + ip, *gt = g + ip; /* the TCP headers */
+        uint32_t next = (uint32_t)get16(t + 4) << 16 | get16(t + 6);
+        int same_ip = ip == 20 ? p[1] == g[1] && p[6] == g[6] && p[8] == g[8]
+                                     && memcmp(p + 12, g + 12, 8) == 0 /* TOS, DF, TTL, addresses */
+                               : memcmp(p, g, 4) == 0 && p[7] == g[7]
+                                     && memcmp(p + 8, g + 8, 32) == 0; /* class, flow, hops */
+        int joins = !self->gro_psh && self->gro_last_full && ip == self->gro_l3
+                    && hlen == self->gro_hlen && len <= self->gro_mss
+                    && next == self->gro_next_seq && self->gro_count < GRO_SEGMENTS
+                    && self->gro_len + len <= 65535 && same_ip
+                    && memcmp(t, gt, 4) == 0                        /* ports */
+                    && memcmp(t + 8, gt + 8, 5) == 0                /* ack, data offset */
+                    && memcmp(t + 14, gt + 14, 2) == 0              /* window */
+                    && memcmp(t + 18, gt + 18, hlen - ip - 18) == 0; /* urgent, options */
         if (joins) {
             memcpy(self->gro_buf + self->gro_len, p + hlen, len);
             self->gro_len += len;
             self->gro_count += 1;
             self->gro_next_seq += (uint32_t)len;
             self->gro_last_full = len == self->gro_mss;
-            if (p[33] & TCP_PSH)
+            if (t[13] & TCP_PSH)
                 self->gro_psh = 1;
             return;
         }
@@ -1329,11 +1422,12 @@ tun_deliver(FastPathObject *self, const uint8_t *p, size_t n)
     memcpy(self->gro_buf, p, n);
     self->gro_len = n;
     self->gro_hlen = hlen;
+    self->gro_l3 = ip;
     self->gro_mss = len;
     self->gro_count = 1;
     self->gro_last_full = 1;
-    self->gro_psh = (p[33] & TCP_PSH) != 0;
-    self->gro_next_seq = ((uint32_t)get16(p + 24) << 16 | get16(p + 26)) + (uint32_t)len;
+    self->gro_psh = (p[ip + 13] & TCP_PSH) != 0;
+    self->gro_next_seq = ((uint32_t)get16(p + ip + 4) << 16 | get16(p + ip + 6)) + (uint32_t)len;
 }
 
 static PyObject *
@@ -1378,15 +1472,16 @@ inbound_one(FastPathObject *self, PyObject *spis, PyObject *passed, const uint8_
     }
     if (usable) {
         inner = open_into(sa, esp, n, self->out, &next_header);
-        /* an IPv4 inner packet whose own length fits; TFC padding after it is cut
+        /* an IPv4 or IPv6 inner packet whose own length fits; TFC padding after it is cut
          * (esp/packet.py's _strip_tfc); anything else is Python's to refuse */
-        usable = inner >= 20 && next_header == 4 && self->out[0] >> 4 == 4;
-        if (usable) {
-            Py_ssize_t length = (Py_ssize_t)self->out[2] << 8 | self->out[3];
-            usable = length >= 20 && length <= inner;
-            if (usable)
-                inner = length;
-        }
+        Py_ssize_t length = -1;
+        if (inner >= 20 && next_header == 4 && self->out[0] >> 4 == 4)
+            length = (Py_ssize_t)self->out[2] << 8 | self->out[3];
+        else if (inner >= 40 && next_header == 41 && self->out[0] >> 4 == 6)
+            length = 40 + ((Py_ssize_t)self->out[4] << 8 | self->out[5]);
+        usable = length >= 20 && length <= inner;
+        if (usable)
+            inner = length;
         usable = usable && sa->bytes + (unsigned long long)inner < sa->byte_stop;
     }
     if (!usable) {
@@ -1402,7 +1497,7 @@ inbound_one(FastPathObject *self, PyObject *spis, PyObject *passed, const uint8_
     sa->bytes += (unsigned long long)inner;
     Py_DECREF(sa);
     self->counts[C_RECEIVED] += 1;
-    uint8_t keybuf[16];
+    uint8_t keybuf[FLOW_KEY_MAX];
     Py_ssize_t klen = flow_key(self->out, inner, keybuf);
     PyObject *owner = NULL;
     if (klen > 0) {

@@ -4,9 +4,10 @@ The fd is non-blocking: ``read`` returns ``None`` when no packet is waiting, so 
 fits an event loop's reader callback. Creating the device needs CAP_NET_ADMIN.
 
 ``vnet_hdr=True`` (the daemon's C fast path, ``esp/_fast.c``, which does the framing) opens it
-with ``IFF_VNET_HDR`` and ``TUNSETOFFLOAD`` ``TUN_F_CSUM | TUN_F_TSO4``: every read and write
-starts with a 10-byte ``virtio_net_hdr``; reads may be TCP/IPv4 super-segments of up to 64 KB
-or packets with a partial checksum, and writes may be GSO packets. ``write`` adds a zeroed
+with ``IFF_VNET_HDR`` and ``TUNSETOFFLOAD`` ``TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6``: every read
+and write starts with a 10-byte ``virtio_net_hdr``; reads may be TCP/IPv4 or TCP/IPv6
+super-segments of up to 64 KB or packets with a partial checksum, and writes may be GSO
+packets. ``write`` adds a zeroed
 header (a plain packet, checksums complete).
 """
 
@@ -26,6 +27,7 @@ TUNSETOFFLOAD = 0x400454D0
 TUNSETVNETHDRSZ = 0x400454D8
 TUN_F_CSUM = 0x01
 TUN_F_TSO4 = 0x02
+TUN_F_TSO6 = 0x04
 VNET_HDR_BYTES = 10
 VNET_ZERO = bytes(VNET_HDR_BYTES)  # no GSO, checksum complete
 IFNAMSIZ = 16
@@ -46,7 +48,7 @@ class TunDevice:
             result = fcntl.ioctl(fd, TUNSETIFF, ifr)
             if vnet_hdr:
                 fcntl.ioctl(fd, TUNSETVNETHDRSZ, struct.pack("i", VNET_HDR_BYTES))
-                fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4)
+                fcntl.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
         except OSError:
             os.close(fd)
             raise

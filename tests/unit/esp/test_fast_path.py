@@ -778,7 +778,8 @@ def test_tun_burst_flow_keys_are_pythons(packets: list[bytes], chosen: list[bool
                 assert slow == []
                 assert sa.seq == before + 1
                 got = [d for d, _ in receive(r.peer, 1)]
-                assert got == [seal(transform, sa.seq, p, 4, os.urandom)]
+                next_header = 41 if p[0] >> 4 == 6 else 4  # IPv6 gets keys too (D113)
+                assert got == [seal(transform, sa.seq, p, next_header, os.urandom)]
             else:
                 assert slow == [p]
                 assert sa.seq == before
@@ -965,4 +966,94 @@ def test_udp_burst_hands_back_an_inner_packet_python_refuses() -> None:
         got = r.fp.udp_burst(r.gw.fileno(), spis, passed, 8)
         assert from_tun(r, 0) == []
         assert got == [(r.peer.getsockname(), esp)]
+        assert (sa.highest, sa.packets) == (0, 0)
+
+
+# ---------------------------------------------------------------- IPv6 inner packets (D113)
+
+
+def ipv6_packet(next_header: int, payload: bytes, src: str = "2001:db8:1::10") -> bytes:
+    from ipaddress import IPv6Address
+
+    from tunnelgate.esp.ipv6 import Ipv6Header
+
+    header = Ipv6Header(IPv6Address(src), IPv6Address("2001:db8:2::10"), next_header, len(payload))
+    return header.build() + payload
+
+
+IPV6_PACKETS = [
+    ipv6_packet(6, struct.pack("!HH", 40000, 5201) + bytes(30)),
+    ipv6_packet(6, struct.pack("!HH", 40001, 5201) + bytes(30)),
+    ipv6_packet(17, struct.pack("!HH", 40000, 5201) + bytes(4)),
+    ipv6_packet(58, bytes((128, 0, 1, 2)) + bytes(4)),
+    ipv6_packet(58, bytes((129, 0, 1, 2)) + bytes(4)),
+    ipv6_packet(47, bytes(8)),
+    ipv6_packet(6, struct.pack("!HH", 40000, 5201) + bytes(30), src="2001:db8:1::11"),
+]
+
+
+def test_ipv6_keys_are_their_own_and_tell_flows_apart() -> None:
+    keys = [flow_key(p) for p in IPV6_PACKETS]
+    assert all(k is not None and len(k) in (37, 34, 33) for k in keys)
+    assert len(set(keys)) == len(keys)
+    assert {len(k) for k in (flow_key(p) for p in PACKETS) if k} & {37, 34, 33} == set()
+    for packet, key in zip(IPV6_PACKETS, keys, strict=True):
+        same_flow = [p for p, k in zip(IPV6_PACKETS, keys, strict=True) if k == key]
+        assert all(flow_of(p) == flow_of(packet) for p in same_flow)
+    hop_by_hop = ipv6_packet(0, bytes((6, 0)) + bytes(6) + struct.pack("!HH", 1, 2) + bytes(16))
+    assert flow_key(hop_by_hop) is None  # extension headers: classified in full
+    assert flow_key(IPV6_PACKETS[0][:-1]) is None  # shorter than its payload length
+
+
+@needs_c
+@pytest.mark.parametrize("keyword", GCM_KEYWORDS)
+def test_tun_burst_seals_ipv6_with_next_header_41_like_python(keyword: str) -> None:
+    transform = TRANSFORMS[keyword]
+    with rig() as r:
+        sa = r.outbound_sa(transform)
+        flows = {flow_key(p): Installed(fast_out=sa) for p in IPV6_PACKETS}
+        for p in IPV6_PACKETS:
+            r.kernel.send(p)
+        assert r.fp.tun_burst(flows, 16) == []
+        got = [d for d, _ in receive(r.peer, len(IPV6_PACKETS))]
+        assert got == [
+            seal(transform, seq, p, 41, os.urandom) for seq, p in enumerate(IPV6_PACKETS, 1)
+        ]
+        assert open_esp(transform, got[0]) == (IPV6_PACKETS[0], 41)
+
+
+@needs_c
+@pytest.mark.parametrize("keyword", GCM_KEYWORDS)
+def test_udp_burst_opens_ipv6_and_cuts_tfc_padding(keyword: str) -> None:
+    transform = TRANSFORMS[keyword]
+    with rig() as r:
+        inner = IPV6_PACKETS[0]
+        sa, _, spis, passed = inbound_rig(r, transform, inner)
+        r.peer.sendto(seal(transform, 3, inner, 41, os.urandom), r.gw.getsockname())
+        padded = seal(transform, 4, inner + bytes(24), 41, os.urandom)  # TFC padding after it
+        r.peer.sendto(padded, r.gw.getsockname())
+        select.select([r.gw], [], [], 2.0)
+        got: list[object] = []
+        for _ in range(20):
+            got += r.fp.udp_burst(r.gw.fileno(), spis, passed, 8)
+            if sa.packets == 2:
+                break
+            select.select([r.gw], [], [], 0.1)
+        assert got == []
+        assert from_tun(r, 2) == [inner, inner]
+        assert (sa.highest, sa.packets, sa.bytes) == (4, 2, 2 * len(inner))
+
+
+@needs_c
+def test_an_ipv6_inner_packet_under_next_header_4_is_handed_back() -> None:
+    """The next header must say what the packet is: Python refuses the mismatch."""
+    transform = TRANSFORMS["aes-gcm-256"]
+    with rig() as r:
+        inner = IPV6_PACKETS[0]
+        sa, _, spis, passed = inbound_rig(r, transform, inner)
+        esp = seal(transform, 5, inner, 4, os.urandom)
+        r.peer.sendto(esp, r.gw.getsockname())
+        select.select([r.gw], [], [], 2.0)
+        slow = r.fp.udp_burst(r.gw.fileno(), spis, passed, 8)
+        assert [item[1] for item in slow] == [esp]  # untouched: the window did not move
         assert (sa.highest, sa.packets) == (0, 0)

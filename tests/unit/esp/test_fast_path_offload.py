@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP  # type: ignore[import-untyped]
+from scapy.layers.inet6 import IPv6  # type: ignore[import-untyped]
 from scapy.packet import Raw  # type: ignore[import-untyped]
 
 from tests.unit.esp.test_fast_path import LOOPBACK, TRANSFORMS, Installed, needs_c
@@ -29,7 +30,7 @@ from tunnelgate.gateway.flow import flow_key
 pytestmark = needs_c
 
 VNET = struct.Struct("=BBHHHH")  # flags, gso_type, hdr_len, gso_size, csum_start, csum_offset
-NEEDS_CSUM, GSO_NONE, GSO_TCPV4 = 1, 0, 1
+NEEDS_CSUM, GSO_NONE, GSO_TCPV4, GSO_TCPV6 = 1, 0, 1, 4
 MSS = 1448
 TRANSFORM = TRANSFORMS["aes-gcm-256"]
 
@@ -204,10 +205,10 @@ def test_a_partial_checksum_is_completed_and_a_plain_frame_passes_as_is() -> Non
     "bad",
     [
         b"\x00" * 12,
-        frame(segment(0), gso=4, size=MSS),
+        frame(segment(0), gso=3, size=MSS),
         frame(segment(0), flags=NEEDS_CSUM, start=2000, offset=6),
     ],
-    ids=["short", "tcpv6-gso", "checksum-beyond-the-packet"],
+    ids=["short", "udp-gso", "checksum-beyond-the-packet"],
 )
 def test_frames_it_cannot_take_are_counted_and_dropped(bad: bytes) -> None:
     with vnet_rig() as rig:
@@ -216,7 +217,9 @@ def test_frames_it_cannot_take_are_counted_and_dropped(bad: bytes) -> None:
         assert rig.fp.counts() == {"tun-bad-frame": 1}
 
 
-def deliver(rig: VnetRig, inners: list[bytes]) -> tuple[fast.Sa, list[object]]:
+def deliver(
+    rig: VnetRig, inners: list[bytes], next_header: int = 4
+) -> tuple[fast.Sa, list[object]]:
     """Seal ``inners`` (sequence numbers 1, 2, …) from the peer; one ``udp_burst``."""
     sa = rig.inbound()
     inst = Installed(fast_in=sa)
@@ -227,7 +230,7 @@ def deliver(rig: VnetRig, inners: list[bytes]) -> tuple[fast.Sa, list[object]]:
         assert key is not None
         passed[key] = inst
     for seq, inner in enumerate(inners, 1):
-        rig.peer.sendto(seal(TRANSFORM, seq, inner, 4, os.urandom), rig.gw.getsockname())
+        rig.peer.sendto(seal(TRANSFORM, seq, inner, next_header, os.urandom), rig.gw.getsockname())
     time.sleep(0.05)
     slow = rig.fp.udp_burst(rig.gw.fileno(), spis, passed, 64)
     return sa, slow  # type: ignore[return-value]
@@ -350,3 +353,156 @@ def test_random_datagrams_to_udp_4500_never_crash_and_come_back_untouched(
         assert [item[1] for item in slow] == sent  # refused before any state changed
         assert (sa.highest, sa.packets, sa.bytes) == (0, 0, 0)
         assert rig.frames() == []
+
+
+# ---------------------------------------------------------------- TCP over IPv6 (D113)
+
+V6_SRC, V6_DST = "2001:db8:1::10", "2001:db8:2::10"
+MSS6 = 1428  # 20 bytes less than IPv4's for the larger header
+
+
+def segment6(i: int, *, size: int = MSS6, flags: str = "A", sport: int = 40000) -> bytes:
+    """Segment ``i`` of a TCP/IPv6 stream, as the kernel would cut it (scapy's checksum)."""
+    return bytes(
+        IPv6(src=V6_SRC, dst=V6_DST, hlim=63)
+        / TCP(
+            sport=sport,
+            dport=5201,
+            seq=1000 + MSS6 * i,
+            ack=77,
+            flags=flags,
+            window=501,
+            options=[("NOP", None), ("NOP", None), ("Timestamp", (11, 22))],
+        )
+        / Raw(bytes([i % 251]) * size)
+    )
+
+
+def super_segment6(count: int, last: int = MSS6) -> bytes:
+    """A GSO_TCPV6 read: ``count`` segments' data, the TCP checksum the pseudo-header sum."""
+    payload = b"".join(bytes([i % 251]) * (MSS6 if i < count - 1 else last) for i in range(count))
+    packet = bytearray(
+        bytes(
+            IPv6(src=V6_SRC, dst=V6_DST, hlim=63)
+            / TCP(
+                sport=40000,
+                dport=5201,
+                seq=1000,
+                ack=77,
+                flags="PA",
+                window=501,
+                options=[("NOP", None), ("NOP", None), ("Timestamp", (11, 22))],
+            )
+            / Raw(payload)
+        )
+    )
+    pseudo = sum(struct.unpack("!16H", packet[8:40])) + 6 + len(packet) - 40
+    while pseudo >> 16:
+        pseudo = (pseudo & 0xFFFF) + (pseudo >> 16)
+    packet[56:58] = pseudo.to_bytes(2, "big")
+    return bytes(packet)
+
+
+@needs_c
+def test_an_ipv6_super_segment_is_cut_as_the_kernel_cuts_it() -> None:
+    with vnet_rig() as rig:
+        big = super_segment6(4, last=500)
+        rig.kernel.send(frame(big, gso=GSO_TCPV6, flags=NEEDS_CSUM, size=MSS6, start=40, offset=16))
+        slow = rig.fp.tun_burst({}, 8)
+        expected = [
+            segment6(i, size=MSS6 if i < 3 else 500, flags="PA" if i == 3 else "A")
+            for i in range(4)
+        ]
+        assert slow == expected
+        assert rig.fp.counts() == {"tun-super-segments": 1}
+
+
+@needs_c
+def test_cut_ipv6_segments_of_a_cached_flow_are_sealed_with_next_header_41() -> None:
+    with vnet_rig() as rig:
+        sa = rig.outbound()
+        flows: dict[bytes, object] = {flow_key(segment6(0)) or b"": Installed(fast_out=sa)}
+        big = super_segment6(3)
+        rig.kernel.send(frame(big, gso=GSO_TCPV6, flags=NEEDS_CSUM, size=MSS6, start=40, offset=16))
+        assert rig.fp.tun_burst(flows, 8) == []
+        sent = rig.datagrams()
+        assert [open_esp(TRANSFORM, d) for d in sent] == [
+            (segment6(i, flags="PA" if i == 2 else "A"), 41) for i in range(3)
+        ]
+
+
+@needs_c
+def test_consecutive_ipv6_segments_are_written_as_one_gso_packet() -> None:
+    with vnet_rig() as rig:
+        inners = [segment6(i, flags="PA" if i == 3 else "A") for i in range(4)]
+        sa, slow = deliver(rig, inners, next_header=41)
+        assert slow == []
+        (written,) = rig.frames()
+        flags, gso, hdr_len, size, start, offset = VNET.unpack_from(written)
+        assert (flags, gso, hdr_len, size, start, offset) == (
+            NEEDS_CSUM,
+            GSO_TCPV6,
+            72,
+            MSS6,
+            40,
+            16,
+        )
+        packet = written[VNET.size :]
+        assert len(packet) == 72 + 4 * MSS6
+        assert int.from_bytes(packet[4:6], "big") == len(packet) - 40
+        pseudo = sum(struct.unpack("!16H", packet[8:40])) + 6 + len(packet) - 40
+        while pseudo >> 16:
+            pseudo = (pseudo & 0xFFFF) + (pseudo >> 16)
+        assert packet[56:58] == pseudo.to_bytes(2, "big")
+        # what the kernel makes of it: the original segments
+        header, payload = packet[:hdr_len], packet[hdr_len:]
+        pieces = []
+        for i, at in enumerate(range(0, len(payload), size)):
+            seg = IPv6(header + payload[at : at + size])
+            seg.plen = hdr_len - 40 + len(payload[at : at + size])
+            seg[TCP].seq = 1000 + at
+            if at + size < len(payload):
+                seg[TCP].flags = seg[TCP].flags & ~0x08
+            del seg[TCP].chksum
+            pieces.append(bytes(seg))
+            assert i < 4
+        assert pieces == inners
+        assert rig.fp.counts() == {"fast-received": 4, "tun-coalesced": 4}
+        assert (sa.packets, sa.bytes) == (4, sum(map(len, inners)))
+
+
+@needs_c
+def test_an_ipv4_and_an_ipv6_segment_of_the_same_ports_are_never_joined() -> None:
+    with vnet_rig() as rig:
+        inners = [segment6(0), segment(1)]
+        _, slow = deliver(rig, inners[:1], next_header=41)
+        _, slow2 = deliver(rig, inners[1:])
+        assert slow == slow2 == []
+        assert [f[VNET.size :] for f in rig.frames()] == inners
+
+
+@needs_c
+@settings(max_examples=80, deadline=None)
+@given(
+    gso=st.sampled_from([GSO_TCPV4, GSO_TCPV6]),
+    size=st.integers(0, 3000),
+    start=st.integers(0, 120),
+    cut=st.integers(0, 5000),
+    flips=st.lists(st.tuples(st.integers(0, 120), st.integers(1, 255)), max_size=4),
+)
+def test_damaged_super_segments_never_crash(
+    gso: int, size: int, start: int, cut: int, flips: list[tuple[int, int]]
+) -> None:
+    """Super-segments with wrong sizes, offsets and header bytes: cut or dropped, never a
+    crash or a read past the frame."""
+    packet = bytearray(super_segment6(4) if gso == GSO_TCPV6 else super_segment(4))
+    for at, value in flips:
+        packet[at % len(packet)] ^= value
+    data = frame(bytes(packet[: max(1, len(packet) - cut)]), gso=gso, size=size, start=start)
+    with vnet_rig() as rig:
+        rig.kernel.send(data)
+        slow = rig.fp.tun_burst({}, 8)
+        counts = rig.fp.counts()
+        assert counts.get("tun-super-segments", 0) == 1
+        assert all(len(p) <= 65535 for p in slow)
+        assert slow or counts.get("tun-bad-frame") == 1
