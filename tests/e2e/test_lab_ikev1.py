@@ -30,6 +30,10 @@ def test_ikev1_lab_carries_ping_and_tcp(make_lab: list[Lab], tmp_path: Path) -> 
     assert "IKEv1 SAs:" in shown and "State   : MM_ACTIVE" in shown
     assert "transform: esp-aes-256 esp-sha-hmac" in shown
     assert "IKEv1" in shown.split("in use settings")[1].split("\n")[0]
+    # the IPv6 sites: a quick mode of their own with IPv6 identities (D113)
+    assert ping(lab, "host-a", "2001:db8:2::10", 3) == (3, 3)
+    shown = cli(lab, "gw-a", "show crypto ipsec sa").stdout
+    assert "remote ident (addr/mask/prot/port): (2001:db8:2::/64/0/0)" in shown
 
 
 def test_ikev1_rekeys_under_traffic_lose_nothing(make_lab: list[Lab], tmp_path: Path) -> None:

@@ -433,3 +433,24 @@ def test_access_group(name: str) -> None:
         pytest.skip("no access-group")
     rows = _parse("show running-config access-group", text)
     assert len(rows) == len(config.access_groups)
+
+
+def test_ipv6_network_objects_parse() -> None:
+    """IPv6 objects as the ASA prints them (D113): ``subnet X:X::X/LEN`` fills the template's
+    prefix-length field."""
+    config = load_config(
+        "object network V6NET\n subnet 2001:db8:1::/64\n"
+        "object network V6HOST\n host 2001:db8::5\n"
+        "object network V6RANGE\n range 2001:db8::10 2001:db8::1f\n",
+        source="v6.cfg",
+    ).config
+    assert config is not None
+    text = _show(config, "show running-config object network")
+    rows = {r["name"]: r for r in _parse("show running-config object network", text)}
+    assert (rows["V6NET"]["type"], rows["V6NET"]["network"]) == ("subnet", "2001:db8:1::")
+    assert rows["V6NET"]["prefix_length"] == "64"
+    assert (rows["V6HOST"]["type"], rows["V6HOST"]["host"]) == ("host", "2001:db8::5")
+    assert (rows["V6RANGE"]["start_ip"], rows["V6RANGE"]["end_ip"]) == (
+        "2001:db8::10",
+        "2001:db8::1f",
+    )

@@ -143,6 +143,22 @@ def ipv4() -> st.SearchStrategy[str]:
     return st.integers(0, 2**32 - 1).map(ipv4_text)
 
 
+@functools.cache
+def ipv6() -> st.SearchStrategy[str]:
+    """IPv6 text in the RFC 5952 form the commands store (D113)."""
+    return st.integers(0, 2**128 - 1).map(lambda v: str(ipaddress.IPv6Address(v)))
+
+
+@functools.cache
+@st.composite
+def networks6(draw: st.DrawFn, max_prefix: int = 128) -> tuple[str, str]:
+    """An IPv6 network and its prefix length as text (no bits past the prefix)."""
+    prefix = draw(st.integers(0, max_prefix))
+    host_bits = (1 << (128 - prefix)) - 1
+    address = draw(st.integers(0, 2**128 - 1)) & ~host_bits
+    return str(ipaddress.IPv6Address(address)), str(prefix)
+
+
 def _mask_int(prefix: int) -> int:
     return (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
 
@@ -255,15 +271,20 @@ def network_objects(draw: st.DrawFn, names_: list[str]) -> dict[str, NetworkObje
     out: dict[str, NetworkObject] = {}
     for name in names_:
         kind = draw(st.sampled_from((None, "host", "subnet", "range", "fqdn")))
+        six = draw(st.booleans())  # IPv6 host, subnet X:X::X/LEN or range (D113)
         value: str | None = None
         value2: str | None = None
         if kind == "host":
-            value = draw(ipv4())
-        elif kind == "subnet":  # the object keeps a /32 as a subnet
-            value, value2 = draw(networks())
+            value = draw(ipv6() if six else ipv4())
+        elif kind == "subnet":  # the object keeps a /32 (/128) as a subnet
+            value, value2 = draw(networks6() if six else networks())
         elif kind == "range":
-            a, b = sorted(draw(st.lists(st.integers(0, 2**32 - 1), min_size=2, max_size=2)))
-            value, value2 = ipv4_text(a), ipv4_text(b)
+            top = 2**128 - 1 if six else 2**32 - 1
+            a, b = sorted(draw(st.lists(st.integers(0, top), min_size=2, max_size=2)))
+            if six:
+                value, value2 = str(ipaddress.IPv6Address(a)), str(ipaddress.IPv6Address(b))
+            else:
+                value, value2 = ipv4_text(a), ipv4_text(b)
         elif kind == "fqdn":
             value = draw(
                 st.one_of(
@@ -283,7 +304,7 @@ def network_objects(draw: st.DrawFn, names_: list[str]) -> dict[str, NetworkObje
 
 @st.composite
 def group_members(draw: st.DrawFn, objects: list[str], nestable: list[str]) -> GroupMember:
-    choices = ["host", "subnet"]
+    choices = ["host", "subnet", "host6", "subnet6"]
     if objects:
         choices.append("object")
     if nestable:
@@ -291,8 +312,13 @@ def group_members(draw: st.DrawFn, objects: list[str], nestable: list[str]) -> G
     kind = draw(st.sampled_from(choices))
     if kind == "host":
         return GroupMember("host", address=draw(ipv4()))
+    if kind == "host6":
+        return GroupMember("host", address=draw(ipv6()))
     if kind == "subnet":  # a /32 member is stored as a host
         address, mask = draw(networks(max_prefix=31))
+        return GroupMember("subnet", address=address, mask=mask)
+    if kind == "subnet6":  # a /128 member is stored as a host
+        address, mask = draw(networks6(max_prefix=127))
         return GroupMember("subnet", address=address, mask=mask)
     if kind == "object":
         return GroupMember("object", name=draw(st.sampled_from(tuple(objects))))
@@ -330,11 +356,28 @@ protocols = st.one_of(
 )
 
 
+_FAMILY_KINDS = {4: ("any4", "host", "subnet"), 6: ("any6", "host6", "subnet6")}
+
+
+def address_family(spec: AddressSpec) -> int | None:
+    """4 or 6 when the ACE text says which, else None (the rule that refuses mixing, D113)."""
+    if spec.kind in ("host", "subnet") and spec.address is not None:
+        return 6 if ":" in spec.address else 4
+    return {"any4": 4, "any6": 6}.get(spec.kind)
+
+
 @st.composite
 def address_specs(
-    draw: st.DrawFn, objects: list[str], groups: list[str], nameifs: list[str]
+    draw: st.DrawFn,
+    objects: list[str],
+    groups: list[str],
+    nameifs: list[str],
+    family: int | None = None,
 ) -> AddressSpec:
-    choices = ["any", "any4", "any6", "host", "subnet", "interface"]
+    """An ACE side; with ``family`` none of the other family (an ACE is IPv4 or IPv6)."""
+    choices = ["any", "any4", "any6", "host", "subnet", "host6", "subnet6", "interface"]
+    if family is not None:
+        choices = [c for c in choices if c not in _FAMILY_KINDS[10 - family]]
     if objects:
         choices.append("object")
     if groups:
@@ -344,8 +387,13 @@ def address_specs(
         return AddressSpec(kind)
     if kind == "host":
         return AddressSpec("host", draw(ipv4()))
+    if kind == "host6":
+        return AddressSpec("host", draw(ipv6()))
     if kind == "subnet":  # ``A 255.255.255.255`` is stored (and shown) as ``host A``
         address, mask = draw(networks(max_prefix=31))
+        return AddressSpec("subnet", address, mask)
+    if kind == "subnet6":  # ``X:X::X/128`` is stored (and shown) as ``host X:X::X``
+        address, mask = draw(networks6(max_prefix=127))
         return AddressSpec("subnet", address, mask)
     if kind == "object":
         return AddressSpec("object", name=draw(st.sampled_from(tuple(objects))))
@@ -386,7 +434,7 @@ def extended_aces(
 ) -> Ace:
     protocol = draw(protocols)
     source = draw(address_specs(objects, groups, nameifs))
-    destination = draw(address_specs(objects, groups, nameifs))
+    destination = draw(address_specs(objects, groups, nameifs, address_family(source)))
     source_port = destination_port = None
     icmp_type: str | None = None
     icmp_code: int | None = None

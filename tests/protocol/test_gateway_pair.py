@@ -324,6 +324,121 @@ def test_a_rekey_refused_because_the_peer_replaced_the_sa_first_is_no_failure() 
     assert wire.tun["hq"][-1] == packet
 
 
+def icmp6_echo(src: str, dst: str, seq: int, size: int = 56) -> bytes:
+    """An ICMPv6 echo request with a valid checksum (RFC 4443 §4.1)."""
+    from ipaddress import IPv6Address
+
+    from tunnelgate.esp import ipv6
+
+    body = bytes([128, 0, 0, 0]) + (7).to_bytes(2, "big") + seq.to_bytes(2, "big") + bytes(size)
+    s, d = IPv6Address(src), IPv6Address(dst)
+    body = body[:2] + ipv6.upper_checksum(s, d, 58, body).to_bytes(2, "big") + body[4:]
+    return ipv6.Ipv6Header(s, d, 58, len(body)).build() + body
+
+
+def dual_stack_pair() -> Wire:
+    """The pair with an IPv6 ACE next to the IPv4 one on both sides (D113)."""
+
+    def acl(side: dict[str, str], lan6: str, remote6: str) -> str:
+        return (
+            f"access-list VPN extended permit ip {side['lan']} {side['remote_lan']}\n"
+            f"access-list VPN extended permit ip {lan6} {remote6}\n"
+        )
+
+    return Wire(
+        {
+            "hq": gateway(HQ, 1, acl=acl(HQ, "2001:db8:1::/64", "2001:db8:2::/64")),
+            "branch": gateway(BRANCH, 2, acl=acl(BRANCH, "2001:db8:2::/64", "2001:db8:1::/64")),
+        }
+    )
+
+
+def test_ipv6_between_the_sites_gets_a_child_sa_of_its_own_through_the_ipv4_tunnel() -> None:
+    from tunnelgate.policy.address import ipv6_int
+
+    wire = dual_stack_pair()
+    hq, branch = wire.gateways["hq"], wire.gateways["branch"]
+    request = icmp6_echo("2001:db8:1::5", "2001:db8:2::9", 1)
+    wire.send_from_lan("hq", request)
+    assert wire.tun["branch"] == [request]
+    (installed,) = hq.installed.values()
+    assert installed.selector.source.low == ipv6_int("2001:db8:1::")
+    assert installed.selector.destination.high == ipv6_int("2001:db8:2:0:ffff:ffff:ffff:ffff")
+    outer = wire.outer[-1]
+    assert outer[0] == 0x45 and outer[9] == 50  # IPv4 outer, native ESP
+    reply = icmp6_echo("2001:db8:2::9", "2001:db8:1::5", 1)
+    wire.send_from_lan("branch", reply)
+    assert wire.tun["hq"] == [reply]
+    v4 = icmp_echo("10.1.0.5", "10.2.0.9", 2)
+    wire.send_from_lan("hq", v4)
+    assert wire.tun["branch"][-1] == v4
+    assert len(hq.installed) == len(branch.installed) == 2  # one child SA per ACE
+    assert hq.drops == {} and branch.drops == {}
+
+
+def test_each_selector_of_an_object_group_ace_is_negotiated_for_its_own_traffic() -> None:
+    """An ACE of object groups expands to one selector per same-family pair; the packet's
+    own selector is negotiated (as the ASA does for expanded ACEs), not the first one."""
+
+    def acl(local: str, remote: str, local6: str, remote6: str) -> str:
+        return (
+            f"object-group network LOCAL\n network-object {local}\n network-object {local6}\n"
+            f"object-group network REMOTE\n network-object {remote}\n"
+            f" network-object {remote6}\n"
+            "access-list VPN extended permit ip object-group LOCAL object-group REMOTE\n"
+        )
+
+    wire = Wire(
+        {
+            "hq": gateway(
+                HQ, 1, acl=acl(HQ["lan"], HQ["remote_lan"], "2001:db8:1::/64", "2001:db8:2::/64")
+            ),
+            "branch": gateway(
+                BRANCH,
+                2,
+                acl=acl(BRANCH["lan"], BRANCH["remote_lan"], "2001:db8:2::/64", "2001:db8:1::/64"),
+            ),
+        }
+    )
+    hq, branch = wire.gateways["hq"], wire.gateways["branch"]
+    v6 = icmp6_echo("2001:db8:1::5", "2001:db8:2::9", 1)
+    wire.send_from_lan("hq", v6)  # the ACE's second selector: it is the one negotiated
+    assert wire.tun["branch"] == [v6]
+    v4 = icmp_echo("10.1.0.5", "10.2.0.9", 2)
+    wire.send_from_lan("hq", v4)
+    assert wire.tun["branch"] == [v6, v4]
+    assert len(hq.installed) == len(branch.installed) == 2
+    assert hq.drops == {} and branch.drops == {}
+
+
+def test_an_ipv6_packet_too_big_for_the_tunnel_gets_packet_too_big_back() -> None:
+    from tunnelgate.esp import ipv6
+
+    wire = dual_stack_pair()
+    hq = wire.gateways["hq"]
+    wire.send_from_lan("hq", icmp6_echo("2001:db8:1::5", "2001:db8:2::9", 1))
+    big = icmp6_echo("2001:db8:1::5", "2001:db8:2::9", 2, size=1460)  # 1508 bytes
+    wire.send_from_lan("hq", big)
+    (answer,) = wire.tun["hq"]
+    header, body = ipv6.split(answer)
+    assert (header.next_header, body[0]) == (58, 2)  # ICMPv6 Packet Too Big
+    assert str(header.dst) == "2001:db8:1::5" and str(header.src) == "2001:db8:2::9"
+    mtu = int.from_bytes(body[4:8], "big")
+    assert 1280 <= mtu < len(big)
+    assert body[8:48] == big[:40]  # the invoking packet, quoted
+    assert hq.drops == {"too-big-ipv6": 1}
+
+
+def test_the_kernels_own_link_scope_ipv6_on_the_tun_is_ignored() -> None:
+    wire = dual_stack_pair()
+    hq = wire.gateways["hq"]
+    mld = icmp6_echo("::", "ff02::16", 1)  # what a router's kernel sends on a new interface
+    wire.send_from_lan("hq", mld)
+    wire.send_from_lan("hq", icmp6_echo("fe80::1", "fe80::2", 1))
+    assert hq.counters["ipv6-link-scope-ignored"] == 2
+    assert hq.drops == {} and not hq.installed and not wire.outer
+
+
 def test_seconds_lifetime_rekeys_keep_a_continuous_flow() -> None:
     extra = "crypto map M 10 set security-association lifetime seconds 120\n"
     wire = Wire(

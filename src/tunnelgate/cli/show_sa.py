@@ -227,7 +227,8 @@ def _bitmap_text(esp: EspDirectionView) -> str:
 
 
 def format_ident(ident: Ident) -> str:
-    """``(addr/mask/prot/port)``; a non-prefix range prints as ``(low-high/prot/port)``."""
+    """``(addr/mask/prot/port)`` (IPv6: ``(2001:db8:1::/64/0/0)``, the mask a prefix length);
+    a non-prefix range prints as ``(low-high/prot/port)``."""
     if ident.mask is None:
         return f"({ident.address}-{ident.high}/{ident.protocol}/{ident.port})"
     return f"({ident.address}/{ident.mask}/{ident.protocol}/{ident.port})"

@@ -22,7 +22,14 @@ from tunnelgate.config.model import (
 from tunnelgate.config.ports import ICMP_TYPES, PORTS, PROTOCOLS
 from tunnelgate.pki.credentials import NO_CREDENTIALS, Credentials
 from tunnelgate.policy.acl import Acl, Rule
-from tunnelgate.policy.address import ipv4_int, prefix_range
+from tunnelgate.policy.address import (
+    address_int,
+    ipv4_int,
+    ipv6_int,
+    network_range,
+    prefix_range,
+    same_family,
+)
 from tunnelgate.policy.crypto_map import (
     DYNAMIC,
     STATIC,
@@ -41,23 +48,32 @@ from tunnelgate.policy.ike import (
     TunnelGroup,
     TunnelGroupMap,
 )
-from tunnelgate.policy.selector import ALL_ADDRESSES, ALL_PORTS, Range, Selector
+from tunnelgate.policy.selector import (
+    ALL_ADDRESSES,
+    ALL_IPV6_ADDRESSES,
+    ALL_PORTS,
+    Range,
+    Selector,
+)
 
 # --------------------------------------------------------------------------- ACLs
 
 
 def _address_ranges(config: RunningConfig, spec: AddressSpec, depth: int = 0) -> list[Range]:
-    """The IPv4 ranges an ACE address denotes (``any6`` and FQDN objects denote none)."""
+    """The ranges an ACE address denotes, IPv4 and IPv6 (D113): ``any`` both ``any4`` and
+    ``any6`` (``compile_ace`` pairs each with the other side's family); FQDN objects none."""
     kind = spec.kind
-    if kind in ("any", "any4"):
+    if kind == "any4":
         return [ALL_ADDRESSES]
     if kind == "any6":
-        return []
+        return [ALL_IPV6_ADDRESSES]
+    if kind == "any":
+        return [ALL_ADDRESSES, ALL_IPV6_ADDRESSES]
     if kind == "host" and spec.address is not None:
-        a = ipv4_int(spec.address)
+        a = address_int(spec.address)
         return [Range(a, a)]
     if kind == "subnet" and spec.address is not None and spec.mask is not None:
-        return [Range(*prefix_range(ipv4_int(spec.address), ipv4_int(spec.mask)))]
+        return [_network(spec.address, spec.mask)]
     if kind == "interface":
         for iface in config.interfaces.values():
             if iface.nameif == spec.name and iface.ip_address is not None:
@@ -80,17 +96,25 @@ def _address_ranges(config: RunningConfig, spec: AddressSpec, depth: int = 0) ->
     return []
 
 
+def _network(address: str, mask: str) -> Range:
+    """``A MASK`` (IPv4) or ``X:X::X/LEN`` kept as address and prefix length (IPv6)."""
+    if ":" in address:
+        return Range(*network_range(ipv6_int(address), int(mask)))
+    return Range(*prefix_range(ipv4_int(address), ipv4_int(mask)))
+
+
 def _object_ranges(config: RunningConfig, name: str | None) -> list[Range]:
     obj = config.network_objects.get(name or "")
-    if obj is None or obj.value is None or ":" in obj.value:
+    if obj is None or obj.value is None:
         return []
     if obj.kind == "host":
-        a = ipv4_int(obj.value)
+        a = address_int(obj.value)
         return [Range(a, a)]
     if obj.kind == "subnet" and obj.value2 is not None:
-        return [Range(*prefix_range(ipv4_int(obj.value), ipv4_int(obj.value2)))]
-    if obj.kind == "range" and obj.value2 is not None and ":" not in obj.value2:
-        return [Range(ipv4_int(obj.value), ipv4_int(obj.value2))]
+        return [_network(obj.value, obj.value2)]
+    if obj.kind == "range" and obj.value2 is not None:
+        low, high = address_int(obj.value), address_int(obj.value2)
+        return [Range(low, high)] if same_family(low, high) and low <= high else []
     return []  # fqdn: resolved at run time only
 
 
@@ -130,12 +154,17 @@ def compile_ace(config: RunningConfig, ace: Ace, acl: str, line: int) -> Rule:
     sports = _port_ranges(ace.protocol, ace.source_port) if has_ports else [ALL_PORTS]
     dports = _port_ranges(ace.protocol, ace.destination_port) if has_ports else [ALL_PORTS]
     icmp = _icmp_number(ace.icmp_type)
-    if ace.destination is None:  # a standard ACE matches destinations only
-        sources, destinations = [ALL_ADDRESSES], _address_ranges(config, ace.source)
+    if ace.destination is None:  # a standard ACE matches (IPv4) destinations only
+        sources = [ALL_ADDRESSES]
+        destinations = [r for r in _address_ranges(config, ace.source) if not r.is_ipv6]
+    elif ace.source.kind == "any" and ace.destination.kind == "any":
+        sources = destinations = [ALL_ADDRESSES]  # ``any any``: IPv4 only (D113)
+    # one family per selector: ``any`` takes the other side's, other mixtures match nothing
     selectors = tuple(
         Selector(protocol, s, d, sp, dp, icmp)
         for s in sources
         for d in destinations
+        if s.is_ipv6 == d.is_ipv6
         for sp in sports
         for dp in dports
     )

@@ -6,6 +6,8 @@ One grammar string per command drives parsing, `?` help and completion (the FRR
 ``keyword``            a literal, matched case-insensitively by any unique prefix
 ``<1-65535>$name``     an integer in a range, captured as ``name``
 ``A.B.C.D$name``       an IPv4 address or mask
+``X:X::X$name``        an IPv6 address (any token with a colon: the command checks it)
+``X:X::X/LEN$name``    an IPv6 prefix (any token with a colon and a slash, checked likewise)
 ``WORD$name``          any single token (case kept)
 ``LINE$name``          the rest of the line, verbatim
 ``TYPE$name``          any other value type registered in ``VALUE_TYPES``
@@ -70,12 +72,29 @@ def _ipv4(token: str) -> str:
     return token
 
 
+def _ipv6(token: str) -> str:
+    """A token meant as an IPv6 address: it has a colon and no slash. The command checks the
+    text, so that bad IPv6 text gets its own message rather than "Invalid input"."""
+    if ":" not in token or "/" in token:
+        raise ValueError(token)
+    return token
+
+
+def _ipv6_prefix(token: str) -> str:
+    """A token meant as ``X:X::X/LEN`` (checked by the command, as ``_ipv6``)."""
+    if ":" not in token or "/" not in token:
+        raise ValueError(token)
+    return token
+
+
 def _word(token: str) -> str:
     return token
 
 
 VALUE_TYPES: dict[str, ValueType] = {
     "A.B.C.D": ValueType("A.B.C.D", _ipv4, "IPv4 address or mask", 3),
+    "X:X::X": ValueType("X:X::X", _ipv6, "IPv6 address", 3),
+    "X:X::X/LEN": ValueType("X:X::X/LEN", _ipv6_prefix, "IPv6 prefix X:X::X/<0-128>", 3),
     "WORD": ValueType("WORD", _word, "a name", 1),
     "LINE": ValueType("LINE", _word, "text to the end of the line", 0),
 }

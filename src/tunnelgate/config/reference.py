@@ -15,7 +15,8 @@ _INTRO = """\
 Generated from the command tables by `python -m tunnelgate.config.reference`; do not edit.
 
 Notation: `keyword` (any unique prefix, any case), `<1-65535>` a number in that range,
-`A.B.C.D` an IPv4 address or mask, `WORD` a name (case kept), `LINE` the rest of the line,
+`A.B.C.D` an IPv4 address or mask, `X:X::X` an IPv6 address, `X:X::X/LEN` an IPv6 prefix,
+`WORD` a name (case kept), `LINE` the rest of the line,
 `{a|b}` one of, `[x]` optional, `X...` one or more. `$name` marks the value's name in the code.
 Every command also has the `no` form listed beside it where the ASA has one.
 """

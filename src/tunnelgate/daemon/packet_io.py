@@ -53,6 +53,9 @@ BURST = 256
 MAX_DATAGRAM = 65535
 SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 TUN_MTU = INTERFACE_MTU  # the gateway fragments or answers "too big" itself (path.py)
+# IPv6 is not fragmented on the way: the kernel answers "packet too big" for anything over
+# this, which fits in one ESP packet of every transform, in UDP 4500, on a 1500-byte path
+TUN_IPV6_MTU = 1400
 IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
 IP_PMTUDISC_DONT, IP_PMTUDISC_DO = 0, 2
 SOL_UDP = 17
@@ -167,10 +170,13 @@ class PacketIo:
                 self.tun = TunDevice(self.tun_name, vnet_hdr=self.use_fast)
             except OSError as exc:
                 raise StartError(f"cannot create TUN {self.tun_name}: {exc.strerror}") from None
-            with contextlib.suppress(OSError):  # no router solicitations into the tunnel
-                Path(f"/proc/sys/net/ipv6/conf/{self.tun_name}/disable_ipv6").write_text("1")
+            self._quiet_ipv6()
             try:
                 ip("link", "set", self.tun_name, "mtu", str(TUN_MTU), "up")
+                with contextlib.suppress(OSError):  # IPv6 packets the tunnel always fits (D113)
+                    Path(f"/proc/sys/net/ipv6/conf/{self.tun_name}/mtu").write_text(
+                        str(TUN_IPV6_MTU)
+                    )
                 for prefix in self.gateway.static_routes():
                     self.routes.add(prefix)
                 transport = self.gateway.transport_rules()
@@ -190,6 +196,22 @@ class PacketIo:
             self.close()
             raise
         self.flush()
+
+    def _quiet_ipv6(self) -> None:
+        """IPv6 on the TUN carries protected IPv6 traffic (D113), and nothing of its own: no
+        link-local address (so no router or neighbour solicitations, no MLD reports), no
+        router advertisements, no autoconfiguration. Set before the link comes up."""
+        conf = Path(f"/proc/sys/net/ipv6/conf/{self.tun_name}")
+        for name, value in (
+            ("addr_gen_mode", "1"),  # none
+            ("accept_ra", "0"),
+            ("autoconf", "0"),
+            ("dad_transmits", "0"),
+            ("router_solicitations", "0"),
+            ("disable_ipv6", "0"),
+        ):
+            with contextlib.suppress(OSError):
+                (conf / name).write_text(value)
 
     def _open_fast(self, tun_fd: int) -> None:
         """Hand the sockets of each local address to the C fast path (``esp/fast.py``)."""

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from tunnelgate.esp import fast
+from tunnelgate.esp import fast, ipv6
 from tunnelgate.esp.child_sa import ChildSa, Dropped, Protected, Unprotected
 from tunnelgate.esp.icmp import ERROR_TYPES, frag_needed, parse_error
 from tunnelgate.esp.ipv4 import (
@@ -44,6 +44,7 @@ from tunnelgate.esp.ipv4 import (
     outer_ipv4_packed,
     packed_address,
 )
+from tunnelgate.esp.ipv6 import packet_too_big
 from tunnelgate.esp.packet import EspKeys, EspTransform, RandomSource
 from tunnelgate.esp.sa import Lifetime, LifetimeEvent, RekeyNeeded, SaExpired
 from tunnelgate.esp.sad import InboundDropped, Sad, SadEntry
@@ -96,13 +97,19 @@ from tunnelgate.ike.v2.keymat import ChildKeys
 from tunnelgate.ike.v2.state import IkeSa
 from tunnelgate.policy.acl import Rule
 from tunnelgate.policy.acquire import Acquire, AcquireKey, AcquireTable
-from tunnelgate.policy.address import ipv4_int, ipv4_text, range_to_prefixes
+from tunnelgate.policy.address import (
+    address_text,
+    ipv4_int,
+    ipv4_text,
+    range_to_prefixes,
+)
 from tunnelgate.policy.crypto_map import MapEntry, Tfc
 from tunnelgate.policy.gateway import GatewayPolicy
 from tunnelgate.policy.selector import ALL_PORTS, ICMP, PORT_PROTOCOLS, UDP, Flow, Range, Selector
 from tunnelgate.policy.spd import Bypass, Classifier, Drop, Protect, check_inbound_decrypted
 
 IPV4_IN_ESP = 4  # next header of a tunnel-mode IPv4 packet
+IPV6_IN_ESP = 41  # ... and of an IPv6 one (D113)
 NO_NEXT_HEADER = 59  # a TFC dummy packet (RFC 4303 §2.6)
 IKE_VERSION_OCTET = 17  # offset of the version in the IKE/ISAKMP header
 NAT_T_PORT = 4500
@@ -225,10 +232,21 @@ class _Want:
     peer: str = ""  # the peer asked, once asked
 
 
+def _link_scope(destination: bytes) -> bool:
+    """An IPv6 destination of interface- or link-local scope (RFC 4291 §2.5.6, §2.7): never
+    tunnel traffic."""
+    if len(destination) != 16:
+        return False
+    if destination[0] == 0xFF:
+        return destination[1] & 0x0F <= 2
+    return destination[0] == 0xFE and destination[1] & 0xC0 == 0x80
+
+
 def prefixes(addresses: Range) -> list[str]:
-    """``A.B.C.D/N`` prefixes that exactly cover ``addresses``."""
+    """``A.B.C.D/N`` (or IPv6 ``X::/N``) prefixes that exactly cover ``addresses``."""
     return [
-        f"{ipv4_text(n)}/{length}" for n, length in range_to_prefixes(addresses.low, addresses.high)
+        f"{address_text(n)}/{length}"
+        for n, length in range_to_prefixes(addresses.low, addresses.high)
     ]
 
 
@@ -609,21 +627,23 @@ class Gateway:
             if cached is not None:
                 self._protect(cached, packet, now)
                 return
+        if packet[:1] and packet[0] >> 4 == 6 and _link_scope(packet[24:40]):
+            self.counters["ipv6-link-scope-ignored"] += 1  # the kernel's own MLD/ND (D113)
+            return
         try:
             flow = flow_of(packet)
         except NotIpv4:
             self.drops["bad-inner-packet"] += 1
             return
-        route = self.policy.egress_interface(flow.destination)
+        route = self.policy.egress_interface(flow.destination)  # IPv6: D113
         classifier = self.classifiers.get(route[0]) if route is not None else None
         if route is None or classifier is None:
             self.drops["no-crypto-map"] += 1
             return
-        decision = classifier.classify(flow)
+        nameif, decision = route[0], classifier.classify(flow)
         if isinstance(decision, Drop):
             self.drops[decision.reason] += 1
             return
-        nameif = route[0]
         if isinstance(decision, Bypass):
             # no static entry protects it; an SA negotiated through a dynamic-map entry may
             # (its negotiated selectors are the entry's ACL, "Create Dynamic Crypto Maps")
@@ -644,7 +664,7 @@ class Gateway:
             self._protect(installed, packet, now)
             return
         assert isinstance(decision, Protect)
-        key = AcquireKey.of(decision)
+        key = AcquireKey.of(decision, flow)
         for event in self.acquire.on_protect_without_sa(key, packet, now):
             if isinstance(event, Acquire):
                 self._wanted[key] = _Want(nameif)
@@ -691,6 +711,12 @@ class Gateway:
             self._protect_transport(installed, packet, now)
             return
         limit = max_inner(installed.sa.outbound, installed.path_mtu, installed.udp_encapsulation)
+        if packet[0] >> 4 == 6:  # IPv6: never fragmented on the way (RFC 8200 §5)
+            if len(packet) <= limit:
+                self._seal(installed, packet, IPV6_IN_ESP, now)
+            else:
+                self._too_big_v6(installed, packet, limit)
+            return
         if len(packet) <= limit:
             self._seal(installed, packet, IPV4_IN_ESP, now)
             return
@@ -753,6 +779,19 @@ class Gateway:
         icmp = frag_needed(packet, mtu, local or installed.local)
         self._outputs.append(SendIpv4(local or installed.local, source_text, icmp))
 
+    def _too_big_v6(self, installed: InstalledSa, packet: bytes, mtu: int) -> None:
+        """An IPv6 packet too big for the tunnel: ICMPv6 Packet Too Big back to its sender
+        (RFC 4443 §3.2, RFC 8201), written into the TUN from the packet's destination, the
+        gateway having no IPv6 address of its own (D113); none about an ICMPv6 error."""
+        self.drops["too-big-ipv6"] += 1
+        try:
+            answer = packet_too_big(packet, max(mtu, ipv6.MIN_MTU), packet[24:40])
+        except ValueError:
+            return
+        if answer is not None:
+            installed.count("pmtus-sent")
+            self._outputs.append(WriteTun(answer))
+
     def _seal(
         self,
         installed: InstalledSa,
@@ -777,7 +816,10 @@ class Gateway:
             esp, events = result.esp, result.events
         if transport is None:
             tunnelled = next_header == IPV4_IN_ESP
-            df = outer_df(installed.entry.df_bit, tunnelled and bool(inner[6] & 0x40))
+            if next_header == IPV6_IN_ESP:  # IPv6 is never fragmented on the way: as DF set
+                df = outer_df(installed.entry.df_bit, True)
+            else:
+                df = outer_df(installed.entry.df_bit, tunnelled and bool(inner[6] & 0x40))
         else:
             tunnelled = False
             df = outer_df(installed.entry.df_bit, transport[0])
@@ -787,7 +829,14 @@ class Gateway:
             self._outputs.append(SendUdp(local, peer, esp, df))
         else:
             self._ident = (self._ident + 1) & 0xFFFF
-            tos = (inner[1] if tunnelled else 0) if transport is None else transport[1]
+            if transport is not None:
+                tos = transport[1]
+            elif tunnelled:
+                tos = inner[1]
+            elif next_header == IPV6_IN_ESP:  # the traffic class (RFC 4301 §5.1.2.1)
+                tos = (inner[0] & 0x0F) << 4 | inner[1] >> 4
+            else:
+                tos = 0
             outer = outer_ipv4_packed(
                 packed_address(installed.local),
                 packed_address(peer[0]),
@@ -875,7 +924,7 @@ class Gateway:
             if result.dummy:
                 installed.count("tfc-received")
                 return
-            if result.next_header != IPV4_IN_ESP:
+            if result.next_header not in (IPV4_IN_ESP, IPV6_IN_ESP):
                 self.drops["unsupported-next-header"] += 1
                 return
             inner = result.inner
@@ -1264,7 +1313,7 @@ class Gateway:
         for key, want in list(self._wanted.items()):
             if want.asked or self._wanted.get(key) is not want:
                 continue  # asked already, or settled by a nested call
-            entry, rule = key.protect.entry, key.protect.rule
+            entry, rule = key.protect.entry, key.rule  # the selector that matched (D113)
             engine = self._engine_for(want.interface, entry)
             if engine is None or not entry.peers:
                 del self._wanted[key]

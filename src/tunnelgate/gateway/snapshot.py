@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True, slots=True)
 class Ident:
     """One side of a child SA's traffic, as ``show crypto ipsec sa`` prints it:
-    ``(address/mask/protocol/port)``; ``mask`` is None for a range that is not a prefix
-    (``high`` is then its last address)."""
+    ``(address/mask/protocol/port)``; ``mask`` is a dotted mask (IPv4) or a prefix length
+    (IPv6: ``2001:db8:1::/64``), None for a range that is not a prefix (``high`` is then its
+    last address)."""
 
     address: str
     mask: str | None

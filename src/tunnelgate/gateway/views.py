@@ -16,7 +16,7 @@ from tunnelgate.gateway.snapshot import (
 from tunnelgate.ike.v1.state import Phase1Sa
 from tunnelgate.ike.v2.events import ChildSaEstablished
 from tunnelgate.ike.v2.state import Child, IkeSa
-from tunnelgate.policy.address import ipv4_text
+from tunnelgate.policy.address import address_text, ipv4_text, prefix_length
 from tunnelgate.policy.selector import ALL_PORTS, Range, Selector
 
 ESP_KEYWORDS = {  # IKEv2 ESP keywords -> the transform names ``show crypto ipsec sa`` prints
@@ -41,8 +41,14 @@ ESP_KEYWORDS = {  # IKEv2 ESP keywords -> the transform names ``show crypto ipse
 
 
 def _ident(addresses: Range, ports: Range, protocol: int) -> Ident:
+    """IPv4: address and dotted mask; IPv6 (D113): address and prefix length, as the ASA
+    prints ``(2001:db8:1::/64/0/0)`` (a host as /128)."""
     port = 0 if ports.low == ALL_PORTS.low and ports.high == ALL_PORTS.high else ports.low
     low, high = addresses.low, addresses.high
+    if addresses.is_ipv6:
+        length = prefix_length(low, high)
+        mask = str(length) if length is not None else None
+        return Ident(address_text(low), mask, protocol, port, None if mask else address_text(high))
     size = high - low + 1
     if size & (size - 1) == 0 and low & (size - 1) == 0:  # one prefix (range_to_prefixes)
         return Ident(ipv4_text(low), ipv4_text(~(size - 1) & 0xFFFFFFFF), protocol, port)
@@ -249,7 +255,8 @@ def _child_of_ike(child: Child | ChildSaEstablished) -> ChildOfIke:
 
 
 def _selector_text(addresses: Range, ports: Range) -> str:
-    return f"{ipv4_text(addresses.low)}/{ports.low} - {ipv4_text(addresses.high)}/{ports.high}"
+    low, high = address_text(addresses.low), address_text(addresses.high)
+    return f"{low}/{ports.low} - {high}/{ports.high}"
 
 
 def snapshot(

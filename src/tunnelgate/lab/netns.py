@@ -111,13 +111,15 @@ def add_veth(ns_a: str, if_a: str, ns_b: str, if_b: str) -> None:
 
 
 def add_address(ns: str, ifname: str, cidr: str) -> None:
-    """Add ``cidr`` to interface ``ifname`` of ``ns``."""
-    ip("-n", ns, "address", "add", cidr, "dev", ifname)
+    """Add ``cidr`` to interface ``ifname`` of ``ns`` (IPv6: usable at once, no DAD)."""
+    extra = ("nodad",) if ":" in cidr else ()
+    ip("-n", ns, "address", "add", cidr, "dev", ifname, *extra)
 
 
 def add_default_route(ns: str, via: str) -> None:
-    """Set the default route of ``ns`` through ``via``."""
-    ip("-n", ns, "route", "replace", "default", "via", via)
+    """Set the default route of ``ns`` (IPv4 or IPv6, by ``via``) through ``via``."""
+    family = ("-6",) if ":" in via else ()
+    ip("-n", ns, *family, "route", "replace", "default", "via", via)
 
 
 def sysctl(ns: str, key: str, value: str) -> None:

@@ -1,8 +1,9 @@
 """The lab's address plan, as data: two sites joined by an "internet", optionally through a NAT.
 
-Only documentation ranges (192.0.2.0/24, 198.51.100.0/24) stand for the internet; the sites and the
-NAT's inside use 10.x. Every table below is read by :mod:`tunnelgate.lab.command`; nothing else
-knows the addresses.
+Only documentation ranges (192.0.2.0/24, 198.51.100.0/24) stand for the internet; the sites and
+the NAT's inside use 10.x, and the sites also have IPv6 networks of the documentation prefix
+(2001:db8:1::/64, 2001:db8:2::/64) for IPv6 carried through the IPv4 tunnel (D113). Every table
+below is read by :mod:`tunnelgate.lab.command`; nothing else knows the addresses.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ class Plan:
     nodes: tuple[str, ...]
     links: tuple[Link, ...]
     addresses: tuple[Address, ...]
-    default_routes: tuple[tuple[str, str], ...]  # (node, next hop)
-    forwarding: tuple[str, ...]  # nodes with net.ipv4.ip_forward=1
+    default_routes: tuple[tuple[str, str], ...]  # (node, next hop), IPv4 or IPv6
+    forwarding: tuple[str, ...]  # nodes that forward (IPv4; the gateways IPv6 too)
     rp_filter_off: tuple[str, ...]  # nodes with rp_filter disabled
     nft: tuple[tuple[str, str], ...]  # (node, nft ruleset)
     configs: tuple[tuple[str, str], ...]  # (gateway, file name in examples/lab)
@@ -57,6 +58,7 @@ _COMMON_LINKS = (
     Link(GW_A, "eth0", INET, "eth0"),
     Link(GW_B, "eth1", HOST_B, "eth0"),
 )
+HOST_A_V6, HOST_B_V6 = "2001:db8:1::10", "2001:db8:2::10"
 _COMMON_ADDRESSES = (
     Address(HOST_A, "eth0", "10.1.0.10/24"),
     Address(GW_A, "eth1", "10.1.0.1/24"),
@@ -65,11 +67,17 @@ _COMMON_ADDRESSES = (
     Address(INET, "eth1", "198.51.100.254/24"),
     Address(GW_B, "eth1", "10.2.0.1/24"),
     Address(HOST_B, "eth0", "10.2.0.10/24"),
+    Address(HOST_A, "eth0", f"{HOST_A_V6}/64"),
+    Address(GW_A, "eth1", "2001:db8:1::1/64"),
+    Address(GW_B, "eth1", "2001:db8:2::1/64"),
+    Address(HOST_B, "eth0", f"{HOST_B_V6}/64"),
 )
 _COMMON_ROUTES = (
     (HOST_A, "10.1.0.1"),
     (GW_A, "192.0.2.254"),
     (HOST_B, "10.2.0.1"),
+    (HOST_A, "2001:db8:1::1"),
+    (HOST_B, "2001:db8:2::1"),
 )
 
 # The NAT: masquerade what leaves the public side from the inside, and forward IKE/NAT-T arriving

@@ -16,17 +16,21 @@ initiate ("Create Dynamic Crypto Maps"): its packets are dropped at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from tunnelgate.policy.acl import Rule
+from tunnelgate.policy.selector import Flow
 from tunnelgate.policy.spd import Drop, DropReason, Protect
 
 
 @dataclass(frozen=True, slots=True)
 class AcquireKey:
-    """The SA a packet waits for: its crypto map entry and permit ACE (the SA's scope).
+    """The SA a packet waits for: its crypto map entry and permit ACE (the SA's scope), and
+    which of the ACE's selectors (an object or group expands to several, of either family)
+    matched it: each is negotiated as an SA of its own, as the ASA does for expanded ACEs.
 
     Identity is by names and numbers, so that keys are cheap to hash; ``protect`` rides
-    along to label drops and to tell IKE what to negotiate."""
+    along to label drops and to tell IKE what to negotiate (``rule``)."""
 
     map: str
     seq: int
@@ -35,11 +39,23 @@ class AcquireKey:
     acl: str
     line: int
     protect: Protect = field(compare=False, repr=False)
+    selector: int = 0  # the index in ``protect.rule.selectors`` of the one that matched
 
     @classmethod
-    def of(cls, protect: Protect) -> AcquireKey:
+    def of(cls, protect: Protect, flow: Flow | None = None) -> AcquireKey:
         e, r = protect.entry, protect.rule
-        return cls(e.map, e.seq, e.dynamic_map, e.dynamic_seq, r.acl, r.line, protect)
+        index = 0
+        if flow is not None and len(r.selectors) > 1:
+            index = next((i for i, s in enumerate(r.selectors) if s.matches(flow)), 0)
+        return cls(e.map, e.seq, e.dynamic_map, e.dynamic_seq, r.acl, r.line, protect, index)
+
+    @property
+    def rule(self) -> Rule:
+        """The ACE to negotiate: only the selector that matched, when it has several."""
+        rule = self.protect.rule
+        if len(rule.selectors) <= 1:
+            return rule
+        return replace(rule, selectors=(rule.selectors[self.selector],))
 
     @property
     def is_dynamic(self) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from tunnelgate.pki.credentials import NO_CREDENTIALS, Credentials
 from tunnelgate.policy.acl import Acl
+from tunnelgate.policy.address import is_ipv6
 from tunnelgate.policy.crypto_map import CryptoMapSet
 from tunnelgate.policy.ike import Ikev1Policy, Ikev2Policy, TunnelGroup, TunnelGroupMap
 
@@ -77,7 +78,11 @@ class GatewayPolicy:
 
     def egress_interface(self, destination: int) -> tuple[str, int | None] | None:
         """Route lookup: (nameif, next hop; None when connected). Longest prefix wins, then
-        connected networks, then the lowest distance."""
+        connected networks, then the lowest distance. IPv6 (D113): the configuration has no
+        IPv6 routes or addresses yet, so an IPv6 destination leaves by the first interface
+        (in configuration order) whose crypto map set has a permit ACE towards it."""
+        if is_ipv6(destination):
+            return self._ipv6_egress(destination)
         candidates: list[tuple[int, int, str, int | None]] = []
         for iface in self.interfaces.values():
             if (
@@ -95,3 +100,13 @@ class GatewayPolicy:
             return None
         best = max(candidates, key=lambda c: (c[0], c[1]))
         return best[2], best[3]
+
+    def _ipv6_egress(self, destination: int) -> tuple[str, int | None] | None:
+        for nameif, cmap in self.crypto_maps.items():
+            for entry in cmap.entries:
+                if entry.acl is None:
+                    continue
+                for rule in entry.acl.permits:
+                    if any(destination in s.destination for s in rule.selectors):
+                        return nameif, None
+        return None

@@ -160,6 +160,12 @@ _CHOICES_MAX = 4096
 def _choose_entry(
     cmap: CryptoMapSet, peer: str, proposal: Selector, version: int
 ) -> EntryChoice | Refusal:
+    if proposal.mixes_families:  # no ACE can hold it, and no packet can match it (D113)
+        reason = (
+            f"peer {peer} proposes {proposal.describe()} (local → remote): one side is IPv4 "
+            "and the other IPv6"
+        )
+        return Refusal(TS_UNACCEPTABLE if version == 2 else INVALID_ID_INFORMATION, reason)
     closest: tuple[MapEntry, _Miss] | None = None
     for entry in cmap.entries:
         result = _evaluate(entry, peer, proposal, version)

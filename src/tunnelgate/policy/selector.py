@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tunnelgate.policy.address import ipv4_int, ipv4_text, range_to_prefixes
+from tunnelgate.policy.address import (
+    IPV6_BASE,
+    IPV6_ONES,
+    address_int,
+    address_text,
+    ipv4_text,
+    is_ipv6,
+    range_to_prefixes,
+)
 
 ANY_PROTOCOL = 0
 ICMP, TCP, UDP = 1, 6, 17
@@ -33,10 +41,25 @@ class Range:
         low, high = max(self.low, other.low), min(self.high, other.high)
         return Range(low, high) if low <= high else None
 
+    @property
+    def is_ipv6(self) -> bool:
+        """Whether this is a range of IPv6 addresses (D113)."""
+        return self.low >= IPV6_BASE
+
     def describe_address(self) -> str:
-        """ASA-style text: ``host A``, ``A MASK``, ``any4`` or ``A-B``."""
+        """ASA-style text: ``host A``, ``A MASK``, ``any4`` or ``A-B``; IPv6: ``host A``,
+        ``A/LEN``, ``any6`` or ``A-B``."""
         if self == ALL_ADDRESSES:
             return "any4"
+        if self == ALL_IPV6_ADDRESSES:
+            return "any6"
+        if is_ipv6(self.low):
+            if self.low == self.high:
+                return f"host {address_text(self.low)}"
+            v6 = range_to_prefixes(self.low, self.high)
+            if len(v6) == 1:
+                return f"{address_text(v6[0][0])}/{v6[0][1]}"
+            return f"range {address_text(self.low)} {address_text(self.high)}"
         if self.low == self.high:
             return f"host {ipv4_text(self.low)}"
         prefixes = range_to_prefixes(self.low, self.high)
@@ -48,12 +71,14 @@ class Range:
 
 
 ALL_ADDRESSES = Range(0, 0xFFFFFFFF)
+ALL_IPV6_ADDRESSES = Range(IPV6_BASE, IPV6_BASE | IPV6_ONES)  # D113
 ALL_PORTS = Range(0, 65535)
 
 
 @dataclass(frozen=True, slots=True)
 class Flow:
-    """What the policy looks at in one IPv4 packet. ICMP carries its type in ``icmp_type``."""
+    """What the policy looks at in one IPv4 or IPv6 packet (addresses as address integers,
+    D113). ICMP and ICMPv6 carry their type in ``icmp_type``."""
 
     protocol: int
     source: int
@@ -72,10 +97,11 @@ class Flow:
         destination_port: int = 0,
         icmp_type: int | None = None,
     ) -> Flow:
+        """A flow from address text (IPv4 or IPv6, ``ValueError`` otherwise)."""
         return cls(
             protocol,
-            ipv4_int(source),
-            ipv4_int(destination),
+            address_int(source),
+            address_int(destination),
             source_port,
             destination_port,
             icmp_type,
@@ -94,9 +120,17 @@ class Flow:
 
     def describe(self) -> str:
         ports = self.protocol in PORT_PROTOCOLS
-        src = ipv4_text(self.source) + (f":{self.source_port}" if ports else "")
-        dst = ipv4_text(self.destination) + (f":{self.destination_port}" if ports else "")
+        src = _endpoint(self.source, self.source_port if ports else None)
+        dst = _endpoint(self.destination, self.destination_port if ports else None)
         return f"proto {self.protocol} {src} -> {dst}"
+
+
+def _endpoint(address: int, port: int | None) -> str:
+    """``A`` or ``A:PORT``; an IPv6 address with a port in brackets (RFC 5952 §6)."""
+    text = address_text(address)
+    if port is None:
+        return text
+    return f"[{text}]:{port}" if is_ipv6(address) else f"{text}:{port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +143,11 @@ class Selector:
     source_ports: Range = ALL_PORTS
     destination_ports: Range = ALL_PORTS
     icmp_type: int | None = None  # only for ICMP selectors; None = any type
+
+    @property
+    def mixes_families(self) -> bool:
+        """An IPv4 side and an IPv6 side: no packet can match it (D113)."""
+        return (self.source.low >= IPV6_BASE) != (self.destination.low >= IPV6_BASE)
 
     def matches(self, flow: Flow) -> bool:
         if self.protocol != ANY_PROTOCOL and self.protocol != flow.protocol:

@@ -31,6 +31,7 @@ from itertools import chain
 from typing import TypeVar
 
 from tunnelgate.policy.acl import Rule
+from tunnelgate.policy.address import IPV6_BASE, IPV6_ONES
 from tunnelgate.policy.crypto_map import CryptoMapSet, MapEntry
 from tunnelgate.policy.selector import PORT_PROTOCOLS, Flow, Range, Selector
 
@@ -131,7 +132,8 @@ def check_inbound_decrypted(sa_selectors: Sequence[Selector], flow: Flow) -> Dro
 
 # --------------------------------------------------------------------------- compiled form
 
-_ADDRESS_MAX = 0xFFFFFFFF
+_ADDRESS_MAX = IPV6_BASE | IPV6_ONES  # the last address integer: IPv4 then IPv6 (D113)
+_ARRAY_MAX = (1 << 64) - 1  # what an array("L") holds (IPv6 address integers do not fit)
 _WIDE = Range(-(1 << 64), 1 << 64)  # the port range of a selector that does not look at ports
 SMALL_INDEX = 16  # up to this many ranges: one plain bisect
 _SHIFTS = (8, 16, 24)  # bucket sizes (/24, /16, /8) of the size classes of larger indexes
@@ -201,7 +203,10 @@ def _part(
 
 
 def _fresh(bounds: list[int]) -> tuple[int, ...]:
-    """The same integers as new objects, adjacent in memory (bisect touches fewer lines)."""
+    """The same integers as new objects, adjacent in memory (bisect touches fewer lines);
+    bounds past 64 bits (IPv6) are kept as they are."""
+    if bounds and bounds[-1] > _ARRAY_MAX:
+        return tuple(bounds)
     return tuple(array("L", bounds))
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunnelgate.policy.acl import Rule
-from tunnelgate.policy.address import ipv4_int, ipv4_text
+from tunnelgate.policy.address import address_int, address_text, ipv4_text, same_family
 from tunnelgate.policy.crypto_map import MapEntry
 from tunnelgate.policy.gateway import GatewayPolicy
 from tunnelgate.policy.selector import ICMP, PORT_PROTOCOLS, Flow
@@ -59,29 +59,29 @@ def parse_flow(protocol: str, operands: list[str]) -> Flow:
         raise TraceInputError(f"unknown protocol {protocol!r} (tcp, udp, icmp, ip or 0-255)")
     addresses = [i for i, op in enumerate(operands) if _is_address(op)]
     if len(addresses) != 2 or len(operands) > 4:
-        raise TraceInputError("expected SRC [SPORT] DST [DPORT] with two IPv4 addresses")
+        raise TraceInputError(
+            "expected SRC [SPORT] DST [DPORT] with two IPv4 addresses (or two IPv6 addresses)"
+        )
     src_i, dst_i = addresses
     src_extra = operands[src_i + 1 : dst_i]
     dst_extra = operands[dst_i + 1 :]
     if src_i != 0 or len(src_extra) > 1 or len(dst_extra) > 1:
         raise TraceInputError("expected SRC [SPORT] DST [DPORT]")
+    source, destination = address_int(operands[src_i]), address_int(operands[dst_i])
+    if not same_family(source, destination):
+        raise TraceInputError("SRC and DST must be both IPv4 or both IPv6")
     sport = _number(src_extra[0], "source port", 65535) if src_extra else 0
     dport = _number(dst_extra[0], "destination port", 65535) if dst_extra else 0
     if number == ICMP:
-        return Flow(
-            number,
-            ipv4_int(operands[src_i]),
-            ipv4_int(operands[dst_i]),
-            icmp_type=sport if src_extra else 8,
-        )
+        return Flow(number, source, destination, icmp_type=sport if src_extra else 8)
     if number not in PORT_PROTOCOLS and (src_extra or dst_extra):
         raise TraceInputError(f"protocol {protocol} has no ports")
-    return Flow(number, ipv4_int(operands[src_i]), ipv4_int(operands[dst_i]), sport, dport)
+    return Flow(number, source, destination, sport, dport)
 
 
 def _is_address(text: str) -> bool:
     try:
-        ipv4_int(text)
+        address_int(text)
     except ValueError:
         return False
     return True
@@ -143,7 +143,7 @@ def trace(gateway: GatewayPolicy, input_interface: str, flow: Flow) -> Trace:
                 "Resolve Egress Interface",
                 "DROP",
                 (),
-                (f"no route to host {ipv4_text(flow.destination)}",),
+                (f"no route to host {address_text(flow.destination)}",),
             )
         )
         return Trace(
@@ -151,7 +151,7 @@ def trace(gateway: GatewayPolicy, input_interface: str, flow: Flow) -> Trace:
             None,
             tuple(phases),
             "drop",
-            f"no route to host {ipv4_text(flow.destination)}",
+            f"no route to host {address_text(flow.destination)}",
             drop_reason="no-route",
         )
     egress, next_hop = route

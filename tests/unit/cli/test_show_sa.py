@@ -10,10 +10,13 @@ from tunnelgate.cli.show_sa import (
     NO_IKEV2_SAS,
     NO_IPSEC_SAS,
     bitmap_words,
+    format_ident,
     iv_size,
     show_crypto_ikev2_sa,
     show_crypto_ipsec_sa,
 )
+from tunnelgate.daemon.view_json import plain
+from tunnelgate.gateway import views
 from tunnelgate.gateway.snapshot import (
     ChildOfIke,
     ChildSaView,
@@ -22,6 +25,11 @@ from tunnelgate.gateway.snapshot import (
     Ident,
     IkeSaView,
 )
+from tunnelgate.policy.address import ipv6_int
+from tunnelgate.policy.selector import ALL_IPV6_ADDRESSES, ALL_PORTS, Range
+
+V6_LOCAL = Range(ipv6_int("2001:db8:1::"), ipv6_int("2001:db8:1::ffff:ffff:ffff:ffff"))
+V6_REMOTE = Range(ipv6_int("2001:db8:2::"), ipv6_int("2001:db8:2::ffff:ffff:ffff:ffff"))
 
 INBOUND = EspDirectionView(
     spi=0x5B0A3A14,
@@ -373,3 +381,94 @@ def test_deterministic_and_no_key_material() -> None:
     for text in first:
         allowed = text.replace("remaining key lifetime", "").replace("keysize:", "")
         assert "key" not in allowed.lower()
+
+
+# --------------------------------------------------------------------------- IPv6 (D113)
+
+SA6 = dataclasses.replace(
+    SA1,
+    acl="outside_cryptomap extended permit ip 2001:db8:1::/64 2001:db8:2::/64",
+    local_ident=views._ident(V6_LOCAL, ALL_PORTS, 0),
+    remote_ident=views._ident(V6_REMOTE, ALL_PORTS, 0),
+)
+
+
+def test_an_ipv6_sa_prints_address_prefix_length_protocol_port() -> None:
+    text = show_crypto_ipsec_sa(GatewaySnapshot(hostname="asa", child_sas=(SA6,)))
+    expected = SA1_TEXT.replace(
+        "permit ip 10.1.0.0 255.255.255.0 10.2.0.0 255.255.255.0",
+        "permit ip 2001:db8:1::/64 2001:db8:2::/64",
+    )
+    expected = expected.replace("(10.1.0.0/255.255.255.0/0/0)", "(2001:db8:1::/64/0/0)")
+    expected = expected.replace("(10.2.0.0/255.255.255.0/0/0)", "(2001:db8:2::/64/0/0)")
+    assert text == expected
+    assert "      local ident (addr/mask/prot/port): (2001:db8:1::/64/0/0)\n" in text
+
+
+@pytest.mark.parametrize(
+    ("addresses", "ports", "protocol", "ident", "shown"),
+    [
+        (V6_LOCAL, ALL_PORTS, 0, Ident("2001:db8:1::", "64", 0, 0), "(2001:db8:1::/64/0/0)"),
+        (
+            Range(ipv6_int("2001:db8::5"), ipv6_int("2001:db8::5")),
+            Range(443, 443),
+            6,
+            Ident("2001:db8::5", "128", 6, 443),
+            "(2001:db8::5/128/6/443)",
+        ),
+        (ALL_IPV6_ADDRESSES, ALL_PORTS, 0, Ident("::", "0", 0, 0), "(::/0/0/0)"),
+        (
+            Range(ipv6_int("2001:db8::1"), ipv6_int("2001:db8::3")),
+            ALL_PORTS,
+            17,
+            Ident("2001:db8::1", None, 17, 0, "2001:db8::3"),
+            "(2001:db8::1-2001:db8::3/17/0)",
+        ),
+        (  # IPv4 as before
+            Range(0x0A010000, 0x0A0100FF),
+            ALL_PORTS,
+            0,
+            Ident("10.1.0.0", "255.255.255.0", 0, 0),
+            "(10.1.0.0/255.255.255.0/0/0)",
+        ),
+    ],
+)
+def test_idents_of_both_families(
+    addresses: Range, ports: Range, protocol: int, ident: Ident, shown: str
+) -> None:
+    assert views._ident(addresses, ports, protocol) == ident
+    assert format_ident(ident) == shown
+
+
+def test_the_json_of_an_ipv6_ident() -> None:
+    assert plain(SA6.local_ident) == {
+        "address": "2001:db8:1::",
+        "mask": "64",
+        "protocol": 0,
+        "port": 0,
+        "high": None,
+    }
+
+
+def test_ikev2_child_selectors_of_an_ipv6_sa() -> None:
+    assert views._selector_text(V6_LOCAL, ALL_PORTS) == (
+        "2001:db8:1::/0 - 2001:db8:1:0:ffff:ffff:ffff:ffff/65535"
+    )
+
+
+def test_ntc_templates_cannot_read_ipv6_idents() -> None:
+    """The cisco_asa template's ident values are IPv4 only (``\\d+\\.\\d+\\.\\d+\\.\\d+``):
+    an IPv6 SA still parses, with empty ident fields (the line matches no rule)."""
+    parse_output = pytest.importorskip("ntc_templates.parse").parse_output
+    text = show_crypto_ipsec_sa(GatewaySnapshot(hostname="asa", child_sas=(SA6, SA1)))
+    rows = parse_output(platform="cisco_asa", command="show crypto ipsec sa", data=text)
+    assert len(rows) == 2
+    six, four = rows
+    assert (six["crypto_map_tag"], six["current_peer"]) == ("outside_map", "198.51.100.2")
+    assert six["inbound_spi_hex"] == "0x5B0A3A14"
+    assert (six["local_identity_addr"], six["local_identity_mask"]) == ("", "")
+    assert (six["remote_identity_addr"], six["remote_identity_mask"]) == ("", "")
+    assert (four["local_identity_addr"], four["local_identity_mask"]) == (
+        "10.1.0.0",
+        "255.255.255.0",
+    )

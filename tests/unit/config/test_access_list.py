@@ -64,7 +64,8 @@ def test_spec_example_renders_as_extended() -> None:
     ("given", "shown"),
     [
         ("any any", "any any"),
-        ("any4 any6", "any4 any6"),
+        ("any6 any6", "any6 any6"),
+        ("any4 any", "any4 any"),
         ("host 10.0.0.1 host 10.0.0.2", "host 10.0.0.1 host 10.0.0.2"),
         ("10.0.0.1 255.255.255.255 any", "host 10.0.0.1 any"),
         ("0.0.0.0 0.0.0.0 any4", "0.0.0.0 0.0.0.0 any4"),
@@ -698,3 +699,196 @@ def test_a_standard_acl_left_with_only_remarks_reads_back_the_same() -> None:
     assert roundtrip(config) == config
     assert run(config, "access-list S standard permit host 10.0.0.1") == []
     assert config.access_lists["S"].kind == "standard"
+
+
+# --------------------------------------------------------------------------- IPv6 (D113)
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("2001:db8:1::/64 2001:db8:2::/64", "2001:db8:1::/64 2001:db8:2::/64"),
+        ("host 2001:DB8:0:0::1 any6", "host 2001:db8::1 any6"),
+        ("2001:db8::5/128 any", "host 2001:db8::5 any"),  # a /128 is a host, as a /32 is
+        ("any 2001:db8::/32", "any 2001:db8::/32"),
+        ("any6 host ::1", "any6 host ::1"),
+        ("::/0 ::/0", "::/0 ::/0"),
+        ("any6 any", "any6 any"),
+    ],
+)
+def test_ipv6_address_forms(given: str, shown: str) -> None:
+    assert one(f"access-list A extended permit ip {given}") == (
+        f"access-list A extended permit ip {shown}"
+    )
+
+
+def test_ipv6_aces_are_kept_as_address_specs() -> None:
+    cfg = load(
+        "access-list A extended permit tcp 2001:db8:1::/64 eq www host 2001:db8:2::9 "
+        "range 1000 2000 log\n"
+    )
+    assert cfg.access_lists["A"].entries == [
+        Ace(
+            "permit",
+            "tcp",
+            AddressSpec("subnet", "2001:db8:1::", "64"),
+            AddressSpec("host", "2001:db8:2::9"),
+            PortSpec("eq", 80),
+            PortSpec("range", 1000, 2000),
+            log=True,
+        )
+    ]
+    assert (
+        run(
+            cfg,
+            "no access-list A extended permit tcp 2001:DB8:1::/64 eq 80 "
+            "host 2001:db8:2:0::9 range 1000 2000 log",
+        )
+        == []
+    )
+    assert "A" not in cfg.access_lists
+
+
+@pytest.mark.parametrize(
+    ("line", "message", "under"),
+    [
+        (
+            "access-list A extended permit ip host 2001:db8::g any",
+            "Invalid IPv6 address 2001:db8::g: an IPv6 address is up to 8 groups of 1-4 hex "
+            "digits joined by colons, e.g. 2001:db8::1",
+            "2001:db8::g",
+        ),
+        (
+            "access-list A extended permit ip any 1:2:3:4:5:6:7:8:9/64",
+            "Invalid IPv6 address 1:2:3:4:5:6:7:8:9: an IPv6 address is up to 8 groups of 1-4 "
+            "hex digits joined by colons, e.g. 2001:db8::1",
+            "1:2:3:4:5:6:7:8:9/64",
+        ),
+        (
+            "access-list A extended permit ip 2001:db8::/129 any",
+            "Invalid IPv6 prefix length /129: it must be 0-128",
+            "2001:db8::/129",
+        ),
+        (
+            "access-list A extended permit ip 2001:db8::/064 any",
+            "Invalid IPv6 prefix length /064: it must be 0-128",
+            "2001:db8::/064",
+        ),
+        (
+            "access-list A extended permit ip any 2001:db8::1/64",
+            "IPv6 address,prefix doesn't pair: 2001:db8::1/64 has bits set past the prefix "
+            "(the network is 2001:db8::/64)",
+            "2001:db8::1/64",
+        ),
+    ],
+)
+def test_bad_ipv6_text_is_refused_with_its_own_message(line: str, message: str, under: str) -> None:
+    cfg = RunningConfig()
+    assert refused(cfg, line) == message
+    assert caret(cfg, line) == " " * line.index(under) + "^"
+
+
+@pytest.mark.parametrize(
+    ("addresses", "message"),
+    [
+        (
+            "host 10.0.0.1 host 2001:db8::1",
+            "an ACE cannot mix IPv4 and IPv6: the source host 10.0.0.1 is IPv4, "
+            "the destination host 2001:db8::1 is IPv6",
+        ),
+        (
+            "2001:db8:1::/64 10.0.0.0 255.0.0.0",
+            "an ACE cannot mix IPv6 and IPv4: the source 2001:db8:1::/64 is IPv6, "
+            "the destination 10.0.0.0 255.0.0.0 is IPv4",
+        ),
+        (
+            "any4 2001:db8::/32",
+            "an ACE cannot mix IPv4 and IPv6: the source any4 is IPv4, "
+            "the destination 2001:db8::/32 is IPv6",
+        ),
+        (
+            "any4 any6",
+            "an ACE cannot mix IPv4 and IPv6: the source any4 is IPv4, the destination any6 "
+            "is IPv6",
+        ),
+    ],
+)
+def test_an_ace_mixing_families_is_refused(addresses: str, message: str) -> None:
+    cfg = RunningConfig()
+    line = f"access-list A extended permit ip {addresses}"
+    assert refused(cfg, line) == message
+    destination = addresses.split()[-1] if "255" not in addresses else "10.0.0.0"
+    assert caret(cfg, line) == " " * line.rindex(destination.split()[0]) + "^"
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    ["any 2001:db8::/32", "object-group G any6", "interface outside any6", "object V4 object V6"],
+)
+def test_sides_of_no_stated_family_do_not_mix(addresses: str) -> None:
+    cfg = load(
+        IFACES
+        + "object network V4\n host 10.0.0.1\nobject network V6\n host 2001:db8::1\n"
+        + "object-group network G\n network-object 2001:db8::/32\n"
+        + f"access-list A extended permit ip {addresses}\n"
+    )
+    assert roundtrip(cfg) == cfg
+
+
+def test_standard_aces_stay_ipv4() -> None:
+    cfg = RunningConfig()
+    assert refused(cfg, "access-list S standard permit host 2001:db8::1") == INVALID_INPUT
+
+
+def test_help_lists_the_ipv6_forms() -> None:
+    grammar = grammars()[CONFIG]
+    sides = {c.text: c.help for c in grammar.candidates("access-list A extended permit ip ")}
+    assert sides["X:X::X/LEN"] == "IPv6 prefix X:X::X/<0-128>"
+    assert sides["any6"] == "Any IPv6 address"
+    assert sides["host"] == "A single host (A.B.C.D or X:X::X)"
+    assert "IPv6 when the other side is IPv6" in sides["any"]
+    host = {c.text for c in grammar.candidates("access-list A extended permit ip host ")}
+    assert host == {"A.B.C.D", "X:X::X"}
+
+
+def test_ipv6_configuration_round_trips() -> None:
+    cfg = load(
+        IFACES
+        + """\
+object network SRV6
+ subnet 2001:db8:1::/64
+object-group network DUAL
+ network-object 10.2.0.0 255.255.0.0
+ network-object 2001:db8:2::/64
+access-list VPN remark dual-stack tunnel
+access-list VPN extended permit ip 10.1.0.0 255.255.0.0 10.2.0.0 255.255.0.0
+access-list VPN extended permit ip object SRV6 object-group DUAL
+access-list VPN extended permit tcp any 2001:db8:3::/48 eq https
+access-list VPN extended deny ip host 2001:db8:1::66 any6 log
+access-list VPN extended permit icmp6 2001:db8:1::/64 2001:db8:2::/64
+"""
+    )
+    assert roundtrip(cfg) == cfg
+    assert show(cfg, "access-list").splitlines()[3] == (
+        "access-list VPN extended permit tcp any 2001:db8:3::/48 eq https "
+    )
+
+
+def test_sides_that_share_no_family_through_objects_are_a_warning() -> None:
+    result = load_result(
+        IFACES
+        + "object network V4\n host 10.0.0.1\nobject network V6\n host 2001:db8::1\n"
+        + "object-group network DUAL\n network-object 2001:db8::/32\n"
+        + " network-object 10.0.0.0 255.0.0.0\n"
+        + "access-list A extended permit ip object V4 object V6\n"
+        + "access-list A extended permit ip interface outside any6\n"
+        + "access-list A extended permit ip object-group DUAL host 10.0.0.1\n"
+        + "access-list A extended permit ip any object V6\n"
+    )
+    assert result.config is not None
+    assert [d.message for d in result.warnings] == [
+        "access-list A extended permit ip object V4 object V6: its source is IPv4 and its "
+        "destination IPv6; an ACE cannot mix IPv4 and IPv6, so it matches nothing",
+        "access-list A extended permit ip interface outside any6: its source is IPv4 and its "
+        "destination IPv6; an ACE cannot mix IPv4 and IPv6, so it matches nothing",
+    ]

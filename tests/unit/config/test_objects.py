@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import load, load_result, refused, roundtrip, run, show
+from tunnelgate.config.commands import grammars
 from tunnelgate.config.diagnostics import INVALID_INPUT
 from tunnelgate.config.model import GroupMember, NetworkObject, NetworkObjectGroup, RunningConfig
 from tunnelgate.config.modes import NETWORK_OBJECT, NETWORK_OBJECT_GROUP
@@ -290,3 +291,116 @@ def test_a_group_nesting_a_later_group_is_shown_after_it_and_reloads() -> None:
         " network-object host 10.0.0.2\n"
     )
     assert roundtrip(config) == config
+
+
+# --------------------------------------------------------------------------- IPv6 (D113)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected", "shown"),
+    [
+        (" host 2001:DB8::0:1", NetworkObject("O", "host", "2001:db8::1"), " host 2001:db8::1"),
+        (
+            " subnet 2001:db8:1:0::/64",
+            NetworkObject("O", "subnet", "2001:db8:1::", "64"),
+            " subnet 2001:db8:1::/64",
+        ),
+        (  # an object keeps a /128 as a subnet, as it keeps a /32
+            " subnet 2001:db8::5/128",
+            NetworkObject("O", "subnet", "2001:db8::5", "128"),
+            " subnet 2001:db8::5/128",
+        ),
+        (
+            " range 2001:db8::10 2001:db8::1f",
+            NetworkObject("O", "range", "2001:db8::10", "2001:db8::1f"),
+            " range 2001:db8::10 2001:db8::1f",
+        ),
+    ],
+)
+def test_ipv6_object_definitions_round_trip(line: str, expected: NetworkObject, shown: str) -> None:
+    cfg = load(f"object network O\n{line}")
+    assert cfg.network_objects == {"O": expected}
+    assert show(cfg, "object") == f"object network O\n{shown}\n"
+    assert roundtrip(cfg) == cfg
+
+
+def test_ipv6_object_errors() -> None:
+    cfg = RunningConfig()
+    assert refused(cfg, "object network O", "subnet 2001:db8::1/64") == (
+        "IPv6 address,prefix doesn't pair: 2001:db8::1/64 has bits set past the prefix "
+        "(the network is 2001:db8::/64)"
+    )
+    assert refused(cfg, "object network O", "host 2001:db8:::1") == (
+        "Invalid IPv6 address 2001:db8:::1: an IPv6 address is up to 8 groups of 1-4 hex digits "
+        "joined by colons, e.g. 2001:db8::1"
+    )
+    assert refused(cfg, "object network O", "range 2001:db8::9 2001:db8::1") == (
+        "range 2001:db8::9 2001:db8::1: the first address is above the last"
+    )
+    assert refused(cfg, "object network O", "range 10.0.0.1 2001:db8::1") == (
+        "range 10.0.0.1 2001:db8::1: the first and last addresses must be of one family "
+        "(both IPv4 or both IPv6)"
+    )
+    assert refused(cfg, "object network O", "subnet 2001:db8::/64 255.255.0.0") == INVALID_INPUT
+
+
+def test_no_ipv6_definition_compares_the_addresses_not_the_text() -> None:
+    cfg = load("object network O\n subnet 2001:db8:1::/64")
+    assert run(cfg, "object network O", "no subnet 2001:DB8:1:0:0::/64") == []
+    assert cfg.network_objects["O"].kind is None
+    cfg = load("object network O\n host 2001:db8::1")
+    assert run(cfg, "object network O", "no host 2001:db8:0::1") == []
+    assert cfg.network_objects["O"].kind is None
+
+
+def test_ipv6_group_members_and_render() -> None:
+    cfg = load(
+        """\
+        object network V6
+         subnet 2001:db8:9::/48
+        object-group network G
+         network-object 2001:DB8:1::/64
+         network-object host 2001:db8::7
+         network-object 2001:db8::8/128
+         network-object 10.0.0.0 255.0.0.0
+         network-object object V6
+        """
+    )
+    assert cfg.network_object_groups["G"].members == [
+        GroupMember("subnet", address="2001:db8:1::", mask="64"),
+        GroupMember("host", address="2001:db8::7"),
+        GroupMember("host", address="2001:db8::8"),  # a /128 member is a host, as a /32 is
+        GroupMember("subnet", address="10.0.0.0", mask="255.0.0.0"),
+        GroupMember("object", name="V6"),
+    ]
+    assert show(cfg, "object-group") == (
+        "object-group network G\n"
+        " network-object 2001:db8:1::/64\n"
+        " network-object host 2001:db8::7\n"
+        " network-object host 2001:db8::8\n"
+        " network-object 10.0.0.0 255.0.0.0\n"
+        " network-object object V6\n"
+    )
+    assert roundtrip(cfg) == cfg
+    assert run(cfg, "object-group network G", "no network-object 2001:db8:1:0::/64") == []
+    assert len(cfg.network_object_groups["G"].members) == 4
+
+
+def test_ipv6_member_errors() -> None:
+    cfg = RunningConfig()
+    assert refused(cfg, "object-group network G", "network-object 2001:db8::/200") == (
+        "Invalid IPv6 prefix length /200: it must be 0-128"
+    )
+    assert refused(cfg, "object-group network G", "network-object host 2001:db8::x") == (
+        "Invalid IPv6 address 2001:db8::x: an IPv6 address is up to 8 groups of 1-4 hex digits "
+        "joined by colons, e.g. 2001:db8::1"
+    )
+
+
+def test_help_mentions_the_ipv6_forms() -> None:
+    obj = {c.text for c in grammars()[NETWORK_OBJECT].candidates("subnet ")}
+    assert obj == {"A.B.C.D", "X:X::X/LEN"}
+    host = {c.text for c in grammars()[NETWORK_OBJECT].candidates("host ")}
+    assert host == {"A.B.C.D", "X:X::X"}
+    members = {c.text for c in grammars()[NETWORK_OBJECT_GROUP].candidates("network-object ")}
+    assert {"host", "object", "A.B.C.D", "X:X::X/LEN"} <= members

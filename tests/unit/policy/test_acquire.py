@@ -110,3 +110,25 @@ def test_keys_compare_by_entry_and_ace() -> None:
     again = AcquireKey.of(Protect(STATIC_ENTRY, RULE))
     assert again == KEY and hash(again) == hash(KEY) and again != OTHER
     assert (KEY.map, KEY.seq, KEY.acl, KEY.line) == ("M", 10, "X", 1)
+
+
+def test_each_selector_of_an_expanded_ace_is_a_key_of_its_own() -> None:
+    """An ACE of objects expands to several selectors (of either family, D113): a packet
+    waits for, and IKE negotiates, the one that matched it."""
+    from tunnelgate.policy.address import ipv6_int
+    from tunnelgate.policy.selector import Flow
+
+    v6 = Selector(
+        0,
+        Range(ipv6_int("2001:db8:1::"), ipv6_int("2001:db8:1::ff")),
+        Range(ipv6_int("2001:db8:2::"), ipv6_int("2001:db8:2::ff")),
+    )
+    rule = Rule(PERMIT, (RULE.selectors[0], v6), "X", 3, "extended permit ip object-group …")
+    protect = Protect(STATIC_ENTRY, rule)
+    first = AcquireKey.of(protect, Flow(1, 1, 2))
+    second = AcquireKey.of(protect, Flow(1, ipv6_int("2001:db8:1::5"), ipv6_int("2001:db8:2::9")))
+    assert (first.selector, second.selector) == (0, 1)
+    assert first != second and AcquireKey.of(protect) == first
+    assert first.rule.selectors == (RULE.selectors[0],)
+    assert second.rule.selectors == (v6,) and second.rule.line == 3
+    assert KEY.rule is RULE  # one selector: the ACE itself

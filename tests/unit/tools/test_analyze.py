@@ -432,3 +432,19 @@ def test_cli_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["analyze", *paths, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert {"initiator", "responder", "crypto_map", "seq", "status", "reasons"} <= set(data[0])
+
+
+def test_ipv6_crypto_acls_are_analyzed_per_ace() -> None:
+    """IPv6 inner traffic over the IPv4 peers (D113): mirrored IPv6 ACLs establish, an IPv6
+    line the peer lacks is named."""
+    hq = {"acl": "access-list VPN extended permit ip 2001:db8:1::/64 2001:db8:2::/64\n"}
+    branch = {"acl": "access-list VPN extended permit ip 2001:db8:2::/64 2001:db8:1::/64\n"}
+    assert session(run(hq, branch), "hq").status == ESTABLISHED
+    other = {"acl": "access-list VPN extended permit ip 2001:db8:2::/64 2001:db8:9::/64\n"}
+    s = session(run(hq, other), "hq")
+    assert s.status == IPSEC_PHASE2_FAILED
+    assert s.reasons[0].startswith(
+        "hq access-list VPN line 1 (extended permit ip 2001:db8:1::/64 2001:db8:2::/64): "
+        "branch (responder) refuses it: no entry of crypto map M accepts peer 203.0.113.1 "
+        "proposing ip 2001:db8:2::/64 2001:db8:1::/64 (local → remote)"
+    )

@@ -165,3 +165,10 @@ def test_cli_unknown_interface(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["packet-tracer", str(EXAMPLE), "--input", "dmz", "ip", "10.1.0.5", "10.2.0.9"])
     assert code == 2
     assert "no interface is named 'dmz'" in capsys.readouterr().err
+
+
+def test_ipv6_flows_are_parsed_and_classified() -> None:
+    flow = parse_flow("tcp", ["2001:db8:1::5", "1234", "2001:db8:2::9", "443"])
+    assert flow == Flow.of(6, "2001:db8:1::5", "2001:db8:2::9", 1234, 443)
+    with pytest.raises(TraceInputError, match="both IPv4 or both IPv6"):
+        parse_flow("ip", ["10.0.0.1", "2001:db8::1"])

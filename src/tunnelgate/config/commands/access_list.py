@@ -10,7 +10,7 @@ from typing import Any
 
 from tunnelgate.config import consequences, grammar, ports
 from tunnelgate.config.checks import check
-from tunnelgate.config.commands.objects import HOST_MASK, pair_error
+from tunnelgate.config.commands.objects import HOST_MASK, ipv6_prefix, ipv6_text, pair_error
 from tunnelgate.config.commands.table import CommandTable
 from tunnelgate.config.context import CommandContext, CommandError
 from tunnelgate.config.diagnostics import Diagnostic, Severity
@@ -82,7 +82,8 @@ grammar.VALUE_TYPES["ICMP_TYPE"] = ValueType(
 
 def _address(p: str) -> str:
     return (
-        f"{{any|any4|any6|host A.B.C.D${p}_host|A.B.C.D${p}_addr A.B.C.D${p}_mask"
+        f"{{any|any4|any6|host {{A.B.C.D|X:X::X}}${p}_host|A.B.C.D${p}_addr A.B.C.D${p}_mask"
+        f"|X:X::X/LEN${p}_prefix"
         f"|object WORD${p}_obj|object-group WORD${p}_grp|interface WORD${p}_if}}${p}"
     )
 
@@ -110,10 +111,10 @@ _HELP = {
     "remark": "A comment line",
     "permit": "Permit matching traffic",
     "deny": "Deny matching traffic",
-    "any": "Any IPv4 or IPv6 address",
+    "any": "Any address (a crypto ACL: IPv6 when the other side is IPv6, else IPv4)",
     "any4": "Any IPv4 address",
     "any6": "Any IPv6 address",
-    "host": "A single host",
+    "host": "A single host (A.B.C.D or X:X::X)",
     "object": "A network object",
     "object_group": "A network object group",
     "interface": "The address of an interface (by nameif)",
@@ -132,7 +133,13 @@ _HELP = {
 _ANY = {k: AddressSpec(k) for k in ("any", "any4", "any6")}
 _REF_KINDS = {"object": "_obj", "object-group": "_grp", "interface": "_if"}
 _SIDES = {
-    p: (f"{p}_host", f"{p}_addr", f"{p}_mask", {k: p + s for k, s in _REF_KINDS.items()})
+    p: (
+        f"{p}_host",
+        f"{p}_addr",
+        f"{p}_mask",
+        {k: p + s for k, s in _REF_KINDS.items()},
+        f"{p}_prefix",
+    )
     for p in ("src", "dst")
 }
 
@@ -153,8 +160,13 @@ def _remember(key: object, spec: AddressSpec) -> AddressSpec:
 def _address_spec(config: RunningConfig, values: dict[str, Any], p: str, refs: bool) -> AddressSpec:
     """The source or destination captured under prefix ``p``; ``refs``: objects must exist."""
     kind = values.get(p)
-    host_key, addr_key, mask_key, ref_keys = _SIDES[p]
+    host_key, addr_key, mask_key, ref_keys, prefix_key = _SIDES[p]
     if kind is None:
+        if prefix_key in values:  # X:X::X/LEN; a /128 is kept as a host, as a /32 is
+            network, length = ipv6_prefix(values[prefix_key], prefix_key)
+            if length == "128":
+                return AddressSpec("host", network)
+            return AddressSpec("subnet", network, length)
         address: str = values[addr_key]
         mask: str = values[mask_key]
         key = (address, mask)
@@ -173,7 +185,11 @@ def _address_spec(config: RunningConfig, values: dict[str, Any], p: str, refs: b
     if kind == "host":
         address = values[host_key]
         spec = _NETWORKS.get(address)
-        return spec if spec is not None else _remember(address, AddressSpec("host", address))
+        if spec is not None:
+            return spec
+        if ":" in address:
+            return _remember(address, AddressSpec("host", ipv6_text(address, host_key)))
+        return _remember(address, AddressSpec("host", address))
     spec = _ANY.get(kind)
     if spec is not None:
         return spec
@@ -224,11 +240,40 @@ def _port_spec(values: dict[str, Any], proto: str, p: str) -> PortSpec | None:
     return PortSpec("range", low, high)
 
 
+_FAMILY_OF_KIND = {"any4": 4, "any6": 6}
+
+
+def _family(spec: AddressSpec) -> int | None:
+    """4 or 6 when the text says which (``any4``/``any6``, an address), else None (``any``,
+    objects, object-groups and interfaces)."""
+    if spec.kind in ("host", "subnet") and spec.address is not None:
+        return 6 if ":" in spec.address else 4
+    return _FAMILY_OF_KIND.get(spec.kind)
+
+
+def _side_arg(values: dict[str, Any], p: str) -> str:
+    """The argument a caret under side ``p`` points at."""
+    host_key, addr_key, _mask, _refs, prefix_key = _SIDES[p]
+    return next((k for k in (host_key, addr_key, prefix_key) if k in values), p)
+
+
+def _check_families(values: dict[str, Any], source: AddressSpec, destination: AddressSpec) -> None:
+    """An ACE is IPv4 or IPv6: explicit addresses of both families in one ACE are refused."""
+    src, dst = _family(source), _family(destination)
+    if src is not None and dst is not None and src != dst:
+        raise CommandError(
+            f"an ACE cannot mix IPv{src} and IPv{dst}: the source {_address_text(source)} is "
+            f"IPv{src}, the destination {_address_text(destination)} is IPv{dst}",
+            _side_arg(values, "dst"),
+        )
+
+
 def _extended_ace(config: RunningConfig, args: Args, refs: bool) -> Ace:
     values = args.as_dict()
     proto: str = values["proto"]
     source = _address_spec(config, values, "src", refs)
     destination = _address_spec(config, values, "dst", refs)
+    _check_families(values, source, destination)
     source_port = _port_spec(values, proto, "sp")
     destination_port = _port_spec(values, proto, "dp")
     icmp_type: str | None = values.get("icmp_type")
@@ -434,6 +479,8 @@ def no_access_group(ctx: CommandContext, args: Args) -> None:
 def _address_text(spec: AddressSpec) -> str:
     kind = spec.kind
     if kind == "subnet":
+        if spec.address is not None and ":" in spec.address:
+            return f"{spec.address}/{spec.mask}"
         return f"{spec.address} {spec.mask}"
     if kind == "host":
         return f"host {spec.address}"
@@ -532,4 +579,58 @@ def check_ace_interfaces(config: RunningConfig) -> list[Diagnostic]:
                             f"no interface has 'nameif {spec.name}'",
                         )
                     )
+    return out
+
+
+_BOTH = frozenset({4, 6})
+
+
+def _families(config: RunningConfig, spec: AddressSpec, depth: int = 0) -> frozenset[int]:
+    """The address families ``spec`` can denote (D113): objects and groups as they are now,
+    ``any`` and FQDN objects both, an interface IPv4."""
+    family = _family(spec)
+    if family is not None:
+        return frozenset({family})
+    if spec.kind == "interface":
+        return frozenset({4})
+    if spec.kind == "object":
+        obj = config.network_objects.get(spec.name or "")
+        if obj is None or obj.value is None or obj.kind == "fqdn":
+            return _BOTH
+        return frozenset({6 if ":" in obj.value else 4})
+    if spec.kind == "object-group" and depth < 16:
+        group = config.network_object_groups.get(spec.name or "")
+        if group is None:
+            return _BOTH
+        out: set[int] = set()
+        for member in group.members:
+            kind = "object-group" if member.kind == "group" else member.kind
+            sub = AddressSpec(kind, member.address, member.mask, member.name)
+            out |= _families(config, sub, depth + 1)
+        return frozenset(out)
+    return _BOTH
+
+
+@check
+def check_ace_families(config: RunningConfig) -> list[Diagnostic]:
+    """Extended ACEs whose sides, through objects, share no address family: an ACE is IPv4
+    or IPv6 (D113), so such an ACE matches nothing."""
+    out: list[Diagnostic] = []
+    for acl in config.access_lists.values():
+        for entry in acl.entries:
+            if not isinstance(entry, Ace) or entry.destination is None:
+                continue
+            if _family(entry.source) is not None and _family(entry.destination) is not None:
+                continue  # both stated: the command has checked them
+            source = _families(config, entry.source)
+            destination = _families(config, entry.destination)
+            if source and destination and not source & destination:
+                out.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        f"access-list {acl.name} {ace_text(entry)}: its source is "
+                        f"IPv{min(source)} and its destination IPv{min(destination)}; an ACE "
+                        "cannot mix IPv4 and IPv6, so it matches nothing",
+                    )
+                )
     return out

@@ -726,7 +726,7 @@ def _permits_any(acl: AccessList) -> bool:
         kind = getattr(spec, "kind", None)
         if kind in ("any", "any4", "any6"):
             return True
-        return kind == "subnet" and getattr(spec, "mask", None) == "0.0.0.0"
+        return kind == "subnet" and getattr(spec, "mask", None) in ("0.0.0.0", "0")  # ::/0
 
     return any(
         isinstance(ace, Ace)

@@ -1,8 +1,9 @@
 """Network objects (``object network``) and groups (``object-group network``).
 
-This module also owns IPv4 address and mask handling for the configuration families
-(mask tables and the address/mask pairing rule), kept as
-integer arithmetic on precomputed tables because ACE lines are parsed by the 100,000.
+This module also owns address handling for the configuration families: IPv4 masks (mask
+tables and the address/mask pairing rule, kept as integer arithmetic on precomputed tables
+because ACE lines are parsed by the 100,000) and IPv6 text (D113: addresses and prefixes are
+kept in their RFC 5952 form, the one ``show running-config`` prints).
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from tunnelgate.config.model import (
 )
 from tunnelgate.config.modes import CONFIG, NETWORK_OBJECT, NETWORK_OBJECT_GROUP
 from tunnelgate.config.render_types import Block, RenderOptions
-from tunnelgate.policy.address import ipv4_int, ipv4_text
+from tunnelgate.policy.address import (
+    address_int,
+    address_text,
+    ipv4_int,
+    ipv4_text,
+    ipv6_int,
+    network_range,
+    same_family,
+)
 
 COMMANDS = CommandTable()
 MAX_OBJECT_NAME = 64
@@ -57,6 +66,37 @@ def pair_error(address: str, mask: str) -> tuple[str, str] | None:
     if prefix < 32 and ipv4_int(address) & _HOST_BITS[prefix]:
         return PAIR_ERROR, "address"
     return None
+
+
+IPV6_TEXT = "an IPv6 address is up to 8 groups of 1-4 hex digits joined by colons, e.g. 2001:db8::1"
+PREFIX6_PAIR_ERROR = "IPv6 address,prefix doesn't pair"
+
+
+def ipv6_text(text: str, arg: str) -> str:
+    """``text`` as RFC 5952 IPv6 text; ``CommandError`` (caret under ``arg``) when it is not
+    IPv6 text."""
+    try:
+        return address_text(ipv6_int(text))
+    except ValueError:
+        raise CommandError(f"Invalid IPv6 address {text}: {IPV6_TEXT}", arg) from None
+
+
+def ipv6_prefix(text: str, arg: str) -> tuple[str, str]:
+    """``X:X::X/LEN`` as (RFC 5952 network, length); ``CommandError`` (caret under ``arg``)
+    for bad text, a length outside 0-128, or an address with bits past the prefix."""
+    address, _, length = text.partition("/")
+    network = ipv6_text(address, arg)
+    if not length.isdigit() or int(length) > 128 or length != str(int(length)):
+        raise CommandError(f"Invalid IPv6 prefix length /{length}: it must be 0-128", arg)
+    value = ipv6_int(network)
+    low, _high = network_range(value, int(length))
+    if low != value:
+        raise CommandError(
+            f"{PREFIX6_PAIR_ERROR}: {network}/{length} has bits set past the prefix "
+            f"(the network is {address_text(low)}/{length})",
+            arg,
+        )
+    return network, length
 
 
 def check_pair(args: Args, address_arg: str, mask_arg: str) -> None:
@@ -169,29 +209,52 @@ def _undefine(ctx: CommandContext, kind: str, value: str, value2: str | None = N
     obj.kind = obj.value = obj.value2 = None
 
 
-@COMMANDS.command(NETWORK_OBJECT, "host A.B.C.D$address", host="A single host")
-def object_host(ctx: CommandContext, args: Args) -> None:
-    _define(ctx, "host", args["address"])
+_HOST = "host {A.B.C.D|X:X::X}$address"
+_SUBNET = "subnet {A.B.C.D$address A.B.C.D$mask|X:X::X/LEN$prefix}"
+_RANGE = "range {A.B.C.D|X:X::X}$first {A.B.C.D|X:X::X}$last"
 
 
-@COMMANDS.command(NETWORK_OBJECT, "subnet A.B.C.D$address A.B.C.D$mask", subnet="A subnet")
-def object_subnet(ctx: CommandContext, args: Args) -> None:
+def _host_address(args: Args, arg: str) -> str:
+    """An IPv4 address as given, an IPv6 one checked and in its RFC 5952 form."""
+    address: str = args[arg]
+    return ipv6_text(address, arg) if ":" in address else address
+
+
+def _subnet(args: Args) -> tuple[str, str]:
+    """(network, mask) of ``A.B.C.D MASK``, or (network, prefix length) of ``X:X::X/LEN``."""
+    if "prefix" in args:
+        return ipv6_prefix(args["prefix"], "prefix")
     check_pair(args, "address", "mask")
-    _define(ctx, "subnet", args["address"], args["mask"])
+    return args["address"], args["mask"]
 
 
-def _check_range(args: Args) -> None:
-    if ipv4_int(args["first"]) > ipv4_int(args["last"]):
+@COMMANDS.command(NETWORK_OBJECT, _HOST, host="A single host (IPv4 or IPv6)")
+def object_host(ctx: CommandContext, args: Args) -> None:
+    _define(ctx, "host", _host_address(args, "address"))
+
+
+@COMMANDS.command(NETWORK_OBJECT, _SUBNET, subnet="A subnet (A.B.C.D MASK or X:X::X/LEN)")
+def object_subnet(ctx: CommandContext, args: Args) -> None:
+    _define(ctx, "subnet", *_subnet(args))
+
+
+def _range(args: Args) -> tuple[str, str]:
+    first, last = _host_address(args, "first"), _host_address(args, "last")
+    low, high = address_int(first), address_int(last)
+    if not same_family(low, high):
         raise CommandError(
-            f"range {args['first']} {args['last']}: the first address is above the last",
+            f"range {first} {last}: the first and last addresses must be of one family "
+            "(both IPv4 or both IPv6)",
             "last",
         )
+    if low > high:
+        raise CommandError(f"range {first} {last}: the first address is above the last", "last")
+    return first, last
 
 
-@COMMANDS.command(NETWORK_OBJECT, "range A.B.C.D$first A.B.C.D$last", range="A range of addresses")
+@COMMANDS.command(NETWORK_OBJECT, _RANGE, range="A range of addresses (IPv4 or IPv6)")
 def object_range(ctx: CommandContext, args: Args) -> None:
-    _check_range(args)
-    _define(ctx, "range", args["first"], args["last"])
+    _define(ctx, "range", *_range(args))
 
 
 @COMMANDS.command(
@@ -204,19 +267,22 @@ def object_fqdn(ctx: CommandContext, args: Args) -> None:
     _define(ctx, "fqdn", fqdn, args.get("version"))
 
 
-@COMMANDS.command(NETWORK_OBJECT, "no host A.B.C.D$address")
+@COMMANDS.command(NETWORK_OBJECT, f"no {_HOST}")
 def no_object_host(ctx: CommandContext, args: Args) -> None:
-    _undefine(ctx, "host", args["address"])
+    _undefine(ctx, "host", _host_address(args, "address"))
 
 
-@COMMANDS.command(NETWORK_OBJECT, "no subnet A.B.C.D$address A.B.C.D$mask")
+@COMMANDS.command(NETWORK_OBJECT, f"no {_SUBNET}")
 def no_object_subnet(ctx: CommandContext, args: Args) -> None:
-    _undefine(ctx, "subnet", args["address"], args["mask"])
+    if "prefix" in args:
+        _undefine(ctx, "subnet", *ipv6_prefix(args["prefix"], "prefix"))
+    else:
+        _undefine(ctx, "subnet", args["address"], args["mask"])
 
 
-@COMMANDS.command(NETWORK_OBJECT, "no range A.B.C.D$first A.B.C.D$last")
+@COMMANDS.command(NETWORK_OBJECT, f"no {_RANGE}")
 def no_object_range(ctx: CommandContext, args: Args) -> None:
-    _undefine(ctx, "range", args["first"], args["last"])
+    _undefine(ctx, "range", _host_address(args, "first"), _host_address(args, "last"))
 
 
 @COMMANDS.command(NETWORK_OBJECT, "no fqdn [{v4|v6}$version] WORD$fqdn")
@@ -299,7 +365,12 @@ def _member(ctx: CommandContext, args: Args, *, adding: bool) -> GroupMember:
                 )
         return GroupMember("group", name=name)
     if "host" in args:
-        return GroupMember("host", address=args["host"])
+        return GroupMember("host", address=_host_address(args, "host"))
+    if "prefix" in args:  # a /128 is kept as a host, as a /32 is
+        network, length = ipv6_prefix(args["prefix"], "prefix")
+        if length == "128":
+            return GroupMember("host", address=network)
+        return GroupMember("subnet", address=network, mask=length)
     check_pair(args, "address", "mask")
     if args["mask"] == HOST_MASK:
         return GroupMember("host", address=args["address"])
@@ -327,6 +398,8 @@ def _member_text(member: GroupMember) -> str:
     if member.kind == "host":
         return f"network-object host {member.address}"
     if member.kind == "subnet":
+        if member.address is not None and ":" in member.address:
+            return f"network-object {member.address}/{member.mask}"
         return f"network-object {member.address} {member.mask}"
     if member.kind == "object":
         return f"network-object object {member.name}"
@@ -360,12 +433,14 @@ def _remove_member(ctx: CommandContext, args: Args) -> None:
     group.members.remove(member)
 
 
-_NETWORK_OBJECT = "{host A.B.C.D$host|A.B.C.D$address A.B.C.D$mask|object WORD$object}"
+_NETWORK_OBJECT = (
+    "{host {A.B.C.D|X:X::X}$host|A.B.C.D$address A.B.C.D$mask|X:X::X/LEN$prefix|object WORD$object}"
+)
 
 COMMANDS.command(
     NETWORK_OBJECT_GROUP,
     f"network-object {_NETWORK_OBJECT}",
-    network_object="Add a host, subnet or object",
+    network_object="Add a host, subnet (A.B.C.D MASK or X:X::X/LEN) or object",
 )(_add_member)
 COMMANDS.command(
     NETWORK_OBJECT_GROUP,
@@ -397,6 +472,8 @@ def _definition(obj: NetworkObject) -> str | None:
         return f"fqdn {obj.value2} {obj.value}" if obj.value2 else f"fqdn {obj.value}"
     if obj.kind == "host":
         return f"host {obj.value}"
+    if obj.kind == "subnet" and obj.value is not None and ":" in obj.value:
+        return f"subnet {obj.value}/{obj.value2}"
     return f"{obj.kind} {obj.value} {obj.value2}"
 
 

@@ -15,8 +15,8 @@ class AddressSpec:
     or interface."""
 
     kind: str  # any | any4 | any6 | host | subnet | object | object-group | interface
-    address: str | None = None
-    mask: str | None = None
+    address: str | None = None  # IPv4, or IPv6 in its RFC 5952 form (D113)
+    mask: str | None = None  # IPv4 mask, or the prefix length of an IPv6 subnet
     name: str | None = None  # object, object-group or interface name
 
 

@@ -11,8 +11,8 @@ class NetworkObject:
 
     name: str
     kind: str | None = None  # host | subnet | range | fqdn
-    value: str | None = None  # address, network, first address, or name
-    value2: str | None = None  # mask (subnet) or last address (range)
+    value: str | None = None  # address, network, first address, or name (IPv6: RFC 5952)
+    value2: str | None = None  # mask (subnet; IPv6: prefix length) or last address (range)
     description: str | None = None
 
 
@@ -21,8 +21,8 @@ class GroupMember:
     """One ``network-object`` or ``group-object`` line."""
 
     kind: str  # host | subnet | object | group
-    address: str | None = None
-    mask: str | None = None
+    address: str | None = None  # IPv4, or IPv6 in its RFC 5952 form
+    mask: str | None = None  # IPv4 mask, or the prefix length of an IPv6 subnet
     name: str | None = None
 
 

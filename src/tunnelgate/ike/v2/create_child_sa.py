@@ -24,7 +24,7 @@ from tunnelgate.ike.v2.payloads import (
 from tunnelgate.ike.v2.sa_lifecycle import SaLifecycle
 from tunnelgate.ike.v2.state import NONCE_BYTES, Child, IkeSa, Pending, _Algorithms
 from tunnelgate.ike.v2.task_manager import _first, _notify_name
-from tunnelgate.ike.v2.traffic_selectors import _narrowed, _selector_from_ts, _ts
+from tunnelgate.ike.v2.traffic_selectors import _narrowed, _proposed, _ts
 from tunnelgate.policy.acl import Rule
 from tunnelgate.policy.crypto_map import MapEntry
 from tunnelgate.policy.ike_proposal import Ikev2Choice, select_ikev2
@@ -211,7 +211,7 @@ class CreateChildSaExchange(SaLifecycle):
             entry, selector = old.entry, old.selector
         else:
             cmap = self.gateway.crypto_maps.get(self.interface)
-            wanted = _selector_from_ts(tsr.selectors[0], tsi.selectors[0])
+            wanted = _proposed(tsi, tsr)
             found = choose_entry(cmap, sa.peer[0], wanted, 2) if cmap else None
             if found is None or isinstance(found, Refusal):
                 self._reply(

@@ -40,7 +40,7 @@ from tunnelgate.ike.v2.payloads import (
 from tunnelgate.ike.v2.sa_lifecycle import SaLifecycle
 from tunnelgate.ike.v2.state import Child, IkeSa, Pending, shared_hashes
 from tunnelgate.ike.v2.task_manager import _equal, _first, _notify_name
-from tunnelgate.ike.v2.traffic_selectors import _narrowed, _selector_from_ts, _ts
+from tunnelgate.ike.v2.traffic_selectors import _narrowed, _proposed, _ts
 from tunnelgate.pki.certificates import (
     CertificateError,
     carries_identity_kind,
@@ -416,7 +416,7 @@ class IkeAuthExchange(SaLifecycle):
         if sa_payload is None or tsi is None or tsr is None:
             return [NotifyPayload(NotifyType.NO_PROPOSAL_CHOSEN)]
         cmap = self.gateway.crypto_maps.get(self.interface)
-        proposal = _selector_from_ts(tsr.selectors[0], tsi.selectors[0])
+        proposal = _proposed(tsi, tsr)
         choice = choose_entry(cmap, sa.peer[0], proposal, 2) if cmap else None
         if choice is None or isinstance(choice, Refusal):
             reason = choice.reason if choice else f"no crypto map on {self.interface}"
