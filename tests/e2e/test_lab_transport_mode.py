@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_lab_tunnel import ping, show
+from tests.e2e.test_lab_tunnel import captured, ping, show, start_capture
 from tunnelgate.lab import Lab
 from tunnelgate.lab.command import default_config_dir
 
@@ -124,53 +124,12 @@ def test_gre_between_the_gateways_in_transport_mode(make_lab: list[Lab], tmp_pat
     rules = lab.exec("gw-a", ["ip", "rule", "show"]).stdout
     assert "ipproto gre" in rules and "lookup 4521" in rules, rules
     assert "198.51.100.2" not in lab.exec("gw-a", ["ip", "route", "show"]).stdout.split("via")[0]
-    capture = subprocess.Popen(
-        [
-            "ip",
-            "netns",
-            "exec",
-            lab.namespace("inet"),
-            "tshark",
-            "-i",
-            "eth0",
-            "-a",
-            "duration:8",
-            "-w",
-            "-",
-            "-F",
-            "pcap",
-            "-q",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    capture = start_capture(lab, 6)
     time.sleep(2)
     # the first echo triggers IKE (queued meanwhile); then both ways through GRE
     assert gre_ping(lab, "gw-a", "gw-b", 5) >= 4
     assert gre_ping(lab, "gw-b", "gw-a", 3) == 3
-    pcap, _ = capture.communicate(timeout=30)
-    path = tmp_path / "inet.pcap"
-    path.write_bytes(pcap)
-    fields = subprocess.run(
-        [
-            "tshark",
-            "-r",
-            str(path),
-            "-T",
-            "fields",
-            "-e",
-            "ip.proto",
-            "-e",
-            "ip.src",
-            "-e",
-            "ip.dst",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout.split("\n")
-    lines = [line for line in fields if line]
+    lines = ["\t".join(row) for row in captured(capture, tmp_path / "inet.pcap")]
     protocols = {line.split("\t")[0] for line in lines}
     assert "50" in protocols  # ESP went by …
     assert "47" not in protocols  # … and no clear GRE
@@ -179,24 +138,6 @@ def test_gre_between_the_gateways_in_transport_mode(make_lab: list[Lab], tmp_pat
     assert esp <= {("192.0.2.1", "198.51.100.2"), ("198.51.100.2", "192.0.2.1")}, esp
     sa = show(lab, "gw-a", "show crypto ipsec sa")
     assert "192.0.2.1" in sa
-
-
-def start_capture(lab: Lab, seconds: int) -> subprocess.Popen[bytes]:
-    argv = ["tshark", "-i", "eth0", "-a", f"duration:{seconds}", "-w", "-", "-F", "pcap", "-q"]
-    return subprocess.Popen(
-        [*netns(lab, "inet"), *argv], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-
-
-def captured(capture: subprocess.Popen[bytes], path: Path) -> list[list[str]]:
-    """(protocol, source, destination) of each IPv4 packet the capture saw."""
-    pcap, _ = capture.communicate(timeout=30)
-    path.write_bytes(pcap)
-    argv = ["tshark", "-r", str(path), "-T", "fields", "-e", "ip.proto", "-e", "ip.src"]
-    out = subprocess.run(
-        [*argv, "-e", "ip.dst"], capture_output=True, text=True, timeout=30, check=True
-    ).stdout
-    return [line.split("\t") for line in out.split("\n") if line]
 
 
 def test_any_protocol_between_the_gateways_keeps_ike_and_esp_out_and_fails_closed(

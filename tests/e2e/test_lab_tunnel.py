@@ -27,8 +27,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespace
 
 SERVER = """
 import hashlib, socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("10.2.0.10", 5001)); s.listen(1); s.settimeout(20)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 5001)); s.listen(1); s.settimeout(20)
 print("listening", flush=True)
 c, _ = s.accept(); c.settimeout(20); h = hashlib.sha256(); n = 0
 while chunk := c.recv(65536):
@@ -39,7 +40,7 @@ print(n, h.hexdigest(), flush=True)
 CLIENT = """
 import hashlib, random, socket, sys
 size = int(sys.argv[1]); data = random.Random(7).randbytes(size)
-c = socket.create_connection(("10.2.0.10", 5001), timeout=20)
+c = socket.create_connection((sys.argv[2], 5001), timeout=20)
 c.sendall(data); c.close()
 print(size, hashlib.sha256(data).hexdigest(), flush=True)
 """
@@ -80,17 +81,18 @@ def events(lab: Lab, gw: str) -> list[dict[str, object]]:
     return out
 
 
-def tcp_transfer(lab: Lab, size: int) -> tuple[str, str]:
-    """Send ``size`` bytes host-a -> host-b over TCP; (sent, received) "bytes sha256"."""
+def tcp_transfer(lab: Lab, size: int, to: str = "10.2.0.10") -> tuple[str, str]:
+    """Send ``size`` bytes host-a -> host-b (its address ``to``, IPv4 or IPv6) over TCP;
+    (sent, received) "bytes sha256"."""
     server = subprocess.Popen(
-        ["ip", "netns", "exec", lab.namespace("host-b"), sys.executable, "-c", SERVER],
+        ["ip", "netns", "exec", lab.namespace("host-b"), sys.executable, "-c", SERVER, to],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert server.stdout is not None
         assert server.stdout.readline().strip() == "listening"
-        sent = lab.exec("host-a", [sys.executable, "-c", CLIENT, str(size)], timeout=60)
+        sent = lab.exec("host-a", [sys.executable, "-c", CLIENT, str(size), to], timeout=60)
         assert sent.returncode == 0, sent.stderr
         received, _ = server.communicate(timeout=30)
     finally:
@@ -98,6 +100,31 @@ def tcp_transfer(lab: Lab, size: int) -> tuple[str, str]:
             server.kill()
             server.wait()
     return sent.stdout.strip(), received.strip()
+
+
+def start_capture(lab: Lab, seconds: int) -> subprocess.Popen[bytes]:
+    """tshark on the internet link (inet's eth0) for ``seconds``; the pcap on stdout."""
+    argv = ["tshark", "-i", "eth0", "-a", f"duration:{seconds}", "-w", "-", "-F", "pcap", "-q"]
+    return subprocess.Popen(
+        ["ip", "netns", "exec", lab.namespace("inet"), *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def captured(
+    capture: subprocess.Popen[bytes],
+    path: Path,
+    fields: tuple[str, ...] = ("ip.proto", "ip.src", "ip.dst"),
+) -> list[list[str]]:
+    """The ``fields`` of each packet ``capture`` saw, once it ended (kept in ``path``)."""
+    pcap, _ = capture.communicate(timeout=30)
+    path.write_bytes(pcap)
+    argv = ["tshark", "-r", str(path), "-T", "fields"]
+    for field in fields:
+        argv += ["-e", field]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+    return [line.split("\t") for line in out.split("\n") if line]
 
 
 def test_ping_and_tcp_through_the_tunnel_initiated_by_site_a(
@@ -189,42 +216,14 @@ def test_rekeys_under_traffic_lose_nothing(make_lab: list[Lab], tmp_path: Path, 
 
 def test_no_clear_text_on_the_internet(make_lab: list[Lab], tmp_path: Path) -> None:
     lab = up(make_lab, tmp_path)
-    capture = subprocess.Popen(
-        [
-            "ip",
-            "netns",
-            "exec",
-            lab.namespace("inet"),
-            "tshark",
-            "-i",
-            "eth0",
-            "-a",
-            "duration:6",
-            "-w",
-            "-",
-            "-F",
-            "pcap",
-            "-q",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    capture = start_capture(lab, 6)
     time.sleep(2)
     assert ping(lab, "host-a", "10.2.0.10", 5) == (5, 5)
-    pcap, _ = capture.communicate(timeout=30)
-    path = tmp_path / "inet.pcap"
-    path.write_bytes(pcap)
-    fields = subprocess.run(
-        ["tshark", "-r", str(path), "-T", "fields", "-e", "ip.proto", "-e", "ip.dst"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout.split("\n")
-    protocols = {line.split("\t")[0] for line in fields if line}
+    rows = captured(capture, tmp_path / "inet.pcap", ("ip.proto", "ip.dst"))
+    protocols = {row[0] for row in rows}
     assert "50" in protocols  # ESP went by
     assert "1" not in protocols  # no clear ICMP between the sites
-    assert not any("10.2.0.10" in line for line in fields)
+    assert not any("10.2.0.10" in "\t".join(row) for row in rows)
 
 
 def test_protected_traffic_never_leaks_when_the_gateway_dies(
@@ -238,36 +237,8 @@ def test_protected_traffic_never_leaks_when_the_gateway_dies(
         time.sleep(0.1)
     routes = lab.exec("gw-a", ["ip", "route", "show", "10.2.0.0/24"]).stdout
     assert "blackhole 10.2.0.0/24" in routes  # fail closed, not the default route
-    capture = subprocess.Popen(
-        [
-            "ip",
-            "netns",
-            "exec",
-            lab.namespace("inet"),
-            "tshark",
-            "-i",
-            "eth0",
-            "-a",
-            "duration:5",
-            "-w",
-            "-",
-            "-F",
-            "pcap",
-            "-q",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+    capture = start_capture(lab, 5)
     time.sleep(2)
     assert ping(lab, "host-a", "10.2.0.10", 3)[1] == 0
-    pcap, _ = capture.communicate(timeout=30)
-    path = tmp_path / "dead.pcap"
-    path.write_bytes(pcap)
-    seen = subprocess.run(
-        ["tshark", "-r", str(path), "-T", "fields", "-e", "ip.dst"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout
-    assert "10.2.0.10" not in seen
+    seen = captured(capture, tmp_path / "dead.pcap", ("ip.dst",))
+    assert not any("10.2.0.10" in row[0] for row in seen)

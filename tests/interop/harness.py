@@ -1063,7 +1063,8 @@ class TunnelgateDaemon:
 #: deterministic pseudo-random bytes; both print "<bytes> <sha256>".
 TCP_SERVER = """
 import hashlib, socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1); s.settimeout(float(sys.argv[3]))
 print("listening", flush=True)
 c, _ = s.accept(); c.settimeout(float(sys.argv[3])); h = hashlib.sha256(); n = 0
@@ -1076,7 +1077,7 @@ TCP_CLIENT = """
 import hashlib, random, socket, sys
 size, timeout, mss = int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 data = random.Random(7).randbytes(size)
-c = socket.socket(); c.settimeout(timeout)
+c = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET); c.settimeout(timeout)
 if mss:  # clamp the segment size (what an MSS-clamping router or a lower route MTU does)
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
 c.connect((sys.argv[1], int(sys.argv[2])))
@@ -1095,7 +1096,8 @@ def tcp_transfer(
     timeout: float = 20.0,
     mss: int | None = None,
 ) -> tuple[str, str]:
-    """Send ``size`` bytes from ``client`` to ``address`` (in ``server``): (sent, received).
+    """Send ``size`` bytes from ``client`` to ``address`` (in ``server``; IPv4 or IPv6):
+    (sent, received).
 
     ``timeout`` bounds each socket operation on both ends; ``mss`` clamps the client's TCP
     segment size (``TCP_MAXSEG``), None for the kernel's choice.

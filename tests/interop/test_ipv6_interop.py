@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
 import textwrap
 from dataclasses import dataclass
 
@@ -23,15 +21,12 @@ import pytest
 
 from tests.interop.conftest import StartCharon
 from tests.interop.harness import (
-    TCP_CLIENT,
-    TCP_SERVER,
     Charon,
     ChildSa,
     HarnessError,
     Namespace,
     Sites,
     TunnelgateDaemon,
-    end_process,
     ping,
     psk_gateway_conf,
     tcp_transfer,
@@ -229,44 +224,6 @@ def assert_pings(lab: Lab, a: str, b: str, *, count: int = 3) -> None:
         assert (sent, received) == (count, count), f"{out}\n{lab.diagnostics()}"
 
 
-#: The harness's TCP server and client (``tcp_transfer``), on IPv6 sockets.
-TCP6_SERVER = TCP_SERVER.replace("socket.socket()", "socket.socket(socket.AF_INET6)")
-TCP6_CLIENT = TCP_CLIENT.replace("socket.socket()", "socket.socket(socket.AF_INET6)")
-assert TCP6_SERVER != TCP_SERVER and TCP6_CLIENT != TCP_CLIENT
-
-
-def tcp6_transfer(
-    client: Namespace,
-    server: Namespace,
-    address: str,
-    size: int,
-    *,
-    port: int = 5006,
-    timeout: float = 20.0,
-) -> tuple[str, str]:
-    """``harness.tcp_transfer`` over TCP/IPv6: (sent, received) as "<bytes> <sha256>"."""
-    proc = server.popen(
-        *(sys.executable, "-c", TCP6_SERVER, address, str(port), str(timeout)),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert proc.stdout is not None
-        if proc.stdout.readline().decode().strip() != "listening":
-            raise HarnessError(f"TCP/IPv6 server in {server.name} did not start")
-        sent = client.run(
-            *(sys.executable, "-c", TCP6_CLIENT, address, str(port), str(size)),
-            *(str(timeout), "0"),
-            timeout=2 * timeout + 10,
-        )
-        out, _ = proc.communicate(timeout=timeout + 10)
-    finally:
-        end_process(proc)
-        with contextlib.suppress(ValueError):
-            server.processes.remove(proc)
-    return sent.stdout.strip(), out.decode().strip()
-
-
 def assert_v6_child(lab: Lab, child_name: str, *, charon_initiated: bool) -> None:
     """charon's child carries the IPv6 selectors, tunnelgate shows the ASA's IPv6 idents,
     charon routed tunnelgate's IPv6 prefix into ipsec0."""
@@ -309,7 +266,7 @@ def test_ipv6_child_tunnelgate_initiates(
     assert len(installed) == 1 and installed[0]["udp_encapsulation"] is True, installed
     assert_pings(lab, HOST_A6, HOST_B6)
     try:
-        tx, rx = tcp6_transfer(sites.host_a, sites.host_b, HOST_B6, TCP_BYTES)
+        tx, rx = tcp_transfer(sites.host_a, sites.host_b, HOST_B6, TCP_BYTES)
     except Exception as exc:
         raise AssertionError(f"TCP/IPv6 transfer failed: {exc}\n{lab.diagnostics()}") from exc
     assert tx == rx and tx.startswith(f"{TCP_BYTES} "), (tx, rx)
@@ -421,7 +378,7 @@ def test_dual_stack_two_child_sas(
     assert_pings(lab, HOST_A6, HOST_B6)
     tx, rx = tcp_transfer(sites.host_a, sites.host_b, Sites.HOST_B, TCP_BYTES // 4)
     assert tx == rx and tx.startswith(f"{TCP_BYTES // 4} "), (tx, rx)
-    tx, rx = tcp6_transfer(sites.host_a, sites.host_b, HOST_B6, TCP_BYTES // 4)
+    tx, rx = tcp_transfer(sites.host_a, sites.host_b, HOST_B6, TCP_BYTES // 4)
     assert tx == rx and tx.startswith(f"{TCP_BYTES // 4} "), (tx, rx)
 
     children = charon_children(lab, names)

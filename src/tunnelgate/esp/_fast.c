@@ -1124,71 +1124,34 @@ complete_checksum(uint8_t *p, size_t n, unsigned start, unsigned offset)
 #define VNET_GSO_ECN 0x80
 #define GRO_SEGMENTS 64
 
-/* Cut a TCP/IPv4 super-segment (GSO_TCPV4, ``mss`` payload bytes each) into packets with
- * complete checksums, as the kernel's own segmentation does (ids +1, sequence numbers,
- * FIN/PSH on the last only, CWR on the first only), and hand each to ``outbound_one``. */
+/* A TCP super-segment (GSO_TCPV4 or GSO_TCPV6) cut as the kernel's GSO would: segments of
+ * ``mss`` payload bytes, the headers copied (IPv6 extension headers included: the TCP header
+ * is at ``l4``, the vnet header's csum_start; IPv4 at its IHL), the IP lengths (IPv4: the ID
+ * counting up and the header checksum), the sequence numbers, FIN/PSH on the last only, CWR
+ * on the first only, and each TCP checksum recomputed; each segment then goes through
+ * ``outbound_one``. 1 when the frame is not a TCP super-segment it can cut. */
 static int
-segment_tcp4(FastPathObject *self, PyObject *flows, const uint8_t *p, size_t n, unsigned mss,
-             PyObject *slow)
+segment_tcp(FastPathObject *self, PyObject *flows, const uint8_t *p, size_t n, unsigned mss,
+            size_t l4, int v6, PyObject *slow)
 {
-    if (n < 40 || p[0] >> 4 != 4 || p[9] != 6 || mss == 0)
+    if (mss == 0)
         return 1;
-    size_t ihl = (size_t)(p[0] & 0x0F) * 4;
-    if (ihl < 20 || n < ihl + 20)
-        return 1;
-    size_t doff = (size_t)(p[ihl + 12] >> 4) * 4;
-    size_t hlen = ihl + doff;
-    if (doff < 20 || n < hlen)
-        return 1;
-    uint8_t *seg = self->seg;
-    unsigned ident = get16(p + 4);
-    uint32_t seq0 = (uint32_t)get16(p + ihl + 4) << 16 | get16(p + ihl + 6);
-    int flags = p[ihl + 13];
-    size_t payload = n - hlen, offset = 0;
-    unsigned i = 0;
-    do {
-        size_t len = payload - offset < mss ? payload - offset : mss;
-        int last = offset + len >= payload;
-        memcpy(seg, p, hlen);
-        memcpy(seg + hlen, p + hlen + offset, len);
-        put16(seg + 2, (unsigned)(hlen + len));
-        put16(seg + 4, (ident + i) & 0xFFFF);
-        ip_checksum(seg, ihl);
-        uint32_t seq = seq0 + (uint32_t)offset;
-        put16(seg + ihl + 4, seq >> 16);
-        put16(seg + ihl + 6, seq & 0xFFFF);
-        int f = flags;
-        if (!last)
-            f &= ~(TCP_FIN | TCP_PSH);
-        if (i > 0)
-            f &= ~TCP_CWR;
-        seg[ihl + 13] = (uint8_t)f;
-        seg[ihl + 16] = seg[ihl + 17] = 0;
-        uint64_t sum = pseudo_sum(seg, 6, doff + len) + ones_add(0, seg + ihl, doff + len);
-        uint16_t value = (uint16_t)~ones_fold(sum);
-        put16(seg + ihl + 16, value ? value : 0xFFFF);
-        if (outbound_one(self, flows, seg, (Py_ssize_t)(hlen + len), slow) < 0)
-            return -1;
-        offset += len;
-        i += 1;
-    } while (offset < payload);
-    return 0;
-}
-
-/* A TCP/IPv6 super-segment cut like segment_tcp4: the TCP header at ``l4`` (the vnet
- * header's csum_start; extension headers before it are copied as they are), the payload
- * length and the TCP checksum (IPv6 pseudo-header) of each segment rewritten. */
-static int
-segment_tcp6(FastPathObject *self, PyObject *flows, const uint8_t *p, size_t n, unsigned mss,
-             size_t l4, PyObject *slow)
-{
-    if (n < 60 || p[0] >> 4 != 6 || mss == 0 || l4 < 40 || n < l4 + 20)
-        return 1;
+    if (v6) {
+        if (n < 60 || p[0] >> 4 != 6 || l4 < 40 || n < l4 + 20)
+            return 1;
+    } else {
+        if (n < 40 || p[0] >> 4 != 4 || p[9] != 6)
+            return 1;
+        l4 = (size_t)(p[0] & 0x0F) * 4;
+        if (l4 < 20 || n < l4 + 20)
+            return 1;
+    }
     size_t doff = (size_t)(p[l4 + 12] >> 4) * 4;
     size_t hlen = l4 + doff;
     if (doff < 20 || n < hlen)
         return 1;
     uint8_t *seg = self->seg;
+    unsigned ident = get16(p + 4);
     uint32_t seq0 = (uint32_t)get16(p + l4 + 4) << 16 | get16(p + l4 + 6);
     int flags = p[l4 + 13];
     size_t payload = n - hlen, offset = 0;
@@ -1198,7 +1161,13 @@ segment_tcp6(FastPathObject *self, PyObject *flows, const uint8_t *p, size_t n, 
         int last = offset + len >= payload;
         memcpy(seg, p, hlen);
         memcpy(seg + hlen, p + hlen + offset, len);
-        put16(seg + 4, (unsigned)(hlen - 40 + len));
+        if (v6) {
+            put16(seg + 4, (unsigned)(hlen - 40 + len));
+        } else {
+            put16(seg + 2, (unsigned)(hlen + len));
+            put16(seg + 4, (ident + i) & 0xFFFF);
+            ip_checksum(seg, l4);
+        }
         uint32_t seq = seq0 + (uint32_t)offset;
         put16(seg + l4 + 4, seq >> 16);
         put16(seg + l4 + 6, seq & 0xFFFF);
@@ -1209,8 +1178,8 @@ segment_tcp6(FastPathObject *self, PyObject *flows, const uint8_t *p, size_t n, 
             f &= ~TCP_CWR;
         seg[l4 + 13] = (uint8_t)f;
         seg[l4 + 16] = seg[l4 + 17] = 0;
-        uint64_t sum = pseudo6_sum(seg, doff + len) + ones_add(0, seg + l4, doff + len);
-        uint16_t value = (uint16_t)~ones_fold(sum);
+        uint64_t pseudo = v6 ? pseudo6_sum(seg, doff + len) : pseudo_sum(seg, 6, doff + len);
+        uint16_t value = (uint16_t)~ones_fold(pseudo + ones_add(0, seg + l4, doff + len));
         put16(seg + l4 + 16, value ? value : 0xFFFF);
         if (outbound_one(self, flows, seg, (Py_ssize_t)(hlen + len), slow) < 0)
             return -1;
@@ -1238,9 +1207,8 @@ outbound_frame(FastPathObject *self, PyObject *flows, uint8_t *frame, size_t n, 
     n -= VNET_HDR;
     if (gso == VNET_GSO_TCPV4 || gso == VNET_GSO_TCPV6) {
         self->counts[C_SUPER_READS] += 1;
-        int rc = gso == VNET_GSO_TCPV4
-                     ? segment_tcp4(self, flows, p, n, gso_size, slow)
-                     : segment_tcp6(self, flows, p, n, gso_size, csum_start, slow);
+        int rc = segment_tcp(self, flows, p, n, gso_size, csum_start, gso == VNET_GSO_TCPV6,
+                             slow);
         if (rc > 0)
             self->counts[C_BAD_FRAME] += 1;
         return rc < 0 ? -1 : 0;

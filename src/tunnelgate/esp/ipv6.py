@@ -231,10 +231,15 @@ def tunnel_wrap(
 
     Use ``outer_fields`` to derive ``traffic_class`` and ``flow_label`` from the inner packet.
     """
-    if len(payload) > MAX_PAYLOAD:
-        raise ValueError(f"IPv6 payload of {len(payload)} bytes exceeds 65535")
-    header = Ipv6Header(src, dst, next_header, len(payload), hop_limit, traffic_class, flow_label)
-    return header.build() + payload
+    return outer_ipv6_packed(
+        src.packed,
+        dst.packed,
+        payload,
+        traffic_class=traffic_class,
+        flow_label=flow_label,
+        hop_limit=hop_limit,
+        next_header=next_header,
+    )
 
 
 def outer_fields(inner_packet: bytes) -> tuple[int, int]:
@@ -272,6 +277,10 @@ def outer_ipv6_packed(
     size = len(esp_payload)
     if size > MAX_PAYLOAD:
         raise ValueError(f"IPv6 payload of {size} bytes exceeds 65535")
+    if not (0 <= traffic_class <= 0xFF and 0 <= flow_label <= 0xFFFFF):
+        raise ValueError(f"traffic class {traffic_class} or flow label {flow_label} out of range")
+    if not (0 <= hop_limit <= 0xFF and 0 <= next_header <= 0xFF) or {len(src), len(dst)} != {16}:
+        raise ValueError("hop limit, next header or an address out of range")
     word = 0x60000000 | traffic_class << 20 | flow_label
     return _HEADER.pack(word, size, next_header, hop_limit, src, dst) + esp_payload
 

@@ -675,3 +675,20 @@ def test_mutated_fragments_raise_only_ipv6_error(
     with contextlib.suppress(Ipv6Error):
         whole = reassemble(pieces)
         assert len(whole) == 40 + int.from_bytes(whole[4:6], "big")
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"traffic_class": 256},
+        {"flow_label": 1 << 20},
+        {"hop_limit": 256},
+        {"next_header": -1},
+        {"src": bytes(4)},
+    ],
+)
+def test_the_packed_outer_header_refuses_fields_out_of_range(kw: dict[str, object]) -> None:
+    args: dict[str, object] = {"src": bytes(16), "dst": bytes(16), "esp_payload": b"x"}
+    args.update(kw)
+    with pytest.raises(ValueError):
+        ipv6.outer_ipv6_packed(**args)  # type: ignore[arg-type]
