@@ -40,6 +40,7 @@ from tunnelgate.config.model import (
     IpsecAttributes,
     IpsecProposal,
     IpsecSettings,
+    Ipv6Route,
     IsakmpSettings,
     Keepalive,
     LoggingHost,
@@ -230,6 +231,37 @@ def interface_addresses(draw: st.DrawFn) -> tuple[str, str, str | None]:
     return ipv4_text(address), PREFIX_MASK[prefix], standby
 
 
+@functools.cache
+@st.composite
+def interface_ipv6_addresses(draw: st.DrawFn) -> tuple[str, int, str | None]:
+    """``ipv6 address X:X::X/LEN [standby S]`` (D114): a global unicast address (2000::/3
+    here), /1-/128, not the subnet-router anycast address of a /1-/126; a standby in the
+    same prefix, neither unspecified, loopback, multicast, link-local nor IPv4-mapped."""
+    prefix = draw(st.integers(1, 128))
+    host_bits = (1 << (128 - prefix)) - 1
+
+    def fits(value: int) -> bool:
+        address = ipaddress.IPv6Address(value)
+        not_unicast = (
+            address.is_link_local
+            or address.is_multicast
+            or address.is_unspecified
+            or address.is_loopback
+            or address.ipv4_mapped is not None
+        )
+        return not not_unicast and (prefix > 126 or value & host_bits != 0)
+
+    global_unicast = st.integers(0x2000 << 112, (0x4000 << 112) - 1)
+    address = draw(global_unicast.filter(fits))
+    standby = None
+    if prefix < 128 and draw(st.booleans()):
+        network = address & ~host_bits
+        other = draw(st.integers(0, host_bits).map(lambda h: network | h).filter(fits))
+        if other != address:
+            standby = str(ipaddress.IPv6Address(other))
+    return str(ipaddress.IPv6Address(address)), prefix, standby
+
+
 @st.composite
 def interfaces(draw: st.DrawFn, nameifs: list[str]) -> dict[str, Interface]:
     hardware = draw(st.lists(hardware_names, max_size=len(nameifs) + 1, unique=True))
@@ -249,6 +281,11 @@ def interfaces(draw: st.DrawFn, nameifs: list[str]) -> dict[str, Interface]:
             shutdown=draw(st.booleans()),
             description=draw(maybe(line_text(40))),
         )
+        address6 = draw(maybe(interface_ipv6_addresses()))
+        if address6 is not None:
+            iface = out[hw]
+            iface.ipv6_address, iface.ipv6_prefix_length, iface.ipv6_standby_address = address6
+        out[hw].ipv6_enable = draw(st.booleans())
     return out
 
 
@@ -261,6 +298,33 @@ def routes(draw: st.DrawFn, nameifs: list[str]) -> list[Route]:
     route = st.builds(one, ifnames, networks(), ipv4(), st.integers(1, 255))
     # one route per path (interface, network, mask, gateway): a repeat replaces the distance
     return draw(unique_by(route, lambda r: (r.interface, r.network, r.mask, r.gateway), max_size=3))
+
+
+@functools.cache
+def ipv6_next_hops() -> st.SearchStrategy[str]:
+    """An ``ipv6 route`` gateway: any unicast address, link-local ones included."""
+    return ipv6().filter(
+        lambda a: (
+            not (
+                ipaddress.IPv6Address(a).is_multicast
+                or ipaddress.IPv6Address(a).is_unspecified
+                or ipaddress.IPv6Address(a).is_loopback
+            )
+        )
+    )
+
+
+@st.composite
+def ipv6_routes(draw: st.DrawFn, nameifs: list[str]) -> list[Ipv6Route]:
+    def one(ifname: str, net: tuple[str, str], gateway: str, distance: int) -> Ipv6Route:
+        return Ipv6Route(ifname, net[0], int(net[1]), gateway, distance)
+
+    ifnames = st.sampled_from(tuple(nameifs)) if nameifs else names(tricky=False)
+    route = st.builds(one, ifnames, networks6(), ipv6_next_hops(), st.integers(1, 254))
+    # one route per path: a repeat replaces the distance
+    return draw(
+        unique_by(route, lambda r: (r.interface, r.network, r.prefix_length, r.gateway), max_size=3)
+    )
 
 
 # --------------------------------------------------------------------------- objects
@@ -1017,6 +1081,7 @@ def running_configs(draw: st.DrawFn) -> RunningConfig:
         domain_name=draw(maybe(domain_names)),
         interfaces=draw(interfaces(nameifs)),
         routes=draw(routes(nameifs)),
+        ipv6_routes=draw(ipv6_routes(nameifs)),
         network_objects=objects,
         network_object_groups=groups,
         access_lists=acls,

@@ -5,6 +5,13 @@ The engines expose the house surface: ``receive_datagram(data, addr, now)``,
 ``handle_timer(now)``. The network can drop, duplicate and reorder datagrams, decided by
 a seeded random source or by explicit per-datagram rules, so that tests read as
 timelines and replay exactly.
+
+Addresses are IPv4 or IPv6 text (RFC 5952 for IPv6), and one engine may be attached at
+several (a gateway with an IPv4 and an IPv6 address). An engine that serves several local
+addresses (it has ``datagrams_to_send_from(now) -> list[(data, peer, local)]``, D115) sends
+each datagram from the local address it names, which must be one it is attached at, and
+receives with ``receive_datagram(data, addr, now, local=the address it arrived on)``; any
+other engine sends from the address it is listed under and receives without ``local``.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 Address = tuple[str, int]
 
@@ -22,6 +29,17 @@ class Engine(Protocol):
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]: ...
     def get_timer(self) -> float | None: ...
     def handle_timer(self, now: float) -> None: ...
+
+
+@runtime_checkable
+class MultiAddressEngine(Protocol):
+    """An engine that says which of its addresses each datagram leaves from and is told
+    which one a datagram arrived on (the IKE engines, D115)."""
+
+    def receive_datagram(
+        self, data: bytes, addr: Address, now: float, local: Address | None = None
+    ) -> None: ...
+    def datagrams_to_send_from(self, now: float) -> list[tuple[bytes, Address, Address]]: ...
 
 
 @dataclass(slots=True)
@@ -101,14 +119,26 @@ class FakeNetwork:
             return "duplicated"
         return "delivered"
 
+    def _outgoing(self, address: Address, engine: Engine) -> list[tuple[bytes, Address, str]]:
+        """(data, destination, local IP) of what ``engine``, listed under ``address``, sends."""
+        now = self.clock.now
+        if not isinstance(engine, MultiAddressEngine):
+            return [(data, peer, address[0]) for data, peer in engine.datagrams_to_send(now)]
+        out = engine.datagrams_to_send_from(now)
+        own = {a[0] for a, e in self.engines.items() if e is engine}
+        for _, peer, local in out:
+            if local[0] not in own:
+                raise AssertionError(f"an engine sends to {peer} from {local[0]}, not its own")
+        return [(data, peer, local[0]) for data, peer, local in out]
+
     def step(self) -> int:
         """Deliver everything the engines want to send now; returns how many were delivered."""
         batch: list[tuple[Address, Address, bytes]] = []
         for address, engine in self.engines.items():
-            for data, destination in engine.datagrams_to_send(self.clock.now):
+            for data, destination, local_ip in self._outgoing(address, engine):
                 # like the UDP runner: sent from the port it is sent to (500 or 4500),
                 # and through the NAT if the sender sits behind one
-                source = self._public((address[0], destination[1]))
+                source = self._public((local_ip, destination[1]))
                 destination = self._private(destination)
                 fate = self._fate(source, destination, data)
                 self.log.append(Sent(self.clock.now, source, destination, data, fate))
@@ -120,7 +150,11 @@ class FakeNetwork:
         if self.reorder:
             self._random.shuffle(batch)
         for source, destination, data in batch:
-            self.engines[destination].receive_datagram(data, source, self.clock.now)
+            engine = self.engines[destination]
+            if isinstance(engine, MultiAddressEngine):
+                engine.receive_datagram(data, source, self.clock.now, local=destination)
+            else:
+                engine.receive_datagram(data, source, self.clock.now)
         return len(batch)
 
     def run(self, *, max_seconds: float = 300.0, max_steps: int = 10_000) -> None:

@@ -39,7 +39,7 @@ from tunnelgate.policy.crypto_map import (
     Tfc,
     TransformSet,
 )
-from tunnelgate.policy.gateway import GatewayPolicy, InterfaceAddress, StaticRoute
+from tunnelgate.policy.gateway import GatewayPolicy, InterfaceAddress, StaticRoute, StaticRoute6
 from tunnelgate.policy.ike import (
     CertificateRule,
     Ikev1Policy,
@@ -323,6 +323,8 @@ def compile_config(
             i.nameif,
             ipv4_int(i.ip_address) if i.ip_address else None,
             ipv4_int(i.netmask) if i.netmask else None,
+            ipv6_int(i.ipv6_address) if i.ipv6_address else None,
+            i.ipv6_prefix_length if i.ipv6_address else None,
         )
         for i in config.interfaces.values()
         if i.nameif is not None and not i.shutdown
@@ -332,6 +334,12 @@ def compile_config(
             r.interface, ipv4_int(r.network), ipv4_int(r.mask), ipv4_int(r.gateway), r.distance
         )
         for r in config.routes
+    )
+    ipv6_routes = tuple(
+        StaticRoute6(
+            r.interface, ipv6_int(r.network), r.prefix_length, ipv6_int(r.gateway), r.distance
+        )
+        for r in config.ipv6_routes
     )
     bound = {
         ifname: compile_crypto_map(config, acls, name, ifname)
@@ -348,6 +356,7 @@ def compile_config(
         domain_name=config.domain_name,
         interfaces=interfaces,
         routes=routes,
+        ipv6_routes=ipv6_routes,
         crypto_maps=bound,
         unbound_maps=unbound,
         ikev1_policies=tuple(

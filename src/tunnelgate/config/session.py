@@ -64,18 +64,19 @@ class ConfigSession:
         # the line belongs to an enclosing mode (the parent sub-mode, then global
         # configuration), which leaves the sub-mode, as on the ASA. A sub-mode command with
         # a bad value stays a sub-mode error: ``host 300.0.0.1`` in an object is never taken
-        # as ``hostname``.
-        if (
-            not isinstance(result, Match)
-            and self.mode is not CONFIG
-            and result.column <= _command_word_column(text)
-        ):
+        # as ``hostname``. A line whose leading keywords a sub-mode shares with a global
+        # command (``ipv6 route`` in an interface, which has ``ipv6 address``) belongs to the
+        # enclosing mode when it matches there with those keywords typed in full.
+        if not isinstance(result, Match) and self.mode is not CONFIG:
+            failed_at = result.column
+            command_word = failed_at <= _command_word_column(text)
             for outer in _enclosing(self.mode):
                 found = table[outer].match(text)
                 if isinstance(found, Match):
-                    result, mode = found, outer
-                    break
-                if found.column > result.column:
+                    if command_word or _typed_keywords(text, failed_at, found.command.syntax):
+                        result, mode = found, outer
+                        break
+                elif command_word and found.column > result.column:
                     result, mode = found, outer
         if not isinstance(result, Match):
             return LineResult(False, (_failure(mask_secrets(text), result),))
@@ -116,6 +117,18 @@ def _command_word_column(text: str) -> int:
     if len(words) > 1 and words[0].lower() == "no":
         return text.index(words[1], len(words[0]))
     return 0
+
+
+def _typed_keywords(text: str, column: int, syntax: str) -> bool:
+    """Whether the words of ``text`` before ``column`` are the leading keywords of the
+    grammar ``syntax``, each typed in full."""
+    before = text[:column].split()
+    keywords = syntax.split()[: len(before)]
+    return (
+        bool(before)
+        and len(keywords) == len(before)
+        and all(word.lower() == keyword for word, keyword in zip(before, keywords, strict=True))
+    )
 
 
 SECRET_CAPTURE = "secret"  # grammars name every key capture ``$secret``

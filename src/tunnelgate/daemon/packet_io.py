@@ -42,6 +42,7 @@ from tunnelgate.gateway.outputs import (
     RouteAdded,
     RouteRemoved,
     SendIpv4,
+    SendIpv6,
     SendUdp,
     WriteTun,
 )
@@ -84,10 +85,13 @@ def _buffers(sock: socket.socket) -> None:
 
 
 def _bind(kind: int, proto: int, address: tuple[str, int], what: str) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, kind, proto)
+    family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    sock = socket.socket(family, kind, proto)
     try:
         sock.setblocking(False)
         _buffers(sock)
+        if family == socket.AF_INET6 and kind == socket.SOCK_DGRAM:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(address)
     except OSError as exc:
         sock.close()
@@ -117,6 +121,7 @@ class PacketIo:
         self.tun: TunDevice | None = None
         self.udp: dict[Address, socket.socket] = {}
         self.raw: dict[str, socket.socket] = {}
+        self.raw6: dict[str, socket.socket] = {}  # native ESP over IPv6 (D114), by address
         self.icmp: dict[str, socket.socket] = {}
         self.originate: socket.socket | None = None  # IPPROTO_RAW: our own ICMP errors
         self._udp_df: dict[Address, bool] = {}
@@ -164,6 +169,9 @@ class PacketIo:
                 )
                 self.icmp[address] = icmp
                 self._reader(icmp, self._icmp_readable, icmp, address)
+            for nameif, address in sorted(self.gateway.local_addresses6.items()):
+                if nameif in self.gateway.ike_interfaces():
+                    self._open_ipv6(nameif, address)
             self.originate = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
             self.originate.setblocking(False)
             try:
@@ -196,6 +204,22 @@ class PacketIo:
             self.close()
             raise
         self.flush()
+
+    def _open_ipv6(self, nameif: str, address: str) -> None:
+        """UDP 500/4500 and raw ESP on the interface's IPv6 address (D114): the Python path
+        reads them (the C fast path speaks IPv4 only)."""
+        for port in (500, 4500):
+            sock = _bind(socket.SOCK_DGRAM, 0, (address, port), f"UDP {port} ({nameif}, IPv6)")
+            self.udp[(address, port)] = sock
+            readable = self._udp_readable
+            if port == 4500:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(SOL_UDP, UDP_GRO, 1)
+                    readable = self._udp_gro_python
+            self._reader(sock, readable, sock, (address, port))
+        raw = _bind(socket.SOCK_RAW, IPPROTO_ESP, (address, 0), f"raw ESP ({nameif}, IPv6)")
+        self.raw6[address] = raw
+        self._reader(raw, self._raw6_readable, raw, address)
 
     def _quiet_ipv6(self) -> None:
         """IPv6 on the TUN carries protected IPv6 traffic (D113), and nothing of its own: no
@@ -269,13 +293,16 @@ class PacketIo:
         self._fds.clear()
         self.routes.stop(release=self.release_routes)
         self.rules.stop(release=self.release_routes)
-        for sock in [*self.udp.values(), *self.raw.values(), *self.icmp.values()]:
+        for sock in [*self.udp.values(), *self.raw.values(), *self.raw6.values()]:
+            sock.close()
+        for sock in self.icmp.values():
             sock.close()
         if self.originate is not None:
             self.originate.close()
             self.originate = None
         self.udp.clear()
         self.raw.clear()
+        self.raw6.clear()
         self.icmp.clear()
         self.fast = None
         self.gateway.fast_path = False
@@ -317,7 +344,7 @@ class PacketIo:
     def _udp_gro_readable(self, sock: socket.socket, local: Address) -> None:
         """Like ``_udp_readable``; one read may hold several datagrams of one sender, each
         ``size`` bytes (the last one may be shorter), ``size`` from the UDP_GRO cmsg."""
-        receive, now, space = self.gateway.receive_udp, self.now(), GRO_CMSG_SPACE
+        receive, now = self.gateway.receive_udp, self.now()
         if self.fast is not None:
             spis, passed = self.gateway.fast_inbound()
             if slow := self.fast.udp_burst(sock.fileno(), spis, passed, BURST):
@@ -328,6 +355,11 @@ class PacketIo:
                         self.gateway.receive_inner(item[2], item[1])  # type: ignore[arg-type]
                 self.flush()
             return
+        self._udp_gro_python(sock, local)
+
+    def _udp_gro_python(self, sock: socket.socket, local: Address) -> None:
+        """``_udp_gro_readable`` without the C fast path (and for IPv6 sockets)."""
+        receive, now, space = self.gateway.receive_udp, self.now(), GRO_CMSG_SPACE
         received = 0
         while received < BURST:
             try:
@@ -378,6 +410,20 @@ class PacketIo:
             receive(local, source[0], data[ihl:], now)
         self.flush()
 
+    def _raw6_readable(self, sock: socket.socket, local: str) -> None:
+        """Native ESP over IPv6: an IPv6 raw socket reads the payload (SPI onwards)."""
+        receive, now = self.gateway.receive_esp, self.now()
+        for _ in range(BURST):
+            try:
+                data, source = sock.recvfrom(MAX_DATAGRAM)
+            except BlockingIOError:
+                break
+            except OSError:
+                self.errors["esp-receive-error"] += 1
+                continue
+            receive(local, source[0], data, now)
+        self.flush()
+
     def _icmp_readable(self, sock: socket.socket, local: str) -> None:
         receive, now = self.gateway.receive_icmp, self.now()
         for _ in range(BURST):
@@ -394,6 +440,8 @@ class PacketIo:
 
     def _udp_socket(self, local: Address, df: bool) -> socket.socket:
         sock = self.udp[local]
+        if ":" in local[0]:  # IPv6: routers never fragment; the host does when it must
+            return sock
         if self.fast is not None and local[1] == 4500:  # the C side tracks its DF mode
             self.fast.udp_df(fast.packed_int(packed_address(local[0])), df)
             return sock
@@ -483,6 +531,12 @@ class PacketIo:
                     sock = raw.get(out.local) or originate  # type: ignore[union-attr,arg-type]
                     if sock is not None:
                         sock.sendto(out.packet, (out.remote, 0))  # type: ignore[union-attr]
+                elif kind is SendIpv6:
+                    raw6 = self.raw6.get(out.local)  # type: ignore[union-attr,arg-type]
+                    if raw6 is None:
+                        self.errors["send-error-no-ipv6-socket"] += 1
+                    else:
+                        raw6.sendto(out.payload, (out.remote, 0))  # type: ignore[union-attr]
                 elif isinstance(out, SendUdp):
                     self._send_udp(out)
                 elif isinstance(out, SendIpv4):

@@ -70,6 +70,7 @@ from tunnelgate.gateway.outputs import (
     RouteAdded,
     RouteRemoved,
     SendIpv4,
+    SendIpv6,
     SendUdp,
     WriteTun,
 )
@@ -193,6 +194,18 @@ class InstalledSa:
     def spi_in(self) -> int:
         return self.sa.inbound.spi
 
+    @property
+    def outer_ipv6(self) -> bool:
+        """Whether the tunnel between the gateways runs over IPv6 (D114)."""
+        return ":" in self.peer[0]
+
+    @property
+    def inner_limit(self) -> int:
+        """The largest inner packet sent in one ESP packet on the current path MTU."""
+        return max_inner(
+            self.sa.outbound, self.path_mtu, self.udp_encapsulation, ipv6=":" in self.peer[0]
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyRule:
@@ -311,18 +324,23 @@ class Gateway:
         self.engines_v1: dict[str, Ikev1Engine] = {}
         self.classifiers: dict[str, Classifier] = {}
         self.local_addresses: dict[str, str] = {}  # nameif -> its address
+        self.local_addresses6: dict[str, str] = {}  # nameif -> its IPv6 address, if any
         for nameif, cmap in policy.crypto_maps.items():
             iface = policy.interfaces.get(nameif)
             if iface is None or iface.address is None:
                 continue
             self.classifiers[nameif] = Classifier.compile(cmap)
             self.local_addresses[nameif] = ipv4_text(iface.address)
+            address6 = iface.address6
+            if address6 is not None:
+                self.local_addresses6[nameif] = address_text(address6)
             if nameif in policy.ikev2_enabled:
                 self.engines[nameif] = Ikev2Engine(policy, nameif, random)
             if nameif in policy.ikev1_enabled:
                 self.engines_v1[nameif] = Ikev1Engine(policy, nameif, random)
         self.set_wall_clock(utc_offset_s)
-        self._nameif_of = {address: nameif for nameif, address in self.local_addresses.items()}
+        self._nameif_of: dict[str, str] = {}
+        self.rebuild_address_index()
         self.sad: Sad[ChildSa] = Sad()
         self.installed: dict[int, InstalledSa] = {}  # by inbound SPI
         self._selectors: dict[tuple[str, str], list[Selector]] = {}
@@ -384,18 +402,19 @@ class Gateway:
         out, inbound = installed.fast_out, installed.fast_in
         if out is None and inbound is None:
             return
-        enabled = int(installed.hold_until is None and not installed.transport)
-        peer = fast.packed_int(packed_address(installed.peer[0]))
+        v6 = installed.outer_ipv6  # the C path sends over IPv4 only: IPv6 peers stay in Python
+        enabled = int(installed.hold_until is None and not installed.transport and not v6)
+        peer = 0 if v6 else fast.packed_int(packed_address(installed.peer[0]))
         udp = int(installed.udp_encapsulation)
         for sa in (out, inbound):
             if sa is not None:
                 sa.enabled, sa.udp, sa.peer, sa.peer_port = enabled, udp, peer, installed.peer[1]
         if out is not None:
-            out.local = fast.packed_int(packed_address(installed.local))
+            out.local = 0 if v6 else fast.packed_int(packed_address(installed.local))
             out.df_mode = DF_MODES.get(installed.entry.df_bit, 0)
             out.max_inner = max(
                 0,
-                max_inner(installed.sa.outbound, installed.path_mtu, installed.udp_encapsulation),
+                installed.inner_limit,
             )
 
     def outputs(self) -> list[Output]:
@@ -524,7 +543,7 @@ class Gateway:
         self._forget_abandoned("no SA established in time")
         for (nameif, peer), due in list(self._keepalive_at.items()):
             if due <= now:
-                local = (self.local_addresses[nameif], NAT_T_PORT)
+                local = (self.local_for(nameif, peer[0]), NAT_T_PORT)
                 self._outputs.append(SendUdp(local, peer, NAT_KEEPALIVE))
                 self._keepalive_at[(nameif, peer)] = now + self.nat_keepalive_s
         for installed in self._timed_sas():
@@ -585,7 +604,7 @@ class Gateway:
         if engine is None:
             self.drops["ike-version-not-enabled"] += 1
             return
-        engine.receive_datagram(data, remote, now)
+        engine.receive_datagram(data, remote, now, local=local)
         self._after_ike(nameif, now)
 
     def receive_esp(self, local: str, remote: str, data: bytes, now: float) -> None:
@@ -710,7 +729,7 @@ class Gateway:
         if installed.transport:
             self._protect_transport(installed, packet, now)
             return
-        limit = max_inner(installed.sa.outbound, installed.path_mtu, installed.udp_encapsulation)
+        limit = installed.inner_limit
         if packet[0] >> 4 == 6:  # IPv6: never fragmented on the way (RFC 8200 §5)
             if len(packet) <= limit:
                 self._seal(installed, packet, IPV6_IN_ESP, now)
@@ -755,7 +774,7 @@ class Gateway:
         ihl = (packet[0] & 0x0F) * 4
         payload = packet[ihl : int.from_bytes(packet[2:4], "big")]
         inner_df = bool(flags & FLAG_DF)
-        limit = max_inner(installed.sa.outbound, installed.path_mtu, installed.udp_encapsulation)
+        limit = installed.inner_limit
         if len(payload) > limit and outer_df(installed.entry.df_bit, inner_df):
             self._too_big(installed, packet, limit + ihl)
             return
@@ -827,6 +846,8 @@ class Gateway:
         if installed.udp_encapsulation:
             local = (installed.local, NAT_T_PORT)
             self._outputs.append(SendUdp(local, peer, esp, df))
+        elif installed.outer_ipv6:  # the host builds the header; it fragments, not routers
+            self._outputs.append(SendIpv6(installed.local, peer[0], esp))
         else:
             self._ident = (self._ident + 1) & 0xFFFF
             if transport is not None:
@@ -1086,13 +1107,12 @@ class Gateway:
         for version, engine in ((2, self.engines.get(nameif)), (1, self.engines_v1.get(nameif))):
             if engine is None:
                 continue
-            local_ip = engine.address[0]
-            for data, peer in engine.datagrams_to_send(now):
+            for data, peer, local in engine.datagrams_to_send_from(now):  # IPv4 or IPv6 (D115)
                 if self._ike_port.get(peer) == NAT_T_PORT or peer[1] == NAT_T_PORT:
                     framed = NON_ESP_MARKER + data
-                    self._outputs.append(SendUdp((local_ip, NAT_T_PORT), peer, framed))
+                    self._outputs.append(SendUdp((local[0], NAT_T_PORT), peer, framed))
                 else:
-                    self._outputs.append(SendUdp((local_ip, engine.address[1]), peer, data))
+                    self._outputs.append(SendUdp((local[0], local[1]), peer, data))
             while (event := engine.next_event()) is not None:
                 self._events.append(event)
                 self._on_ike_event(nameif, event, now, version)
@@ -1175,7 +1195,7 @@ class Gateway:
             nameif,
             entry,
             event.selector,
-            self.local_addresses[nameif],
+            event.local_address[0] or self.local_for(nameif, peer[0]),  # where its IKE SA is
             peer,
             udp,
             event,
@@ -1456,6 +1476,15 @@ class Gateway:
     def rebuild_address_index(self) -> None:
         """After the interfaces changed (a new configuration): which nameif owns an address."""
         self._nameif_of = {address: nameif for nameif, address in self.local_addresses.items()}
+        self._nameif_of.update(
+            {address: nameif for nameif, address in self.local_addresses6.items()}
+        )
+
+    def local_for(self, nameif: str, peer: str) -> str:
+        """Our address on ``nameif`` of ``peer``'s family (IPv6 when the peer is, D114)."""
+        if ":" in peer:
+            return self.local_addresses6.get(nameif, self.local_addresses[nameif])
+        return self.local_addresses[nameif]
 
     def emit_routes(self, changes: list[RouteAdded | RouteRemoved]) -> None:
         """Route changes decided outside the data path (a new configuration's crypto ACLs)."""

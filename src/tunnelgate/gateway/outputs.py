@@ -29,6 +29,16 @@ class SendIpv4:
 
 
 @dataclass(frozen=True, slots=True)
+class SendIpv6:
+    """Send ``payload`` (an ESP packet, SPI onwards) as IPv6 next header 50 from ``local`` to
+    ``remote``: native ESP between gateways over IPv6; the host builds the IPv6 header."""
+
+    local: str
+    remote: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class WriteTun:
     """Deliver a decrypted inner packet to the protected side."""
 
@@ -47,7 +57,7 @@ class RouteRemoved:
     prefix: str
 
 
-Output = SendUdp | SendIpv4 | WriteTun | RouteAdded | RouteRemoved
+Output = SendUdp | SendIpv4 | SendIpv6 | WriteTun | RouteAdded | RouteRemoved
 
 
 @dataclass(frozen=True, slots=True)

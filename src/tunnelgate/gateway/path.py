@@ -15,22 +15,26 @@ from tunnelgate.esp.packet import EspTransform
 INTERFACE_MTU = 1500  # the media MTU of the gateway's interfaces
 MIN_PATH_MTU = 576  # a PMTU message never lowers the path MTU below this (RFC 791)
 OUTER_IPV4 = 20
+OUTER_IPV6 = 40  # a tunnel between the gateways over IPv6
 UDP_HEADER = 8
 TRAILER = 2
 PROTO_ESP, PROTO_UDP, NAT_T_PORT = 50, 17, 4500
 
 
-def max_inner(transform: EspTransform, path_mtu: int, udp: bool) -> int:
-    """The largest inner packet whose ESP packet fits ``path_mtu`` (padding included)."""
-    fixed = OUTER_IPV4 + (UDP_HEADER if udp else 0) + transform.overhead_bytes - TRAILER
+def max_inner(transform: EspTransform, path_mtu: int, udp: bool, ipv6: bool = False) -> int:
+    """The largest inner packet whose ESP packet fits ``path_mtu`` (padding included);
+    ``ipv6``: the outer header is IPv6."""
+    outer = OUTER_IPV6 if ipv6 else OUTER_IPV4
+    fixed = outer + (UDP_HEADER if udp else 0) + transform.overhead_bytes - TRAILER
     align = transform.alignment
     return (path_mtu - fixed) // align * align - TRAILER
 
 
-def worst_overhead(transform: EspTransform, udp: bool) -> int:
+def worst_overhead(transform: EspTransform, udp: bool, ipv6: bool = False) -> int:
     """Bytes added to an inner packet at most (``ipsec overhead`` of ``show``)."""
     udp_bytes = UDP_HEADER if udp else 0
-    return OUTER_IPV4 + udp_bytes + transform.overhead_bytes + transform.alignment - 1
+    outer = OUTER_IPV6 if ipv6 else OUTER_IPV4
+    return outer + udp_bytes + transform.overhead_bytes + transform.alignment - 1
 
 
 def outer_df(policy: str, inner_df: bool) -> bool:

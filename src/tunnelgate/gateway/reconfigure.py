@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 from tunnelgate.gateway.core import Gateway
 from tunnelgate.gateway.outputs import RouteAdded, RouteRemoved
+from tunnelgate.ike.addresses import interface_addresses
 from tunnelgate.ike.v1.engine import Ikev1Engine
 from tunnelgate.ike.v2.engine import Ikev2Engine
-from tunnelgate.policy.address import ipv4_text
+from tunnelgate.policy.address import address_text, ipv4_text
 from tunnelgate.policy.crypto_map import MapEntry
 from tunnelgate.policy.gateway import GatewayPolicy
 from tunnelgate.policy.spd import Classifier
@@ -63,6 +64,7 @@ def apply_policy(gateway: Gateway, new: GatewayPolicy, now: float) -> list[TornD
     gateway.policy = new
     gateway.classifiers.clear()
     gateway.local_addresses.clear()
+    gateway.local_addresses6.clear()
     keep_engines: dict[str, Ikev2Engine] = {}
     keep_v1: dict[str, Ikev1Engine] = {}
     for nameif, cmap in new.crypto_maps.items():
@@ -71,17 +73,22 @@ def apply_policy(gateway: Gateway, new: GatewayPolicy, now: float) -> list[TornD
             continue
         gateway.classifiers[nameif] = Classifier.compile(cmap)
         gateway.local_addresses[nameif] = ipv4_text(iface.address)
+        address6 = iface.address6
+        if address6 is not None:
+            gateway.local_addresses6[nameif] = address_text(address6)
         if nameif in new.ikev2_enabled:
             engine = gateway.engines.get(nameif)
             if engine is None or engine.address[0] != gateway.local_addresses[nameif]:
                 engine = Ikev2Engine(new, nameif, gateway.random)
             engine.gateway = new
+            engine.set_addresses(interface_addresses(new, nameif))  # an ipv6 address changed
             keep_engines[nameif] = engine
         if nameif in new.ikev1_enabled:
             v1 = gateway.engines_v1.get(nameif)
             if v1 is None or v1.address[0] != gateway.local_addresses[nameif]:
                 v1 = Ikev1Engine(new, nameif, gateway.random)
             v1.gateway = new
+            v1.set_addresses(interface_addresses(new, nameif))
             keep_v1[nameif] = v1
     torn: list[TornDown] = []
     for spi_in, installed in list(gateway.installed.items()):

@@ -136,7 +136,7 @@ def _child_view(
         conn_id=sa.conn_id,
         age_seconds=int(now - sa.installed_at),
         path_mtu=sa.path_mtu,
-        overhead=worst_overhead(sa.sa.outbound, sa.udp_encapsulation),
+        overhead=worst_overhead(sa.sa.outbound, sa.udp_encapsulation, sa.outer_ipv6),
         media_mtu=INTERFACE_MTU,
         pmtu_remaining_seconds=(
             max(0, int(sa.pmtu_reset_at - now)) if sa.pmtu_reset_at is not None else 0
@@ -304,12 +304,13 @@ def ike_sa_views(gateway: Gateway, now: float) -> tuple[IkeSaView, ...]:
     """The IKEv2 SAs by interface, then the IKEv1 (ISAKMP) SAs; tunnel ids count from 1."""
     ikes: list[IkeSaView] = []
     for _nameif, engine in sorted(gateway.engines.items()):
-        address = engine.address
         for ike in engine.sas.values():
+            address = ike.local_address or engine.address  # IPv4 or IPv6 (D115)
             ikes.append(_ike_view(gateway, address, ike, len(ikes) + 1, now))
     for _nameif, v1 in sorted(gateway.engines_v1.items()):
         for phase1 in v1.sas.values():
-            ikes.append(_phase1_view(gateway, v1.address, phase1, len(ikes) + 1, now))
+            address = phase1.local_address or v1.address
+            ikes.append(_phase1_view(gateway, address, phase1, len(ikes) + 1, now))
     return tuple(ikes)
 
 

@@ -254,7 +254,7 @@ class Lab:
             netns.add_netns(ns)
             if node in plan.forwarding:
                 netns.sysctl(ns, "net.ipv4.ip_forward", "1")
-            if node in topology.GATEWAYS:
+            if node in topology.GATEWAYS or node == topology.INET:
                 netns.sysctl(ns, "net.ipv6.conf.all.forwarding", "1")
             if node in plan.rp_filter_off:
                 for scope in ("all", "default"):

@@ -2,8 +2,10 @@
 
 Only documentation ranges (192.0.2.0/24, 198.51.100.0/24) stand for the internet; the sites and
 the NAT's inside use 10.x, and the sites also have IPv6 networks of the documentation prefix
-(2001:db8:1::/64, 2001:db8:2::/64) for IPv6 carried through the IPv4 tunnel (D113). Every table
-below is read by :mod:`tunnelgate.lab.command`; nothing else knows the addresses.
+(2001:db8:1::/64, 2001:db8:2::/64) for IPv6 carried through the IPv4 tunnel (D113); without the
+NAT the internet carries IPv6 too (2001:db8:ff:a::/64, 2001:db8:ff:b::/64), for tunnels between
+the gateways over IPv6. Every table below is read by :mod:`tunnelgate.lab.command`; nothing else
+knows the addresses.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ _COMMON_LINKS = (
     Link(GW_B, "eth1", HOST_B, "eth0"),
 )
 HOST_A_V6, HOST_B_V6 = "2001:db8:1::10", "2001:db8:2::10"
+GW_A_PUBLIC_V6, GW_B_PUBLIC_V6 = "2001:db8:ff:a::1", "2001:db8:ff:b::2"  # IPv6 "internet"
 _COMMON_ADDRESSES = (
     Address(HOST_A, "eth0", "10.1.0.10/24"),
     Address(GW_A, "eth1", "10.1.0.1/24"),
@@ -71,6 +74,9 @@ _COMMON_ADDRESSES = (
     Address(GW_A, "eth1", "2001:db8:1::1/64"),
     Address(GW_B, "eth1", "2001:db8:2::1/64"),
     Address(HOST_B, "eth0", f"{HOST_B_V6}/64"),
+    Address(GW_A, "eth0", f"{GW_A_PUBLIC_V6}/64"),
+    Address(INET, "eth0", "2001:db8:ff:a::fe/64"),
+    Address(INET, "eth1", "2001:db8:ff:b::fe/64"),
 )
 _COMMON_ROUTES = (
     (HOST_A, "10.1.0.1"),
@@ -78,6 +84,7 @@ _COMMON_ROUTES = (
     (HOST_B, "10.2.0.1"),
     (HOST_A, "2001:db8:1::1"),
     (HOST_B, "2001:db8:2::1"),
+    (GW_A, "2001:db8:ff:a::fe"),
 )
 
 # The NAT: masquerade what leaves the public side from the inside, and forward IKE/NAT-T arriving
@@ -99,8 +106,12 @@ DIRECT = Plan(
     nat=False,
     nodes=(HOST_A, GW_A, INET, GW_B, HOST_B),
     links=(*_COMMON_LINKS, Link(INET, "eth1", GW_B, "eth0")),
-    addresses=(*_COMMON_ADDRESSES, Address(GW_B, "eth0", f"{GW_B_PUBLIC}/24")),
-    default_routes=(*_COMMON_ROUTES, (GW_B, "198.51.100.254")),
+    addresses=(
+        *_COMMON_ADDRESSES,
+        Address(GW_B, "eth0", f"{GW_B_PUBLIC}/24"),
+        Address(GW_B, "eth0", f"{GW_B_PUBLIC_V6}/64"),
+    ),
+    default_routes=(*_COMMON_ROUTES, (GW_B, "198.51.100.254"), (GW_B, "2001:db8:ff:b::fe")),
     forwarding=(GW_A, INET, GW_B),
     rp_filter_off=(GW_A, GW_B),
     nft=(),

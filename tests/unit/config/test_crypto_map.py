@@ -6,6 +6,7 @@ import pytest
 
 from tests.helpers import asa, load, load_result, refused, roundtrip, run, show
 from tunnelgate.config.checks import run_checks
+from tunnelgate.config.compile import compile_config
 from tunnelgate.config.diagnostics import INVALID_INPUT, Severity
 from tunnelgate.config.model import (
     AccessList,
@@ -997,3 +998,104 @@ def test_ikev1_phase1_mode() -> None:
     assert run(cfg, "no crypto map M 10 set ikev1 phase1-mode") == []
     assert cfg.crypto_maps["M"][10].ikev1_phase1_mode == "main"
     assert "set ikev1 phase1-mode main" in show(cfg, "crypto", "map", all=True)
+
+
+# --------------------------------------------------------------------------- IPv6 peers (D114)
+
+IPV6_PEERS = """\
+interface GigabitEthernet0/0
+ nameif outside
+ ip address 203.0.113.1 255.255.255.0
+ ipv6 address 2001:db8:1::1/64
+interface GigabitEthernet0/1
+ nameif dmz
+ ip address 192.0.2.1 255.255.255.0
+access-list VPN extended permit ip 2001:db8:10::/48 2001:db8:20::/48
+crypto map M 10 match address VPN
+crypto map M 10 set peer 2001:DB8:2:0::1 198.51.100.2 2001:db8:3::1
+crypto map M 10 set ikev1 transform-set TS1
+crypto map M interface outside
+"""
+
+
+def test_ipv6_peers_mixed_with_ipv4_ones_parse_render_and_compile() -> None:
+    cfg = load(BASE + IPV6_PEERS)
+    assert cfg.crypto_maps["M"][10].peers == ["2001:db8:2::1", "198.51.100.2", "2001:db8:3::1"]
+    assert show(cfg, "crypto", "map") == asa(
+        "crypto map M 10 match address VPN\n"
+        "crypto map M 10 set peer 2001:db8:2::1 198.51.100.2 2001:db8:3::1␠\n"
+        "crypto map M 10 set ikev1 transform-set TS1\n"
+        "crypto map M interface outside\n"
+    )
+    assert roundtrip(cfg) == cfg
+    assert warnings(cfg) == []
+    policy = compile_config(cfg)
+    assert policy.crypto_maps["outside"].entries[0].peers == (
+        "2001:db8:2::1",
+        "198.51.100.2",
+        "2001:db8:3::1",
+    )
+    assert run(cfg, "no crypto map M 10 set peer 2001:db8:2::0:1") == []
+    assert cfg.crypto_maps["M"][10].peers == ["198.51.100.2", "2001:db8:3::1"]
+
+
+def test_a_peer_address_with_a_zone_is_refused() -> None:
+    assert refused(RunningConfig(), "crypto map M 10 set peer fe80::1%eth0") == (
+        "fe80::1%eth0 is not a valid peer IP address or host name: a peer address has no zone index"
+    )
+
+
+@pytest.mark.parametrize("peer", ["2001:db8::g", "2001:db8:::1", "1:2:3:4:5:6:7:8:9"])
+def test_invalid_ipv6_peer(peer: str) -> None:
+    assert refused(RunningConfig(), f"crypto map M 10 set peer {peer}") == (
+        f"{peer} is not a valid peer IP address or host name"
+    )
+
+
+def test_an_ipv6_peer_on_an_interface_without_ipv6_address_is_a_warning() -> None:
+    text = BASE + IPV6_PEERS.replace(" ipv6 address 2001:db8:1::1/64\n", "")
+    cfg = load(text)
+    assert warnings(cfg) == [
+        f"crypto map M 10: peer {peer} is IPv6 but interface GigabitEthernet0/0 (nameif "
+        "outside), where crypto map M is applied, has no 'ipv6 address': the tunnel cannot "
+        "be set up"
+        for peer in ("2001:db8:2::1", "2001:db8:3::1")
+    ]
+    # ``ipv6 enable`` gives a link-local address only: still no way to a global peer
+    run(cfg, "interface GigabitEthernet0/0", "ipv6 enable")
+    assert len(warnings(cfg)) == 2
+    run(cfg, "interface GigabitEthernet0/0", "ipv6 address 2001:db8:1::1/64")
+    assert warnings(cfg) == []
+    # the same map on the dmz interface (no IPv6 address) warns again, naming dmz
+    run(cfg, "crypto map M interface dmz")
+    assert [w.split(",")[0] for w in warnings(cfg)] == [
+        "crypto map M 10: peer 2001:db8:2::1 is IPv6 but interface GigabitEthernet0/1 (nameif dmz)",
+        "crypto map M 10: peer 2001:db8:3::1 is IPv6 but interface GigabitEthernet0/1 (nameif dmz)",
+    ]
+
+
+def test_an_ipv6_peer_of_a_dynamic_map_entry_is_checked_through_its_crypto_map() -> None:
+    text = (
+        BASE
+        + "interface GigabitEthernet0/0\n nameif outside\n ip address 203.0.113.1 255.255.255.0\n"
+        + "crypto dynamic-map D 5 set peer 2001:db8:2::1\n"
+        + "crypto dynamic-map D 5 set ikev1 transform-set TS1\n"
+        + "crypto map M 65535 ipsec-isakmp dynamic D\n"
+        + "crypto map M interface outside\n"
+    )
+    assert warnings(load(text)) == [
+        "crypto dynamic-map D 5 (crypto map M 65535): peer 2001:db8:2::1 is IPv6 but interface "
+        "GigabitEthernet0/0 (nameif outside), where crypto map M is applied, has no "
+        "'ipv6 address': the tunnel cannot be set up"
+    ]
+
+
+def test_ipv6_peers_of_an_unbound_map_or_a_missing_interface_give_no_ipv6_warning() -> None:
+    cfg = load(BASE + "crypto map M 10 set peer 2001:db8:2::1\n")
+    assert not [w for w in warnings(cfg) if "is IPv6" in w]
+    cfg = load(
+        BASE
+        + "interface eth0\n nameif inside\n"
+        + "crypto map M 10 set peer 2001:db8:2::1\ncrypto map M interface outside\n"
+    )
+    assert not [w for w in warnings(cfg) if "is IPv6" in w]

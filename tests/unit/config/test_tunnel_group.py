@@ -616,3 +616,28 @@ def test_check_map_rules() -> None:
         "enable them with 'tunnel-group-map enable rules'",
     ]
     assert [w for w in _warnings(FULL) if "master passphrase" not in w] == []
+
+
+def test_a_tunnel_group_named_by_an_ipv6_address() -> None:
+    """IPv6 peers (D114): the group is named by the RFC 5952 text, whatever the spelling."""
+    result = load_result(
+        "tunnel-group 2001:DB8:0:0::2 type ipsec-l2l\n"
+        "tunnel-group 2001:db8::0:2 ipsec-attributes\n"
+        " ikev1 pre-shared-key v6-key\n"
+        " ikev2 remote-authentication pre-shared-key remote-v6\n"
+        " ikev2 local-authentication pre-shared-key local-v6\n"
+    )
+    assert result.config is not None and result.diagnostics == []  # no non-IP-name warning
+    cfg = result.config
+    group = cfg.tunnel_groups["2001:db8::2"]
+    assert group.ipsec.ikev1_pre_shared_key == Secret("v6-key")
+    assert show_running_config(cfg, ("tunnel-group",), mask=False) == (
+        "tunnel-group 2001:db8::2 type ipsec-l2l\n"
+        "tunnel-group 2001:db8::2 ipsec-attributes\n"
+        " ikev1 pre-shared-key v6-key\n"
+        " ikev2 remote-authentication pre-shared-key remote-v6\n"
+        " ikev2 local-authentication pre-shared-key local-v6\n"
+    )
+    assert roundtrip(cfg) == cfg
+    assert run(cfg, "no tunnel-group 2001:db8:0::2") == []
+    assert cfg.tunnel_groups == {}

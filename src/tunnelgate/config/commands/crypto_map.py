@@ -183,11 +183,19 @@ def no_match_address(ctx: CommandContext, args: Args, entry: CryptoMapEntry) -> 
 
 
 def _peer(token: str) -> str:
-    """An IP address (canonical form) or a host name."""
+    """An IP address (canonical form: RFC 5952 for IPv6) or a host name."""
     try:
-        return str(ipaddress.ip_address(token))
+        address = ipaddress.ip_address(token)
     except ValueError:
         pass
+    else:
+        if "%" in token:  # fe80::1%eth0: a zone names a link of this host, not a peer
+            raise CommandError(
+                f"{token} is not a valid peer IP address or host name: a peer address has no "
+                "zone index",
+                "peers",
+            )
+        return str(address)
     if token.replace(".", "").isdigit() or not _HOSTNAME.fullmatch(token):
         raise CommandError(f"{token} is not a valid peer IP address or host name", "peers")
     return token
@@ -802,3 +810,35 @@ def check_map_interfaces(config: RunningConfig) -> list[Diagnostic]:
         for ifname, name in config.crypto_map_interfaces.items()
         if not config.nameif_exists(ifname)
     ]
+
+
+def _is_ipv6_peer(peer: str) -> bool:
+    return ":" in peer  # peers are kept canonical: a host name has no colon
+
+
+@check
+def check_ipv6_peers_have_an_ipv6_interface(config: RunningConfig) -> list[Diagnostic]:
+    """A crypto map reaches an IPv6 peer from the IPv6 address of its interface (D114)."""
+    out: list[Diagnostic] = []
+    for ifname, name in config.crypto_map_interfaces.items():
+        iface = next((i for i in config.interfaces.values() if i.nameif == ifname), None)
+        if iface is None or iface.ipv6_address is not None:
+            continue  # a missing nameif has its own warning
+        for seq, entry in sorted(config.crypto_maps.get(name, {}).items()):
+            labelled = [(_label(STATIC, name, seq), entry)]
+            if entry.dynamic_map is not None:
+                labelled = [
+                    (f"{_label(DYNAMIC, entry.dynamic_map, dseq)} (crypto map {name} {seq})", d)
+                    for dseq, d in sorted(config.dynamic_maps.get(entry.dynamic_map, {}).items())
+                ]
+            for label, e in labelled:
+                out.extend(
+                    _warning(
+                        f"{label}: peer {peer} is IPv6 but interface {iface.hardware} "
+                        f"(nameif {ifname}), where crypto map {name} is applied, has no "
+                        "'ipv6 address': the tunnel cannot be set up"
+                    )
+                    for peer in e.peers
+                    if _is_ipv6_peer(peer)
+                )
+    return out

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from tunnelgate.config.commands.objects import MASK_PREFIX, mask_error
+from ipaddress import IPv6Address
+
+from tunnelgate.config.commands.objects import MASK_PREFIX, ipv6_text, mask_error
 from tunnelgate.config.commands.table import CommandTable
 from tunnelgate.config.context import CommandContext, CommandError
 from tunnelgate.config.grammar import Args
 from tunnelgate.config.model import Interface, RunningConfig
 from tunnelgate.config.modes import CONFIG, INTERFACE
 from tunnelgate.config.render_types import Block, RenderOptions
-from tunnelgate.policy.address import ipv4_int
+from tunnelgate.policy.address import ipv4_int, ipv6_int, network_range
 
 COMMANDS = CommandTable()
 MAX_NAMEIF = 48
@@ -129,6 +131,114 @@ def no_ip_address(ctx: CommandContext, args: Args) -> None:
     current.ip_address = current.netmask = current.standby_address = None
 
 
+# --------------------------------------------------------------------------- IPv6
+
+
+def _not_global_unicast(address: str) -> str | None:
+    """Why ``address`` (RFC 5952 text) cannot be an interface's global address, or None."""
+    value = IPv6Address(address)
+    if value.is_unspecified:
+        return "it is the unspecified address"
+    if value.is_loopback:
+        return "it is the loopback address"
+    if value.is_multicast:
+        return "it is a multicast address"
+    if value.is_link_local:
+        return "it is a link-local address (the link-local address comes with 'ipv6 enable')"
+    if value.ipv4_mapped is not None:
+        return "it is an IPv4-mapped address"
+    return None
+
+
+def ipv6_interface_address(text: str, arg: str) -> tuple[str, int]:
+    """``X:X::X/LEN`` of ``ipv6 address`` as (RFC 5952 address, length); ``CommandError``
+    (caret under ``arg``) for bad text, a length outside 1-128, an address that is not a
+    global unicast one, or the subnet-router anycast address of a /1-/126."""
+    address, _, length = text.partition("/")
+    address = ipv6_text(address, arg)
+    digits = length.isascii() and length.isdigit()  # "²" is a digit that ``int`` refuses
+    if not digits or length != str(int(length)) or not 1 <= int(length) <= 128:
+        raise CommandError(
+            f"Invalid IPv6 prefix length /{length}: an interface prefix length is 1-128", arg
+        )
+    prefix = int(length)
+    problem = _not_global_unicast(address)
+    if problem is not None:
+        raise CommandError(f"{address}/{prefix} cannot be an interface address: {problem}", arg)
+    value = ipv6_int(address)
+    if prefix <= 126 and network_range(value, prefix)[0] == value:
+        raise CommandError(
+            f"{address} is the subnet-router anycast address of {address}/{prefix}", arg
+        )
+    return address, prefix
+
+
+_IPV6_ADDRESS = "ipv6 address X:X::X/LEN$prefix [standby X:X::X$standby]"
+
+
+def _ipv6_address(args: Args) -> tuple[str, int, str | None]:
+    address, prefix = ipv6_interface_address(args["prefix"], "prefix")
+    standby: str | None = args.get("standby")
+    if standby is not None:
+        standby = ipv6_text(standby, "standby")
+        if standby == address:
+            raise CommandError("the standby address must differ from the active one", "standby")
+        problem = _not_global_unicast(standby)
+        if problem is not None:
+            raise CommandError(f"standby address {standby}: {problem}", "standby")
+        if network_range(ipv6_int(standby), prefix) != network_range(ipv6_int(address), prefix):
+            raise CommandError(
+                f"standby address {standby} is not in the subnet of {address}/{prefix}",
+                "standby",
+            )
+    return address, prefix, standby
+
+
+@COMMANDS.command(
+    INTERFACE,
+    _IPV6_ADDRESS,
+    help="Set the interface's global IPv6 address (X:X::X/1-128)",
+    ipv6="Configure IPv6",
+    address="Set the interface address",
+    standby="The failover standby address",
+)
+def ipv6_address(ctx: CommandContext, args: Args) -> None:
+    current = _interface(ctx)
+    address, prefix, standby = _ipv6_address(args)
+    # one global address per interface: a new one replaces the old (D114)
+    current.ipv6_address, current.ipv6_prefix_length = address, prefix
+    current.ipv6_standby_address = standby
+
+
+@COMMANDS.command(INTERFACE, "no ipv6 address [X:X::X/LEN$prefix [standby X:X::X$standby]]")
+def no_ipv6_address(ctx: CommandContext, args: Args) -> None:
+    current = _interface(ctx)
+    if "prefix" in args:
+        address, prefix, _standby = _ipv6_address(args)
+        if (current.ipv6_address, current.ipv6_prefix_length) != (address, prefix):
+            raise CommandError(
+                f"ipv6 address {address}/{prefix} is not configured on interface "
+                f"{current.hardware}",
+                "prefix",
+            )
+    current.ipv6_address = current.ipv6_prefix_length = current.ipv6_standby_address = None
+
+
+@COMMANDS.command(
+    INTERFACE,
+    "ipv6 enable",
+    help="Enable IPv6 (a link-local address) on the interface",
+    enable="Enable IPv6 on the interface (its link-local address)",
+)
+def ipv6_enable(ctx: CommandContext, args: Args) -> None:
+    _interface(ctx).ipv6_enable = True
+
+
+@COMMANDS.command(INTERFACE, "no ipv6 enable")
+def no_ipv6_enable(ctx: CommandContext, args: Args) -> None:
+    _interface(ctx).ipv6_enable = False
+
+
 @COMMANDS.command(INTERFACE, "shutdown", shutdown="Disable the interface")
 def shutdown(ctx: CommandContext, args: Args) -> None:
     _interface(ctx).shutdown = True
@@ -182,6 +292,11 @@ def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
         else:
             standby = f" standby {item.standby_address}" if item.standby_address else ""
             children.append(f"ip address {item.ip_address} {item.netmask}{standby}")
+        if item.ipv6_address is not None:
+            standby = f" standby {item.ipv6_standby_address}" if item.ipv6_standby_address else ""
+            children.append(f"ipv6 address {item.ipv6_address}/{item.ipv6_prefix_length}{standby}")
+        if item.ipv6_enable:
+            children.append("ipv6 enable")
         blocks.append(Block.of(f"interface {item.hardware}", *children))
         blocks.append(_SEPARATOR)
     return blocks

@@ -86,7 +86,8 @@ def ipv6_prefix(text: str, arg: str) -> tuple[str, str]:
     for bad text, a length outside 0-128, or an address with bits past the prefix."""
     address, _, length = text.partition("/")
     network = ipv6_text(address, arg)
-    if not length.isdigit() or int(length) > 128 or length != str(int(length)):
+    digits = length.isascii() and length.isdigit()  # "²" is a digit that ``int`` refuses
+    if not digits or int(length) > 128 or length != str(int(length)):
         raise CommandError(f"Invalid IPv6 prefix length /{length}: it must be 0-128", arg)
     value = ipv6_int(network)
     low, _high = network_range(value, int(length))

@@ -1,14 +1,17 @@
-"""Device identity (``hostname``, ``domain-name``), static routes and ``sysopt``."""
+"""Device identity (``hostname``, ``domain-name``), static routes (``route``, ``ipv6 route``)
+and ``sysopt``."""
 
 from __future__ import annotations
 
+from ipaddress import IPv6Address
+
 from tunnelgate.config.checks import check
-from tunnelgate.config.commands.objects import check_pair
+from tunnelgate.config.commands.objects import check_pair, ipv6_prefix, ipv6_text
 from tunnelgate.config.commands.table import CommandTable
 from tunnelgate.config.context import CommandContext, CommandError
 from tunnelgate.config.diagnostics import Diagnostic, Severity
 from tunnelgate.config.grammar import Args
-from tunnelgate.config.model import Route, RunningConfig
+from tunnelgate.config.model import Ipv6Route, Route, RunningConfig
 from tunnelgate.config.modes import CONFIG
 from tunnelgate.config.render_types import Block, RenderOptions
 
@@ -116,6 +119,73 @@ def no_route(ctx: CommandContext, args: Args) -> None:
     )
 
 
+# --------------------------------------------------------------------------- IPv6 routes
+
+_IPV6_ROUTE = "ipv6 route WORD$ifname X:X::X/LEN$prefix X:X::X$gateway [<1-254>$distance]"
+
+
+def _ipv6_route(args: Args) -> Ipv6Route:
+    network, length = ipv6_prefix(args["prefix"], "prefix")
+    gateway = ipv6_text(args["gateway"], "gateway")
+    value = IPv6Address(gateway)
+    if value.is_unspecified or value.is_multicast or value.is_loopback:
+        kind = (
+            "the unspecified address"
+            if value.is_unspecified
+            else "a multicast address"
+            if value.is_multicast
+            else "the loopback address"
+        )
+        raise CommandError(f"invalid next hop {gateway}: it is {kind}", "gateway")
+    return Ipv6Route(args["ifname"], network, int(length), gateway, args.get("distance", 1))
+
+
+def _same_path6(a: Ipv6Route, b: Ipv6Route) -> bool:
+    return (a.interface, a.network, a.prefix_length, a.gateway) == (
+        b.interface,
+        b.network,
+        b.prefix_length,
+        b.gateway,
+    )
+
+
+@COMMANDS.command(
+    CONFIG,
+    _IPV6_ROUTE,
+    help="Add a static IPv6 route",
+    ipv6="Configure IPv6",
+    route="Add a static route",
+)
+def ipv6_route(ctx: CommandContext, args: Args) -> None:
+    new = _ipv6_route(args)
+    routes = ctx.config.ipv6_routes
+    for i, existing in enumerate(routes):
+        if _same_path6(existing, new):
+            routes[i] = new  # same path: a new distance replaces the old one
+            return
+    routes.append(new)
+
+
+@COMMANDS.command(CONFIG, f"no {_IPV6_ROUTE}")
+def no_ipv6_route(ctx: CommandContext, args: Args) -> None:
+    old = _ipv6_route(args)
+    routes = ctx.config.ipv6_routes
+    for i, existing in enumerate(routes):
+        if _same_path6(existing, old):
+            del routes[i]
+            return
+    raise CommandError(
+        f"no ipv6 route {old.network}/{old.prefix_length} via {old.gateway} on {old.interface}",
+        "ifname",
+    )
+
+
+def ipv6_route_line(r: Ipv6Route) -> str:
+    """As the ASA shows it: the distance only when it is not the default 1."""
+    distance = f" {r.distance}" if r.distance != 1 else ""
+    return f"ipv6 route {r.interface} {r.network}/{r.prefix_length} {r.gateway}{distance}"
+
+
 # --------------------------------------------------------------------------- sysopt
 
 
@@ -148,11 +218,12 @@ def render(config: RunningConfig, options: RenderOptions) -> list[Block]:
 
 
 def render_tail(config: RunningConfig, options: RenderOptions) -> list[Block]:
-    """Blocks after the access lists: routes, ``sysopt``."""
+    """Blocks after the access lists: routes, IPv6 routes, ``sysopt``."""
     blocks = [
         Block.of(f"route {r.interface} {r.network} {r.mask} {r.gateway} {r.distance}")
         for r in config.routes
     ]
+    blocks.extend(Block.of(ipv6_route_line(r)) for r in config.ipv6_routes)
     if not config.sysopt_permit_vpn:
         blocks.append(Block.of("no sysopt connection permit-vpn"))
     elif options.all:
@@ -173,5 +244,18 @@ def check_route_interfaces(config: RunningConfig) -> list[Diagnostic]:
             f"no interface has 'nameif {r.interface}'",
         )
         for r in config.routes
+        if not config.nameif_exists(r.interface)
+    ]
+
+
+@check
+def check_ipv6_route_interfaces(config: RunningConfig) -> list[Diagnostic]:
+    """An IPv6 route out of an interface name that no interface carries."""
+    return [
+        Diagnostic(
+            Severity.WARNING,
+            f"{ipv6_route_line(r)}: no interface has 'nameif {r.interface}'",
+        )
+        for r in config.ipv6_routes
         if not config.nameif_exists(r.interface)
     ]

@@ -13,7 +13,7 @@ from tunnelgate.config.model.access_list import (
     Remark,
 )
 from tunnelgate.config.model.crypto_map import CryptoMapEntry, TfcPackets
-from tunnelgate.config.model.interface import Interface, Route
+from tunnelgate.config.model.interface import Interface, Ipv6Route, Route
 from tunnelgate.config.model.ipsec import IpsecProposal, IpsecSettings, TransformSet
 from tunnelgate.config.model.isakmp import Ikev1Policy, Ikev2Policy, IsakmpSettings
 from tunnelgate.config.model.logging import LoggingHost, LoggingSettings
@@ -43,6 +43,7 @@ __all__ = [
     "IpsecAttributes",
     "IpsecProposal",
     "IpsecSettings",
+    "Ipv6Route",
     "IsakmpSettings",
     "Keepalive",
     "LoggingHost",

@@ -17,6 +17,11 @@ class Interface:
     standby_address: str | None = None  # ``ip address A M standby S`` (failover peer)
     shutdown: bool = False
     description: str | None = None
+    # ``ipv6 address X:X::X/LEN [standby X:X::X]``: one global address, RFC 5952 text
+    ipv6_address: str | None = None
+    ipv6_prefix_length: int | None = None
+    ipv6_standby_address: str | None = None
+    ipv6_enable: bool = False  # ``ipv6 enable`` (link-local address only; kept and shown)
 
 
 @dataclass(slots=True)
@@ -26,5 +31,16 @@ class Route:
     interface: str
     network: str
     mask: str
+    gateway: str
+    distance: int = 1
+
+
+@dataclass(slots=True)
+class Ipv6Route:
+    """``ipv6 route IFNAME X:X::X/LEN GATEWAY [DISTANCE]`` (RFC 5952 text)."""
+
+    interface: str
+    network: str
+    prefix_length: int
     gateway: str
     distance: int = 1

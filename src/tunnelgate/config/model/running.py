@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from tunnelgate.config.model.access_list import AccessGroup, AccessList
 from tunnelgate.config.model.crypto_map import CryptoMapEntry
-from tunnelgate.config.model.interface import Interface, Route
+from tunnelgate.config.model.interface import Interface, Ipv6Route, Route
 from tunnelgate.config.model.ipsec import IpsecSettings
 from tunnelgate.config.model.isakmp import Ikev1Policy, Ikev2Policy, IsakmpSettings
 from tunnelgate.config.model.logging import LoggingSettings
@@ -28,6 +28,7 @@ class RunningConfig:
     domain_name: str | None = None
     interfaces: dict[str, Interface] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
+    ipv6_routes: list[Ipv6Route] = field(default_factory=list)
     network_objects: dict[str, NetworkObject] = field(default_factory=dict)
     network_object_groups: dict[str, NetworkObjectGroup] = field(default_factory=dict)
     access_lists: dict[str, AccessList] = field(default_factory=dict)

@@ -75,7 +75,7 @@ from tunnelgate.ike.v1.payloads import (
     VidPayload,
 )
 from tunnelgate.ike.v1.proposals import SaPayload, Transform
-from tunnelgate.ike.v1.state import NONCE_BYTES, Address, MainModeState, Phase1Sa
+from tunnelgate.ike.v1.state import NONCE_BYTES, Address, MainModeState, Phase1Sa, local_of
 from tunnelgate.policy.ike import Ikev1Policy
 from tunnelgate.policy.refusal import Refusal
 from tunnelgate.policy.tunnel_group_lookup import find_tunnel_group
@@ -107,12 +107,13 @@ class AggressiveModeExchange(MainModeExchange):
         sa.private, sa.public_i = dh.group(policies[0].group).generate(self.random)
         sa.origin = sa.peer
         payloads: list[Payload] = [offer, KePayload(sa.public_i), NoncePayload(sa.nonce_i)]
+        local = local_of(sa, self.address)[0]
         if _signing(sa, policies):  # IDii from the certificate, and CERTREQ (RFC 2409 §5.4)
             assert sa.local is not None
-            identity = certificate_identity(self.gateway, sa.local.certificate, self.address[0])
+            identity = certificate_identity(self.gateway, sa.local.certificate, local)
             payloads += [identity, *certificate_requests(self.gateway)]
         else:
-            payloads.append(local_identity(self.gateway, self.address[0]))
+            payloads.append(local_identity(self.gateway, local))
         if self.gateway.nat_traversal:
             payloads.append(VidPayload(RFC_3947_VID))
         payloads.append(VidPayload(DPD_VID))
@@ -149,7 +150,7 @@ class AggressiveModeExchange(MainModeExchange):
         sa.nonce_r = self.random(NONCE_BYTES)
         sa.private, sa.public_r = dh.group(choice.policy.group).generate(self.random)
         self._derive(sa, sa.public_i, m)
-        own = local_identity(self.gateway, self.address[0])
+        own = local_identity(self.gateway, local_of(sa, self.address)[0])
         digest = phase1_hash(hash_r, sa, id_body(own))
         payloads: list[Payload] = [
             proposal.answer(chosen.number, transform),
@@ -224,7 +225,7 @@ class AggressiveModeExchange(MainModeExchange):
             if not hmac.compare_digest(m.get(HashPayload).data, expected):
                 reason = f"HASH_R of {text} does not verify, pre-shared keys differ?"
                 raise Phase1Error(N.AUTHENTICATION_FAILED, reason)
-            own = local_identity(self.gateway, self.address[0])
+            own = local_identity(self.gateway, local_of(sa, self.address)[0])
             digest = phase1_hash(hash_i, sa, id_body(own))
             payloads = (HashPayload(digest), *self._nat_d(sa))
         if sa.nat_detected:  # the float (RFC 3947 §4): AM3 encrypted, to UDP 4500
@@ -239,9 +240,8 @@ class AggressiveModeExchange(MainModeExchange):
         origin = sa.origin or sa.peer
         if sa.peer_nat_t:
             hash_name = prf_of(sa).hash_name
-            seen = nat_detected(
-                m.payloads, hash_name, sa.cookie_i, sa.cookie_r, self.address, origin
-            )
+            local = local_of(sa, self.address)
+            seen = nat_detected(m.payloads, hash_name, sa.cookie_i, sa.cookie_r, local, origin)
             sa.nat_detected = seen or sa.peer != origin
         if sa.signatures:
             verified = self._peer_certificate(m, now)
@@ -263,11 +263,9 @@ class AggressiveModeExchange(MainModeExchange):
         if not sa.peer_nat_t:
             return []
         hash_name = prf_of(sa).hash_name
-        peer = sa.origin or sa.peer
+        peer, local = sa.origin or sa.peer, local_of(sa, self.address)
         return list(
-            nat_d_payloads(
-                hash_name, sa.cookie_i, sa.cookie_r, self.address, peer, draft=sa.nat_t_draft
-            )
+            nat_d_payloads(hash_name, sa.cookie_i, sa.cookie_r, local, peer, draft=sa.nat_t_draft)
         )
 
 

@@ -1,15 +1,19 @@
 """The IKEv1 engine (RFC 2409) without I/O: main and aggressive mode with pre-shared keys,
 quick mode, the encrypted informational exchange and phase-1 rekeying.
 
-One ``Ikev1Engine`` serves one local address of a gateway, with the house surface of
-ARCHITECTURE.md: ``receive_datagram(data, addr, now)``, ``datagrams_to_send(now)``,
-``get_timer()``, ``handle_timer(now)``, ``next_event()`` and the commands
+One ``Ikev1Engine`` serves the local addresses of one interface of a gateway (its IPv4
+address and, when configured, its IPv6 address: ``tunnelgate.ike.addresses``, D115), with the
+house surface of ARCHITECTURE.md: ``receive_datagram(data, addr, now, local=None)``,
+``datagrams_to_send(now)`` (or ``datagrams_to_send_from(now)``, which also says the local
+address each datagram leaves from), ``get_timer()``, ``handle_timer(now)``, ``next_event()``
+and the commands
 ``initiate(entry, rule, now)`` (main mode, or aggressive mode when the entry says
 ``set ikev1 phase1-mode aggressive``, then quick mode for ``rule``),
 ``create_child(sa, entry, rule, now)`` (another quick mode on an ISAKMP SA),
 ``delete_child(spi_in, now)``, ``delete_sa(sa, now)`` and ``check_liveness(sa, now)``.
-ISAKMP SAs are filed by (initiator cookie, peer address); IPsec SAs are reported with the
-IKEv2 child-SA events (``events``).
+ISAKMP SAs are filed by (initiator cookie, peer address) and keep the local address they use
+(``Phase1Sa.local_address``: of the peer's family when we initiate, the one MM1/AM1 arrived
+on when we answer); IPsec SAs are reported with the IKEv2 child-SA events (``events``).
 
 Reliability (RFC 2408 §5, as pluto and charon do it): the initiator retransmits its last
 message until the answer arrives; a repeat of the last message a responder received is
@@ -43,8 +47,16 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
+from collections.abc import Sequence
 
 from tunnelgate.crypto.errors import CryptoError, UnknownAlgorithm
+from tunnelgate.ike.addresses import (
+    LocalAddresses,
+    canonical,
+    canonical_peer,
+    default_mtu,
+    interface_addresses,
+)
 from tunnelgate.ike.v1 import aggressive_mode, main_mode
 from tunnelgate.ike.v1.aggressive_mode import AggressiveModeExchange, am3_floats
 from tunnelgate.ike.v1.constants import ExchangeType, NotifyMessageType, PayloadType, ProtocolId
@@ -52,7 +64,6 @@ from tunnelgate.ike.v1.encoding import DecodeError
 from tunnelgate.ike.v1.errors import Phase1Error
 from tunnelgate.ike.v1.events import Ikev1Event, Ikev1SaEstablished, Ikev1SaFailed
 from tunnelgate.ike.v1.fragmentation import (
-    DEFAULT_MTU,
     Held,
     Outgoing,
     Reassembler,
@@ -75,9 +86,15 @@ from tunnelgate.ike.v1.nat_traversal import may_float
 from tunnelgate.ike.v1.payloads import FragmentPayload, NotifyPayload, Payload
 from tunnelgate.ike.v1.quick_mode import QuickModeExchange
 from tunnelgate.ike.v1.rekey import Phase1Rekey
-from tunnelgate.ike.v1.state import COOKIE_BYTES, Address, MainModeState, Phase1Sa, RandomSource
+from tunnelgate.ike.v1.state import (
+    COOKIE_BYTES,
+    Address,
+    MainModeState,
+    Phase1Sa,
+    RandomSource,
+    local_of,
+)
 from tunnelgate.policy.acl import Rule
-from tunnelgate.policy.address import ipv4_text
 from tunnelgate.policy.crypto_map import MapEntry
 from tunnelgate.policy.gateway import GatewayPolicy
 from tunnelgate.policy.refusal import Refusal
@@ -94,7 +111,11 @@ S = MainModeState
 
 
 class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
-    """IKEv1 for one local address of a gateway (see the module docstring)."""
+    """IKEv1 for the local addresses of one interface of a gateway (see the module docstring).
+
+    ``addresses``: the local IP addresses (text) the engine serves; by default the
+    interface's IPv4 address and its IPv6 address when it has one. ``address`` is the
+    primary one (IPv4 when there is one), ``addresses`` all of them, each with ``port``."""
 
     def __init__(
         self,
@@ -106,22 +127,27 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
         retransmit_tries: int = 5,
         port: int = 500,
         fragment_mtu: int | None = None,
+        addresses: Sequence[str] | None = None,
     ) -> None:
         self.gateway = gateway
         self.interface = interface
-        iface = gateway.interfaces[interface]
-        if iface.address is None:
-            raise ValueError(f"interface {interface} has no IPv4 address")
-        self.address = (ipv4_text(iface.address), port)
+        if addresses is None:
+            addresses = interface_addresses(gateway, interface)
+            if not addresses:
+                raise ValueError(f"interface {interface} has no IPv4 or IPv6 address")
+        self._locals = LocalAddresses(addresses, port)
+        self.address = self._locals.primary
+        self.addresses = self._locals.all
         self.random = random
         self.retransmit_timeout_s = retransmit_timeout_s
         self.retransmit_tries = retransmit_tries
         self.sas: dict[tuple[bytes, str], Phase1Sa] = {}
-        self._outbox: list[tuple[bytes, Address]] = []
+        self._outbox: list[tuple[bytes, Address, Address]] = []  # data, peer, local
         self._events: deque[Ikev1Event] = deque()
         self.drops: Counter[str] = Counter()
         # IKEv1 fragmentation (``fragmentation``): the MTU of fragment datagrams (None: the
-        # gateway's IKEv2 fragmentation MTU, else 576), the SAs whose peer announced it
+        # gateway's IKEv2 fragmentation MTU, else 576 for IPv4 and 1280 for IPv6), the SAs
+        # whose peer announced it
         self.fragment_mtu = fragment_mtu
         self.fragmenting: dict[tuple[bytes, str], Outgoing] = {}
         self.reassembly = Reassembler()
@@ -135,8 +161,9 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
             raise ValueError(f"{entry.label} has no peer")
         if not self.gateway.ikev1_policies:
             raise ValueError("no crypto ikev1 policy is configured")
-        peer = (entry.peers[0], peer_port)
-        sa = Phase1Sa(True, peer, self._new_cookie())
+        peer = (canonical(entry.peers[0]), peer_port)
+        local = self._locals.for_peer(peer[0])  # ValueError: no address of the peer's family
+        sa = Phase1Sa(True, peer, self._new_cookie(), local_address=local)
         self._initiator_auth(sa)  # the group's key / certificate (main_mode); else ValueError
         self.create_child(sa, entry, rule, now)  # queued; ValueError before anything is sent
         self.sas[sa.key] = sa
@@ -147,8 +174,27 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
         return sa
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        """The datagrams to send now, as (data, peer). Callers that serve more than one
+        local address use ``datagrams_to_send_from`` instead (both drain the same queue)."""
+        out, self._outbox = self._outbox, []
+        return [(data, peer) for data, peer, _ in out]
+
+    def datagrams_to_send_from(self, now: float) -> list[tuple[bytes, Address, Address]]:
+        """The datagrams to send now, as (data, peer, local): ``local`` is the address of
+        ``addresses`` (with the engine's port) it leaves from, the SA's ``local_address``.
+        The port to send from stays the caller's choice, as with ``datagrams_to_send``: 4500
+        with the non-ESP marker when the peer's port is 4500 (NAT traversal)."""
         out, self._outbox = self._outbox, []
         return out
+
+    def set_addresses(self, addresses: Sequence[str]) -> None:
+        """Serve ``addresses`` from now on (a reconfiguration added or removed the
+        interface's IPv6 address), with the same port. SAs keep the local address they use;
+        datagrams for one whose address is gone are dropped (``not-a-local-address``) until
+        it fails or is deleted. ``ValueError`` for bad text or no address at all."""
+        self._locals = LocalAddresses(addresses, self.address[1])
+        self.address = self._locals.primary
+        self.addresses = self._locals.all
 
     def next_event(self) -> Ikev1Event | None:
         return self._events.popleft() if self._events else None
@@ -188,27 +234,36 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
             if sa.rekey_at is not None and sa.rekey_at <= now and sa.key in self.sas:
                 self.rekey_sa(sa, now)
 
-    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
-        """Handle one datagram from ``addr``; never raises for anything the peer sends."""
+    def receive_datagram(
+        self, data: bytes, addr: Address, now: float, local: Address | str | None = None
+    ) -> None:
+        """Handle one datagram from ``addr`` that arrived on our address ``local`` (its IP
+        counts; None: our address of ``addr``'s family, the IPv4 one for an IPv4 peer as
+        before); never raises for anything the peer sends."""
         try:
-            self._receive(data, addr, now)
+            addr = canonical_peer(addr)
+            arrival = self._locals.arrival(local, addr[0])
+            if arrival is None:
+                self.drops["not-a-local-address"] += 1
+                return
+            self._receive(data, addr, arrival, now)
         except (DecodeError, CryptoError, UnknownAlgorithm, ValueError) as exc:
             self.drops[type(exc).__name__] += 1
             log.debug("dropped %d bytes from %s:%d: %s", len(data), addr[0], addr[1], exc)
 
     # ------------------------------------------------------------------ dispatch
 
-    def _receive(self, data: bytes, addr: Address, now: float) -> None:
+    def _receive(self, data: bytes, addr: Address, local: Address, now: float) -> None:
         envelope = decode_envelope(data)
         header = envelope.header
         if envelope.first_payload == PayloadType.FRAGMENT:
-            self._on_fragment(envelope, addr, now)
+            self._on_fragment(envelope, addr, local, now)
         elif header.exchange_type in (ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE):
-            self._on_phase1(envelope, data, addr, now)
+            self._on_phase1(envelope, data, addr, local, now)
         elif header.exchange_type == ExchangeType.INFORMATIONAL and not header.is_encrypted:
             self._on_informational(envelope, addr)
         elif header.exchange_type in (ExchangeType.INFORMATIONAL, ExchangeType.QUICK_MODE):
-            sa = self._established_sa(header, addr)
+            sa = self._established_sa(header, addr, local)
             if sa is None:
                 return
             previous, heard = sa.peer, sa.last_heard
@@ -227,7 +282,9 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
         else:
             self.drops["unsupported-exchange"] += 1
 
-    def _on_phase1(self, envelope: Envelope, data: bytes, addr: Address, now: float) -> None:
+    def _on_phase1(
+        self, envelope: Envelope, data: bytes, addr: Address, local: Address, now: float
+    ) -> None:
         header = envelope.header
         aggressive = header.exchange_type == ExchangeType.AGGRESSIVE
         if header.message_id != 0:
@@ -243,6 +300,10 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
                 return
             sa = Phase1Sa(False, addr, header.initiator_cookie, self._new_cookie())
             sa.state = S.AGGR_R0 if aggressive else S.MAIN_R0
+            sa.local_address = local  # the address MM1/AM1 arrived on (D115)
+        elif sa.local_address is not None and sa.local_address[0] != local[0]:
+            self.drops["unexpected-local-address"] += 1
+            return
         elif sa.state.aggressive != aggressive:
             self.drops["out-of-state"] += 1
             return
@@ -301,11 +362,14 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
             sa.peer[0], previous[1], sa.peer[1],
         )  # fmt: skip
 
-    def _established_sa(self, header: Header, addr: Address) -> Phase1Sa | None:
+    def _established_sa(self, header: Header, addr: Address, local: Address) -> Phase1Sa | None:
         """The established ISAKMP SA a quick mode or encrypted informational belongs to."""
         sa = self.sas.get((header.initiator_cookie, addr[0]))
         if sa is None or header.responder_cookie != sa.cookie_r:
             self.drops["unknown-cookie"] += 1
+            return None
+        if sa.local_address is not None and sa.local_address[0] != local[0]:
+            self.drops["unexpected-local-address"] += 1
             return None
         if sa.peer != addr and not may_float(sa.peer, addr, sa.nat_detected):
             self.drops["unexpected-port"] += 1
@@ -365,12 +429,14 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
         """Send a phase-1 message, in fragments when it is too long and the peer announced
         fragmentation (a retransmission sends the same fragments again)."""
         outgoing = self.fragmenting.get(sa.key)
+        local = local_of(sa, self.address)
         if outgoing is None:
-            self._outbox.append((data, sa.peer))
+            self._outbox.append((data, sa.peer, local))
             return
-        mtu = self.fragment_mtu or self.gateway.ikev2_fragmentation_mtu or DEFAULT_MTU
-        limit = max_message_size(mtu, sa.peer[1])
-        self._outbox.extend((d, sa.peer) for d in outgoing.datagrams_for(data, limit))
+        ipv6 = ":" in sa.peer[0]
+        mtu = self.fragment_mtu or self.gateway.ikev2_fragmentation_mtu or default_mtu(sa.peer[0])
+        limit = max_message_size(mtu, sa.peer[1], ipv6=ipv6)
+        self._outbox.extend((d, sa.peer, local) for d in outgoing.datagrams_for(data, limit))
 
     def _fragments_to(self, sa: Phase1Sa) -> None:
         """The peer of ``sa`` announced fragmentation: long messages go out in fragments."""
@@ -379,7 +445,7 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
             keep = {*self.sas, sa.key}
             self.fragmenting = {k: v for k, v in self.fragmenting.items() if k in keep}
 
-    def _on_fragment(self, envelope: Envelope, addr: Address, now: float) -> None:
+    def _on_fragment(self, envelope: Envelope, addr: Address, local: Address, now: float) -> None:
         """One IKEv1 fragment (``fragmentation``): the whole message, once every fragment is
         there, takes the normal receive path. The Encryption flag is ignored: racoon sets it
         on fragments, which are never encrypted themselves."""
@@ -417,7 +483,7 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
         if whole[16] == PayloadType.FRAGMENT:  # the next payload octet: no nesting
             self.drops["fragment-malformed"] += 1
             return
-        self._receive(whole, addr, now)
+        self._receive(whole, addr, local, now)
 
     def _established(self, sa: Phase1Sa, now: float) -> None:
         choice = sa.choice
@@ -434,6 +500,7 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
                 sa.initiator,
                 f"{p.encryption}/{p.hash}/group {p.group}/{p.authentication}",
                 choice.lifetime_seconds,
+                local_of(sa, self.address),
             )
         )
         by_id = sa.peer_id is not None  # aggressive-mode responder: the group of IDii
@@ -463,7 +530,8 @@ class Ikev1Engine(AggressiveModeExchange, QuickModeExchange, Phase1Rekey):
         )
         spi = sa.cookie_i + sa.cookie_r
         notify = NotifyPayload(error.notify, protocol_id=ProtocolId.PROTO_ISAKMP, spi=spi)
-        self._outbox.append((encode_message(Message(header, (notify,))), sa.peer))
+        local = local_of(sa, self.address)
+        self._outbox.append((encode_message(Message(header, (notify,))), sa.peer, local))
         self.drops[error.notify.name] += 1
         self._fail(sa, error.notify.name, error.reason)
 

@@ -28,6 +28,7 @@ class Ikev1SaEstablished:
     initiator: bool
     algorithms: str  # e.g. "aes-256/sha/group 5/pre-share"
     lifetime_seconds: int
+    local_address: tuple[str, int] = ("", 0)  # our address the ISAKMP SA uses (D115)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ sent it. A peer announces it with the 16 bare octets or with a capability word t
 ``CAPABILITY_IKE`` set (``announces_fragmentation``).
 
 Sending (strongSwan ``message.c`` ``fragment()``): a phase-1 message longer than the largest
-IKE message the path carries (``max_message_size``: the MTU less the IPv4 and UDP headers and
-the non-ESP marker on UDP 4500) is sent, once both sides announced the vendor ID, as the
+IKE message the path carries (``max_message_size``: the MTU less the IP (IPv4 or IPv6) and UDP
+headers and the non-ESP marker on UDP 4500) is sent, once both sides announced the vendor ID, as the
 complete encoded datagram (the ISAKMP header included; the ciphertext when it is encrypted)
 cut into slices of at most ``max_message - 28 - 8`` octets. Each slice travels in its own
 unencrypted ISAKMP message: the SA's cookies, exchange type main mode (aggressive mode for
@@ -65,9 +65,11 @@ FRAGMENTATION_VID = CISCO_FRAGMENTATION_ID + CAPABILITY_IKE.to_bytes(4, "big")
 
 FRAGMENT_HEADER_SIZE = 8  # generic payload header + fragment ID, number, flags
 IPV4_UDP_OVERHEAD = 20 + 8
+IPV6_UDP_OVERHEAD = 40 + 8
 NON_ESP_MARKER_SIZE = 4
 NAT_T_PORT = 4500
 DEFAULT_MTU = 576  # IPv4 minimum datagram size: strongSwan's and the ASA's IPv4 default
+DEFAULT_MTU_IPV6 = 1280  # IPv6 minimum link MTU (RFC 8200 §5): the default over IPv6 (D115)
 
 MAX_FRAGMENTS = 100  # per message: the spec's "a maximum of a 100 fragments can be received"
 MAX_MESSAGE_BYTES = 32768  # a reassembled message; certificate chains stay well below
@@ -110,11 +112,12 @@ def with_fragmentation_vid(data: bytes) -> bytes:
 # --- sending -----------------------------------------------------------------------------------
 
 
-def max_message_size(mtu: int, peer_port: int) -> int:
-    """The largest IKE message (ISAKMP header included) that fits an IPv4 datagram of ``mtu``
-    octets towards ``peer_port`` (the non-ESP marker precedes it on UDP 4500)."""
+def max_message_size(mtu: int, peer_port: int, *, ipv6: bool = False) -> int:
+    """The largest IKE message (ISAKMP header included) that fits an IPv4 (``ipv6``: IPv6)
+    datagram of ``mtu`` octets towards ``peer_port`` (the non-ESP marker precedes it on UDP
+    4500)."""
     marker = NON_ESP_MARKER_SIZE if peer_port == NAT_T_PORT else 0
-    return mtu - IPV4_UDP_OVERHEAD - marker
+    return mtu - (IPV6_UDP_OVERHEAD if ipv6 else IPV4_UDP_OVERHEAD) - marker
 
 
 def fragment_datagrams(data: bytes, fragment_id: int, max_message: int) -> list[bytes]:
@@ -270,6 +273,7 @@ class Reassembler:
 __all__ = [
     "CAPABILITY_IKE",
     "DEFAULT_MTU",
+    "DEFAULT_MTU_IPV6",
     "FRAGMENTATION_VID",
     "MAX_FRAGMENTS",
     "MAX_MESSAGE_BYTES",

@@ -31,11 +31,15 @@ from tunnelgate.policy.gateway import GatewayPolicy
 UDP = 17
 IKE_PORT = 500
 _TEXT_TYPES = (IdType.ID_FQDN, IdType.ID_USER_FQDN, IdType.ID_KEY_ID)
+_ADDRESS_OCTETS: dict[int, int] = {IdType.ID_IPV4_ADDR: 4, IdType.ID_IPV6_ADDR: 16}
 
 
 def own_identity(address: str) -> IdPayload:
-    """Our IDii / IDir: ID_IPV4_ADDR of the interface address, UDP/500."""
-    return IdPayload(IdType.ID_IPV4_ADDR, ipaddress.IPv4Address(address).packed, UDP, IKE_PORT)
+    """Our IDii / IDir: ID_IPV4_ADDR or ID_IPV6_ADDR (RFC 2407 §4.6.2.1, types 1 and 5) of
+    the SA's local address, UDP/500."""
+    packed = ipaddress.ip_address(address).packed
+    id_type = IdType.ID_IPV6_ADDR if len(packed) == 16 else IdType.ID_IPV4_ADDR
+    return IdPayload(id_type, packed, UDP, IKE_PORT)
 
 
 def local_identity(gateway: GatewayPolicy, address: str) -> IdPayload:
@@ -61,15 +65,19 @@ def id_body(identity: IdPayload) -> bytes:
 def check_peer_identity(
     identity: IdPayload, peer_address: str, *, validate: bool, behind_nat: bool
 ) -> str:
-    """The identity as text; ``Phase1Error(INVALID-ID-INFORMATION)`` when it is malformed or
-    (validated) an address other than the peer's."""
+    """The identity as text (an IPv6 address in RFC 5952 form);
+    ``Phase1Error(INVALID-ID-INFORMATION)`` when it is malformed or (validated) an address
+    other than the peer's (of either family: an IPv4 ID from an IPv6 peer is another address)."""
     if (identity.protocol, identity.port) not in ((0, 0), (UDP, IKE_PORT), (UDP, 0)):
         raise _invalid(f"identity protocol {identity.protocol} port {identity.port}")
-    if identity.id_type == IdType.ID_IPV4_ADDR:
-        if len(identity.data) != 4:
-            raise _invalid(f"ID_IPV4_ADDR of {len(identity.data)} octets")
-        text = str(ipaddress.IPv4Address(identity.data))
-        if validate and not behind_nat and text != peer_address:
+    size = _ADDRESS_OCTETS.get(int(identity.id_type))
+    if size is not None:
+        if len(identity.data) != size:
+            name = IdType(identity.id_type).name
+            raise _invalid(f"{name} of {len(identity.data)} octets")
+        address = ipaddress.ip_address(identity.data)
+        text = str(address)
+        if validate and not behind_nat and not _same_address(address, peer_address):
             raise _invalid(f"identity {text} is not the peer address {peer_address}")
         return text
     if identity.id_type in _TEXT_TYPES and identity.data:
@@ -147,6 +155,13 @@ def check_certificate_identity(
             f"{certificate.subject.rfc4514_string()} (peer-id-validate {peer_id_validate})"
         )
     return text
+
+
+def _same_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, peer: str) -> bool:
+    try:
+        return address == ipaddress.ip_address(peer)
+    except ValueError:
+        return False
 
 
 def _invalid(reason: str) -> Phase1Error:

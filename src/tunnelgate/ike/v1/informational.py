@@ -40,7 +40,7 @@ from tunnelgate.ike.v1.events import (
 from tunnelgate.ike.v1.keymat import quick_mode_hash
 from tunnelgate.ike.v1.message import Envelope, Header, encode_payloads
 from tunnelgate.ike.v1.payloads import DeletePayload, HashPayload, NotifyPayload, Payload
-from tunnelgate.ike.v1.state import Address, Phase1Sa, QuickModeState, RandomSource
+from tunnelgate.ike.v1.state import Address, Phase1Sa, QuickModeState, RandomSource, local_of
 from tunnelgate.policy.gateway import GatewayPolicy
 
 DPD_VID = bytes.fromhex("afcad71368a1f1c96b8696fc77570100")  # RFC 3706 §5, version 1.0
@@ -78,10 +78,11 @@ class InformationalExchange:
     gateway: GatewayPolicy
     interface: str
     random: RandomSource
+    address: Address  # the primary local address (an SA's ``local_address`` when it has none)
     retransmit_tries: int
     sas: dict[tuple[bytes, str], Phase1Sa]
     drops: Counter[str]
-    _outbox: list[tuple[bytes, Address]]
+    _outbox: list[tuple[bytes, Address, Address]]  # data, peer, our address it leaves from
     _events: deque[Ikev1Event]
 
     # ------------------------------------------------------------------ commands
@@ -151,7 +152,8 @@ class InformationalExchange:
             phase1_prf(sa), sa.keys.skeyid_a, mid, encode_payloads(payloads)[1]
         )
         header = Header(sa.cookie_i, sa.cookie_r, ExchangeType.INFORMATIONAL, message_id=mid)
-        self._outbox.append((sa.protection.seal(header, [HashPayload(digest), *payloads]), sa.peer))
+        sealed = sa.protection.seal(header, [HashPayload(digest), *payloads])
+        self._outbox.append((sealed, sa.peer, local_of(sa, self.address)))
         sa.protection.ivs.pop(mid, None)  # a one-message exchange
 
     def _on_encrypted_informational(self, sa: Phase1Sa, envelope: Envelope, now: float) -> None:

@@ -116,7 +116,14 @@ from tunnelgate.ike.v1.payloads import (
 from tunnelgate.ike.v1.proposals import SaPayload, Transform
 from tunnelgate.ike.v1.protection import Protection
 from tunnelgate.ike.v1.sa_constants import AuthenticationMethod
-from tunnelgate.ike.v1.state import NONCE_BYTES, Address, MainModeState, Phase1Sa, RandomSource
+from tunnelgate.ike.v1.state import (
+    NONCE_BYTES,
+    Address,
+    MainModeState,
+    Phase1Sa,
+    RandomSource,
+    local_of,
+)
 from tunnelgate.pki.certificates import CertificateError, load_certificates
 from tunnelgate.pki.credentials import LocalCredential
 from tunnelgate.pki.signatures import SignatureError, ikev1_auth_method, ikev1_sign, ikev1_verify
@@ -302,8 +309,9 @@ class MainModeExchange:
             payloads += certificate_requests(self.gateway)
         if sa.peer_nat_t:
             hash_name = prf_of(sa).hash_name
+            local = local_of(sa, self.address)
             payloads += nat_d_payloads(
-                hash_name, sa.cookie_i, sa.cookie_r, self.address, sa.peer, draft=sa.nat_t_draft
+                hash_name, sa.cookie_i, sa.cookie_r, local, sa.peer, draft=sa.nat_t_draft
             )
         self._send(sa, encode_message(Message(self._header(sa), tuple(payloads))), now)
 
@@ -332,7 +340,7 @@ class MainModeExchange:
         if sa.signatures:
             self._send_encrypted(sa, self._signed(sa, hash_i), now)
             return
-        identity = own_identity(self.address[0])
+        identity = own_identity(local_of(sa, self.address)[0])
         digest = phase1_hash(hash_i, sa, id_body(identity))
         self._send_encrypted(sa, (identity, HashPayload(digest)), now)
 
@@ -348,7 +356,7 @@ class MainModeExchange:
         expected = phase1_hash(hash_i, sa, id_body(identity))
         if not hmac.compare_digest(m.get(HashPayload).data, expected):
             raise Phase1Error(N.INVALID_HASH_INFORMATION, f"HASH_I of {text} does not verify")
-        own = own_identity(self.address[0])
+        own = own_identity(local_of(sa, self.address)[0])
         digest = phase1_hash(hash_r, sa, id_body(own))
         self._send_encrypted(sa, (own, HashPayload(digest)), now)
         self._established(sa, now)
@@ -373,7 +381,8 @@ class MainModeExchange:
     def _signed(self, sa: Phase1Sa, which: Callable[..., bytes]) -> tuple[Payload, ...]:
         """Our ID, CERT chain and SIG over HASH_I / HASH_R (RFC 2409 §5.1)."""
         assert sa.local is not None
-        identity = certificate_identity(self.gateway, sa.local.certificate, self.address[0])
+        local = local_of(sa, self.address)[0]
+        identity = certificate_identity(self.gateway, sa.local.certificate, local)
         digest = phase1_hash(which, sa, id_body(identity))
         try:
             signature = ikev1_sign(sa.local.private_key, digest)
@@ -501,7 +510,7 @@ class MainModeExchange:
         sa.protection = Protection.for_phase1(cipher, sa.keys.encryption_key, prf.hash_name, iv)
         sa.private = None  # the DH secret is not needed any more
         sa.nat_detected = sa.peer_nat_t and nat_detected(
-            m.payloads, prf.hash_name, sa.cookie_i, sa.cookie_r, self.address, sa.peer
+            m.payloads, prf.hash_name, sa.cookie_i, sa.cookie_r, local_of(sa, self.address), sa.peer
         )
 
 

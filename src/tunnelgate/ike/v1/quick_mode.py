@@ -78,7 +78,14 @@ from tunnelgate.ike.v1.phase2_proposal import (
 from tunnelgate.ike.v1.proposals import Proposal, SaPayload
 from tunnelgate.ike.v1.proxy_id import host_selector, proxy_ids, responder_selector
 from tunnelgate.ike.v1.quick_mode_keys import child_established, pfs_secret
-from tunnelgate.ike.v1.state import NONCE_BYTES, Address, Phase1Sa, QuickMode, QuickModeState
+from tunnelgate.ike.v1.state import (
+    NONCE_BYTES,
+    Address,
+    Phase1Sa,
+    QuickMode,
+    QuickModeState,
+    local_of,
+)
 from tunnelgate.policy.acl import Rule
 from tunnelgate.policy.crypto_map import MapEntry
 from tunnelgate.policy.ipsec_proposal import check_pfs, select_lifetime, select_transform_set
@@ -192,7 +199,7 @@ class QuickModeExchange(InformationalExchange):
         if qm is not None and data == qm.last_received:
             self.drops["duplicate"] += 1
             if qm.state in (S.QUICK_R1, S.QUICK_I2, S.QUICK_I2C, S.QUICK_R2):  # ours was lost
-                self._outbox.append((qm.last_sent, sa.peer))
+                self._outbox.append((qm.last_sent, sa.peer, local_of(sa, self.address)))
             return
         qm = qm or QuickMode(False, mid, S.QUICK_R0)
         row = BY_STATE.get(qm.state)
@@ -248,7 +255,8 @@ class QuickModeExchange(InformationalExchange):
         ids = m.all(IdPayload)
         if len(ids) not in (0, 2):
             raise Phase1Error(N.INVALID_ID_INFORMATION, f"{len(ids)} proxy identities")
-        proposal = responder_selector(*ids) if ids else host_selector(self.address[0], sa.peer[0])
+        local = local_of(sa, self.address)[0]  # no proxy IDs: the two IKE addresses (D115)
+        proposal = responder_selector(*ids) if ids else host_selector(local, sa.peer[0])
         cmap = self.gateway.crypto_maps.get(self.interface)
         if cmap is None:
             raise Phase1Error(N.INVALID_ID_INFORMATION, f"no crypto map on {self.interface}")
@@ -330,7 +338,7 @@ class QuickModeExchange(InformationalExchange):
         mid = qm.message_id
         digest = quick_mode_hash3(phase1_prf(sa), sa.keys.skeyid_a, mid, qm.nonce_i, qm.nonce_r)
         qm.last_sent = sa.protection.seal(self._qm_header(sa, mid), [HashPayload(digest)])
-        self._outbox.append((qm.last_sent, sa.peer))
+        self._outbox.append((qm.last_sent, sa.peer, local_of(sa, self.address)))
         if HeaderFlag.COMMIT in m.header.flags:  # not before CONNECTED (RFC 2408 §3.1)
             qm.commit = True
             qm.retransmit_at = now + self.retransmit_timeout_s
@@ -388,7 +396,7 @@ class QuickModeExchange(InformationalExchange):
             self._qm_header(sa, mid, commit=commit), [HashPayload(digest), *payloads]
         )
         qm.retransmit_at = now + self.retransmit_timeout_s
-        self._outbox.append((qm.last_sent, sa.peer))
+        self._outbox.append((qm.last_sent, sa.peer, local_of(sa, self.address)))
 
     def _qm_timer(self, sa: Phase1Sa, qm: QuickMode, now: float) -> None:
         """Repeat QM1 / QM2 (QM3 while CONNECTED is awaited) with exponential back-off; give
@@ -406,7 +414,7 @@ class QuickModeExchange(InformationalExchange):
             return
         qm.retransmits += 1
         qm.retransmit_at = now + self.retransmit_timeout_s * (2**qm.retransmits)
-        self._outbox.append((qm.last_sent, sa.peer))
+        self._outbox.append((qm.last_sent, sa.peer, local_of(sa, self.address)))
 
     @staticmethod
     def _qm_header(sa: Phase1Sa, mid: int, *, commit: bool = False) -> Header:

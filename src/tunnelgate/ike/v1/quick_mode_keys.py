@@ -81,6 +81,7 @@ def child_established(sa: Phase1Sa, qm: QuickMode) -> ChildSaEstablished:
         udp_encapsulation=sa.nat_detected or qm.offer.udp_encapsulated,
         ike_spi_i=sa.cookie_i,
         ike_spi_r=sa.cookie_r,
+        local_address=sa.local_address or ("", 0),
     )
     sa.children[qm.spi_in] = event
     return event

@@ -53,7 +53,14 @@ class Phase1Rekey:
     def rekey_sa(self, old: Phase1Sa, now: float) -> Phase1Sa:
         """Start a new phase 1 with the peer of ``old`` (same mode, same key)."""
         old.rekey_at = None
-        sa = Phase1Sa(True, old.peer, self._new_cookie(), psk=old.psk, replaces=old.key)
+        sa = Phase1Sa(
+            True,
+            old.peer,
+            self._new_cookie(),
+            psk=old.psk,
+            replaces=old.key,
+            local_address=old.local_address,
+        )
         self.sas[sa.key] = sa
         log.info("IKEv1 rekeying the ISAKMP SA with %s", old.peer[0])
         if old.state.aggressive:

@@ -115,6 +115,10 @@ class Phase1Sa:
     cookie_r: bytes = bytes(COOKIE_BYTES)
     state: MainModeState = MainModeState.MAIN_I1
     psk: PreSharedKey | None = field(default=None, repr=False)
+    # our address it uses (one of the engine's ``addresses``, the peer's family): NAT-D, our
+    # ID when it is the address, quick-mode host selectors, the fragment MTU (D115); None:
+    # the engine's ``address``
+    local_address: Address | None = None
     choice: Ikev1Choice | None = None
     sa_i_body: bytes = b""  # SAi_b: the initiator's SA payload body, for HASH_I / HASH_R
     nonce_i: bytes = b""
@@ -169,3 +173,9 @@ class Phase1Sa:
     def key(self) -> tuple[bytes, str]:
         """How the engine files it: the initiator cookie and the peer's address."""
         return (self.cookie_i, self.peer[0])
+
+
+def local_of(sa: Phase1Sa, default: Address) -> Address:
+    """The local address ``sa`` uses (``default``, the engine's primary address, for an SA
+    made without one)."""
+    return sa.local_address or default

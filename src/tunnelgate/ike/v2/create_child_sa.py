@@ -441,6 +441,7 @@ class CreateChildSaExchange(SaLifecycle):
             old.peer,
             spi_i,
             spi_r,
+            local_address=old.local_address,
             nonce_i=nonce_i,
             nonce_r=nonce_r,
             group=choice.group,

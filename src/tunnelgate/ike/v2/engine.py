@@ -1,9 +1,14 @@
 """The IKEv2 engine (RFC 7296) without I/O: IKE_SA_INIT and IKE_AUTH with pre-shared keys.
 
-One ``Ikev2Engine`` serves one local address of a gateway. It is fed datagrams and time
-and emits datagrams, one timer and events (the house surface of ARCHITECTURE.md):
-``receive_datagram(data, addr, now)``, ``datagrams_to_send(now)``, ``get_timer()``,
-``handle_timer(now)``, ``next_event()``, and the command ``initiate(entry, rule, now)``.
+One ``Ikev2Engine`` serves the local addresses of one interface of a gateway (its IPv4
+address and, when configured, its IPv6 address: ``tunnelgate.ike.addresses``, D115). It is
+fed datagrams and time and emits datagrams, one timer and events (the house surface of
+ARCHITECTURE.md): ``receive_datagram(data, addr, now, local=None)``, ``datagrams_to_send(now)``
+(or ``datagrams_to_send_from(now)``, which also says the local address each datagram leaves
+from), ``get_timer()``, ``handle_timer(now)``, ``next_event()``, and the command
+``initiate(entry, rule, now)``. Each IKE SA keeps the local address it uses
+(``IkeSa.local_address``): the one of the peer's family when we initiate, the one the
+IKE_SA_INIT request arrived on when we answer.
 
 Decisions come from ``tunnelgate.policy`` (proposal selection, responder crypto map
 choice, tunnel-group lookup), so the engine, the analyzer and packet-tracer agree.
@@ -25,9 +30,10 @@ from __future__ import annotations
 import heapq
 import logging
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tunnelgate.crypto.errors import CryptoError, UnknownAlgorithm
+from tunnelgate.ike.addresses import LocalAddresses, canonical_peer, interface_addresses
 from tunnelgate.ike.v2.constants import ExchangeType, HeaderFlag, ProtocolId
 from tunnelgate.ike.v2.create_child_sa import CreateChildSaExchange
 from tunnelgate.ike.v2.encoding import DecodeError
@@ -39,14 +45,17 @@ from tunnelgate.ike.v2.message import decode_header, decode_message
 from tunnelgate.ike.v2.payloads import DeletePayload, NotifyPayload, Payload
 from tunnelgate.ike.v2.state import Address, IkeSa, Pending, RandomSource
 from tunnelgate.ike.v2.task_manager import _first_fragment_or_whole
-from tunnelgate.policy.address import ipv4_text
 from tunnelgate.policy.gateway import GatewayPolicy
 
 log = logging.getLogger("tunnelgate.ike")
 
 
 class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, InformationalExchange):
-    """IKEv2 for one local address of a gateway (see the module docstring)."""
+    """IKEv2 for the local addresses of one interface of a gateway (see the module docstring).
+
+    ``addresses``: the local IP addresses (text) the engine serves; by default the
+    interface's IPv4 address and its IPv6 address when it has one. ``address`` is the
+    primary one (IPv4 when there is one), ``addresses`` all of them, each with ``port``."""
 
     def __init__(
         self,
@@ -58,13 +67,17 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
         retransmit_tries: int = 5,
         port: int = 500,
         cookie_threshold: int = 100,
+        addresses: Sequence[str] | None = None,
     ) -> None:
         self.gateway = gateway
         self.interface = interface
-        iface = gateway.interfaces[interface]
-        if iface.address is None:
-            raise ValueError(f"interface {interface} has no IPv4 address")
-        self.address = (ipv4_text(iface.address), port)
+        if addresses is None:
+            addresses = interface_addresses(gateway, interface)
+            if not addresses:
+                raise ValueError(f"interface {interface} has no IPv4 or IPv6 address")
+        self._locals = LocalAddresses(addresses, port)
+        self.address = self._locals.primary
+        self.addresses = self._locals.all
         self.random = random
         self.retransmit_timeout_s = retransmit_timeout_s
         self.retransmit_tries = retransmit_tries
@@ -72,7 +85,7 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
         self._cookie_secret = random(32)
         self.sas: dict[bytes, IkeSa] = {}  # by our own SPI
         self._half_open: dict[tuple[bytes, Address], IkeSa] = {}  # responder, by (SPIi, peer)
-        self._outbox: list[tuple[bytes, Address]] = []
+        self._outbox: list[tuple[bytes, Address, Address]] = []  # data, peer, local
         self._events: deque[AnyEvent] = deque()
         self.drops: Counter[str] = Counter()
         self._timers: list[tuple[float, int, IkeSa]] = []  # see TaskManager._schedule
@@ -82,8 +95,27 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
     # ------------------------------------------------------------------ surface
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        """The datagrams to send now, as (data, peer). Callers that serve more than one
+        local address use ``datagrams_to_send_from`` instead (both drain the same queue)."""
+        out, self._outbox = self._outbox, []
+        return [(data, peer) for data, peer, _ in out]
+
+    def datagrams_to_send_from(self, now: float) -> list[tuple[bytes, Address, Address]]:
+        """The datagrams to send now, as (data, peer, local): ``local`` is the address of
+        ``addresses`` (with the engine's port) it leaves from, the SA's ``local_address``.
+        The port to send from stays the caller's choice, as with ``datagrams_to_send``: 4500
+        with the non-ESP marker when the peer's port is 4500 (NAT traversal)."""
         out, self._outbox = self._outbox, []
         return out
+
+    def set_addresses(self, addresses: Sequence[str]) -> None:
+        """Serve ``addresses`` from now on (a reconfiguration added or removed the
+        interface's IPv6 address), with the same port. SAs keep the local address they use;
+        datagrams for one whose address is gone are dropped (``not-a-local-address``) until
+        it fails or is deleted. ``ValueError`` for bad text or no address at all."""
+        self._locals = LocalAddresses(addresses, self.address[1])
+        self.address = self._locals.primary
+        self.addresses = self._locals.all
 
     def next_event(self) -> AnyEvent | None:
         return self._events.popleft() if self._events else None
@@ -137,7 +169,8 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
                 continue
             sa.retransmits += 1
             sa.retransmit_at = now + self.retransmit_timeout_s * (2**sa.retransmits)
-            self._outbox.extend((d, sa.peer) for d in sa.last_request)
+            local = sa.local_address or self.address
+            self._outbox.extend((d, sa.peer, local) for d in sa.last_request)
         for sa in ordered:
             if self.sas.get(sa.key) is not sa:
                 continue
@@ -182,29 +215,41 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
             if not busy:
                 self.check_liveness(sa, now)
 
-    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
-        """Handle one datagram from ``addr``; never raises for anything the peer sends."""
+    def receive_datagram(
+        self, data: bytes, addr: Address, now: float, local: Address | str | None = None
+    ) -> None:
+        """Handle one datagram from ``addr`` that arrived on our address ``local`` (its IP
+        counts; None: our address of ``addr``'s family, the IPv4 one for an IPv4 peer as
+        before); never raises for anything the peer sends."""
         try:
-            self._receive(data, addr, now)
+            addr = canonical_peer(addr)
+            arrival = self._locals.arrival(local, addr[0])
+            if arrival is None:
+                self.drops["not-a-local-address"] += 1
+                return
+            self._receive(data, addr, arrival, now)
         except (DecodeError, CryptoError, UnknownAlgorithm, ValueError) as exc:
             self.drops[type(exc).__name__] += 1
             log.debug("dropped %d bytes from %s:%d: %s", len(data), addr[0], addr[1], exc)
 
     # ------------------------------------------------------------------ dispatch
 
-    def _receive(self, data: bytes, addr: Address, now: float) -> None:
+    def _receive(self, data: bytes, addr: Address, local: Address, now: float) -> None:
         header = decode_header(data)
         initiator_flag = bool(header.flags & HeaderFlag.INITIATOR)
         if header.exchange_type == ExchangeType.IKE_SA_INIT and not header.is_response:
             if header.spi_r != bytes(8) or header.message_id != 0 or not initiator_flag:
                 raise DecodeError("malformed IKE_SA_INIT request")
-            self._on_init_request(decode_message(data), data, addr, now)
+            self._on_init_request(decode_message(data), data, addr, local, now)
             return
         # The I flag marks the original initiator as the sender: then our SPI is SPIr.
         ours = header.spi_r if initiator_flag else header.spi_i
         sa = self.sas.get(ours)
         if sa is None or sa.peer[0] != addr[0]:
             self.drops["unknown-spi"] += 1
+            return
+        if sa.local_address is not None and sa.local_address[0] != local[0]:
+            self.drops["unexpected-local-address"] += 1
             return
         if sa.peer != addr and not sa.nat_detected:
             self.drops["unexpected-port"] += 1
@@ -235,7 +280,7 @@ class Ikev2Engine(IkeSaInitExchange, IkeAuthExchange, CreateChildSaExchange, Inf
             if cached is not None and _first_fragment_or_whole(data):
                 # a retransmitted request: the same answer again (for a fragmented request
                 # only on its first fragment, RFC 7383 §2.6.1)
-                self._outbox.extend((d, addr) for d in cached)
+                self._outbox.extend((d, addr, local) for d in cached)
             else:
                 self.drops["old-request"] += 1
             return

@@ -16,6 +16,7 @@ class IkeSaEstablished:
     initiator: bool
     algorithms: str  # e.g. "aes-256/sha256/prf sha256/group 14"
     lifetime_seconds: int
+    local_address: tuple[str, int] = ("", 0)  # our address the IKE SA uses (D115)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class ChildSaEstablished:
     udp_encapsulation: bool = False  # a NAT was detected: ESP in UDP 4500 (RFC 3948)
     ike_spi_i: bytes = b""  # the IKE SA that negotiated it
     ike_spi_r: bytes = b""
+    # our address of the IKE SA that negotiated it: ESP leaves from it (the peer's family)
+    local_address: tuple[str, int] = ("", 0)
 
 
 @dataclass(frozen=True, slots=True)

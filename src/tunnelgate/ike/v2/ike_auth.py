@@ -70,7 +70,7 @@ class IkeAuthExchange(SaLifecycle):
         assert sa.entry is not None and sa.selector is not None and sa.keys is not None
         sa.child_spi = self._new_child_spi()
         trustpoint = sa.tunnel_group.ikev2_local_certificate if sa.tunnel_group else None
-        local = self._local_identity(trustpoint)
+        local = self._local_identity(trustpoint, self._local_of(sa)[0])
         if isinstance(local, str):
             self._fail(sa, "AUTHENTICATION_FAILED", local)
             return
@@ -269,7 +269,7 @@ class IkeAuthExchange(SaLifecycle):
             self._refuse_auth(sa, now, f"unsupported AUTH method {method}")
             return
         group = match.group
-        local = self._local_identity(group.ikev2_local_certificate)
+        local = self._local_identity(group.ikev2_local_certificate, self._local_of(sa)[0])
         if isinstance(local, str):
             self._refuse_auth(sa, now, local)
             return
@@ -323,19 +323,18 @@ class IkeAuthExchange(SaLifecycle):
     # ------------------------------------------------------------------ certificates
 
     def _local_identity(
-        self, trustpoint: str | None
+        self, trustpoint: str | None, address: str
     ) -> tuple[IdType, bytes, LocalCredential | None] | str:
         """Our ID (and the credential to sign with) for a group's local authentication: from
-        the trustpoint's identity certificate, or ``crypto isakmp identity`` with a key."""
+        the trustpoint's identity certificate, or ``crypto isakmp identity`` with a key;
+        ``address`` is the SA's local address (the identity when it is the address)."""
         if trustpoint is None:
-            return (*self._identity(), None)
+            return (*self._identity(address), None)
         credential = self.gateway.credentials.local_for(trustpoint)
         if credential is None:
             return f"trustpoint {trustpoint} has no identity certificate"
         try:
-            kind, data = ike_identity(
-                credential.certificate, self.gateway.identity, self.address[0]
-            )
+            kind, data = ike_identity(credential.certificate, self.gateway.identity, address)
         except (CertificateError, ValueError) as exc:
             return f"trustpoint {trustpoint}: no IKE identity in its certificate: {exc}"
         id_type = ID_TYPE_OF_KIND.get(kind)
@@ -474,8 +473,9 @@ class IkeAuthExchange(SaLifecycle):
         sa.state = "failed"
         self.sas.pop(sa.spi_r, None)
 
-    def _identity(self) -> tuple[IdType, bytes]:
-        """Our phase-1 identity per ``crypto isakmp identity`` (auto: the address with PSK)."""
+    def _identity(self, address: str) -> tuple[IdType, bytes]:
+        """Our phase-1 identity per ``crypto isakmp identity`` (auto: the address with PSK:
+        ID_IPV4_ADDR or ID_IPV6_ADDR of the SA's local ``address``, RFC 7296 §3.5)."""
         kind = self.gateway.identity
         if kind == "hostname":
             fqdn = self.gateway.hostname
@@ -484,17 +484,23 @@ class IkeAuthExchange(SaLifecycle):
             return IdType.ID_FQDN, fqdn.encode()
         if kind == "key-id" and self.gateway.identity_key_id:
             return IdType.ID_KEY_ID, self.gateway.identity_key_id.encode()
-        return IdType.ID_IPV4_ADDR, _packed_ipv4(self.address[0])
+        packed = _packed_address(address)
+        return (IdType.ID_IPV6_ADDR if len(packed) == 16 else IdType.ID_IPV4_ADDR), packed
 
 
 @functools.lru_cache(maxsize=256)
-def _packed_ipv4(address: str) -> bytes:
-    return ipaddress.IPv4Address(address).packed
+def _packed_address(address: str) -> bytes:
+    """IPv4 or IPv6 text as its 4 or 16 network-order octets."""
+    return ipaddress.ip_address(address).packed
 
 
 def _identity_text(id_type: int, data: bytes) -> str | None:
+    """A received ID as text for the tunnel-group lookup (addresses as the engines write
+    them: a dotted quad, RFC 5952 IPv6 text); None for kinds that name no group."""
     if id_type == IdType.ID_IPV4_ADDR and len(data) == 4:
         return f"{data[0]}.{data[1]}.{data[2]}.{data[3]}"
+    if id_type == IdType.ID_IPV6_ADDR and len(data) == 16:
+        return str(ipaddress.IPv6Address(data))
     if id_type in (IdType.ID_FQDN, IdType.ID_RFC822_ADDR, IdType.ID_KEY_ID):
         return data.decode("utf-8", "replace")
     return None

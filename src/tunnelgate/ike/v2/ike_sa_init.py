@@ -9,6 +9,7 @@ import hashlib
 import ipaddress
 
 from tunnelgate.crypto import dh
+from tunnelgate.ike.addresses import canonical
 from tunnelgate.ike.v2 import proposals as wire
 from tunnelgate.ike.v2.auth import certreq_payload, hash_algorithms_notify, peer_hash_algorithms
 from tunnelgate.ike.v2.constants import ExchangeType, HeaderFlag, NotifyType
@@ -53,8 +54,10 @@ class IkeSaInitExchange(IkeAuthExchange):
         """Start IKE_SA_INIT towards the entry's first peer for the traffic of ``rule``."""
         if not entry.peers or not rule.selectors:
             raise ValueError(f"{entry.label} has no peer or {rule.acl} line {rule.line} no traffic")
-        peer = (entry.peers[0], peer_port)
+        peer = (canonical(entry.peers[0]), peer_port)
+        local = self._locals.for_peer(peer[0])  # ValueError: no address of the peer's family
         sa = IkeSa(True, peer, self._new_spi(), entry=entry, selector=rule.selectors[0])
+        sa.local_address = local
         match = find_tunnel_group(self.gateway, peer_address=peer[0], version=2, auth="psk")
         if isinstance(match, Refusal):
             # a group that authenticates its peer by certificate has no remote key
@@ -84,7 +87,7 @@ class IkeSaInitExchange(IkeAuthExchange):
             wire.ike_offer(self.gateway.ikev2_policies),
             KePayload(sa.group, public),
             NoncePayload(sa.nonce_i),
-            *self._nat_detection(sa.spi_i, bytes(8), sa.peer),
+            *self._nat_detection(sa.spi_i, bytes(8), sa.peer, self._local_of(sa)),
             *self._fragmentation_supported(),
             *self._signature_hashes(),
         ]
@@ -140,7 +143,9 @@ class IkeSaInitExchange(IkeAuthExchange):
         sa.spi_r = message.header.spi_r
         sa.nonce_r, sa.choice, sa.init_response = nonce.data, choice, data
         self._derive(sa, ke.data)
-        sa.nat_detected = self._nat_detected(message, sa.spi_i, sa.spi_r, sa.peer)
+        sa.nat_detected = self._nat_detected(
+            message, sa.spi_i, sa.spi_r, sa.peer, self._local_of(sa)
+        )
         sa.fragmentation = self.gateway.ikev2_fragmentation and (
             message.find_notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED) is not None
         )
@@ -150,12 +155,16 @@ class IkeSaInitExchange(IkeAuthExchange):
         sa.state = "auth"
         self._send_auth_request(sa, now)
 
-    def _on_init_request(self, message: Message, data: bytes, addr: Address, now: float) -> None:
+    def _on_init_request(
+        self, message: Message, data: bytes, addr: Address, local: Address, now: float
+    ) -> None:
+        """A new IKE_SA_INIT request from ``addr`` that arrived on our address ``local``
+        (which the SA then uses, D115)."""
         key = (message.header.spi_i, addr)
         existing = self._half_open.get(key)
         if existing is not None:  # a retransmitted request: answer the same way
             if existing.init_response:
-                self._outbox.append((existing.init_response, addr))
+                self._outbox.append((existing.init_response, addr, self._local_of(existing)))
             return
         if len(self._half_open) >= MAX_HALF_OPEN:
             self.drops["half-open-limit"] += 1
@@ -168,7 +177,7 @@ class IkeSaInitExchange(IkeAuthExchange):
             got = message.find_notify(NotifyType.COOKIE)
             if got is None or not _equal(got.data, expected):
                 # no state is kept: the initiator must prove it receives at this address
-                self._answer_init_error(message.header, addr, NotifyType.COOKIE, expected)
+                self._answer_init_error(message.header, addr, local, NotifyType.COOKIE, expected)
                 self.drops["cookie-demanded"] += 1
                 return
         if self.interface not in self.gateway.ikev2_enabled:
@@ -184,13 +193,13 @@ class IkeSaInitExchange(IkeAuthExchange):
         header = message.header
         choice = select_ikev2(wire.ike_offers_as_policies(sa_payload), self.gateway.ikev2_policies)
         if isinstance(choice, Refusal):
-            self._answer_init_error(header, addr, NotifyType.NO_PROPOSAL_CHOSEN, b"")
+            self._answer_init_error(header, addr, local, NotifyType.NO_PROPOSAL_CHOSEN, b"")
             self._events.append(IkeSaFailed(addr, choice.notify, choice.reason))
             return
         wrong_group = check_ke_group(choice, int(ke.dh_group))
         if wrong_group is not None:
             self._answer_init_error(
-                header, addr, NotifyType.INVALID_KE_PAYLOAD, choice.group.to_bytes(2, "big")
+                header, addr, local, NotifyType.INVALID_KE_PAYLOAD, choice.group.to_bytes(2, "big")
             )
             return
         wants_fragments = self.gateway.ikev2_fragmentation and (
@@ -201,6 +210,7 @@ class IkeSaInitExchange(IkeAuthExchange):
             addr,
             header.spi_i,
             self._new_spi(),
+            local_address=local,
             group=choice.group,
             nonce_i=nonce.data,
             nonce_r=self.random(NONCE_BYTES),
@@ -217,26 +227,26 @@ class IkeSaInitExchange(IkeAuthExchange):
             KePayload(choice.group, public),
             NoncePayload(sa.nonce_r),
             *self._certificate_request(),
-            *self._nat_detection(sa.spi_i, sa.spi_r, addr),
+            *self._nat_detection(sa.spi_i, sa.spi_r, addr, local),
             *(self._fragmentation_supported() if wants_fragments else []),
             *self._signature_hashes(),
         )
         response = Header(sa.spi_i, sa.spi_r, ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0)
         sa.init_response = encode_message(Message(response, payloads))
-        sa.nat_detected = self._nat_detected(message, sa.spi_i, bytes(8), addr)
+        sa.nat_detected = self._nat_detected(message, sa.spi_i, bytes(8), addr, local)
         sa.fragmentation = wants_fragments
         sa.state, sa.next_message_id, sa.expected_request_id = "auth", 0, 1
         sa.half_open_until = now + HALF_OPEN_TIMEOUT_S
         self._add_sa(sa)
         self._half_open[key] = sa
-        self._outbox.append((sa.init_response, addr))
+        self._outbox.append((sa.init_response, addr, local))
 
     def _answer_init_error(
-        self, header: Header, addr: Address, notify: NotifyType, data: bytes
+        self, header: Header, addr: Address, local: Address, notify: NotifyType, data: bytes
     ) -> None:
         response = Header(header.spi_i, bytes(8), ExchangeType.IKE_SA_INIT, HeaderFlag.RESPONSE, 0)
         self._outbox.append(
-            (encode_message(Message(response, (NotifyPayload(notify, data),))), addr)
+            (encode_message(Message(response, (NotifyPayload(notify, data),))), addr, local)
         )
 
     def _derive(self, sa: IkeSa, peer_public: bytes) -> None:
@@ -275,9 +285,11 @@ class IkeSaInitExchange(IkeAuthExchange):
         digest = hashlib.sha256(nonce + ip + spi_i + self._cookie_secret).digest()
         return b"\x00\x00\x00\x01" + digest
 
-    def _nat_detected(self, message: Message, spi_i: bytes, spi_r: bytes, peer: Address) -> bool:
+    def _nat_detected(
+        self, message: Message, spi_i: bytes, spi_r: bytes, peer: Address, local: Address
+    ) -> bool:
         """True when the peer's NAT-D hashes (if any) do not match the addresses we see."""
-        expected = {n.notify_type: n.data for n in self._nat_detection(spi_i, spi_r, peer)}
+        expected = {n.notify_type: n.data for n in self._nat_detection(spi_i, spi_r, peer, local)}
         sources = [
             n.data
             for n in message.find_all(NotifyPayload)
@@ -292,7 +304,13 @@ class IkeSaInitExchange(IkeAuthExchange):
         we_ok = destination is not None and _equal(destination.data, our_hash)
         return not (peer_ok and we_ok)
 
-    def _nat_detection(self, spi_i: bytes, spi_r: bytes, peer: Address) -> list[NotifyPayload]:
+    def _nat_detection(
+        self, spi_i: bytes, spi_r: bytes, peer: Address, local: Address
+    ) -> list[NotifyPayload]:
+        """NAT_DETECTION_SOURCE_IP over our address ``local`` and NAT_DETECTION_DESTINATION_IP
+        over the peer's: SHA-1(SPIi | SPIr | IP | Port), the IP as on the wire (4 octets for
+        IPv4, 16 for IPv6; RFC 7296 §2.23)."""
+
         def digest(address: Address) -> bytes:
             ip = _packed(address[0])
             return hashlib.sha1(
@@ -300,6 +318,6 @@ class IkeSaInitExchange(IkeAuthExchange):
             ).digest()
 
         return [
-            NotifyPayload(NotifyType.NAT_DETECTION_SOURCE_IP, digest(self.address)),
+            NotifyPayload(NotifyType.NAT_DETECTION_SOURCE_IP, digest(local)),
             NotifyPayload(NotifyType.NAT_DETECTION_DESTINATION_IP, digest(peer)),
         ]

@@ -51,7 +51,15 @@ class SaLifecycle(TaskManager):
         c = sa.choice
         names = f"{c.encryption}/{c.integrity}/prf {c.prf}/group {c.group}"
         self._events.append(
-            IkeSaEstablished(sa.spi_i, sa.spi_r, sa.peer, sa.initiator, names, c.lifetime_seconds)
+            IkeSaEstablished(
+                sa.spi_i,
+                sa.spi_r,
+                sa.peer,
+                sa.initiator,
+                names,
+                c.lifetime_seconds,
+                self._local_of(sa),
+            )
         )
 
     def _child(
@@ -116,6 +124,7 @@ class SaLifecycle(TaskManager):
                 sa.nat_detected,
                 sa.spi_i,
                 sa.spi_r,
+                self._local_of(sa),
             )
         )
         return child

@@ -110,6 +110,9 @@ class IkeSa:
     spi_i: bytes
     spi_r: bytes = bytes(8)
     state: str = "init"  # init | auth | established | failed
+    # our address it uses (one of the engine's ``addresses``, the peer's family): NAT-D, the
+    # identity when it is the address, the fragmentation MTU; None: the engine's ``address``
+    local_address: Address | None = None
     nonce_i: bytes = b""
     nonce_r: bytes = b""
     group: int = 0

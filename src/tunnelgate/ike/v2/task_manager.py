@@ -10,6 +10,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from typing import TypeVar
 
+from tunnelgate.ike.addresses import LocalAddresses, default_mtu, ip_udp_overhead
 from tunnelgate.ike.v2.constants import ExchangeType, HeaderFlag, NotifyType
 from tunnelgate.ike.v2.encoding import DecodeError
 from tunnelgate.ike.v2.events import AnyEvent
@@ -30,7 +31,9 @@ class TaskManager:
 
     gateway: GatewayPolicy
     interface: str
-    address: Address
+    address: Address  # the primary local address (IPv4 when there is one)
+    addresses: tuple[Address, ...]  # every local address served, the primary first
+    _locals: LocalAddresses
     random: RandomSource
     retransmit_timeout_s: float
     retransmit_tries: int
@@ -38,7 +41,7 @@ class TaskManager:
     _cookie_secret: bytes
     sas: dict[bytes, IkeSa]  # by our own SPI
     _half_open: dict[tuple[bytes, Address], IkeSa]  # responder, by (SPIi, peer)
-    _outbox: list[tuple[bytes, Address]]
+    _outbox: list[tuple[bytes, Address, Address]]  # data, peer, our address it leaves from
     _events: deque[AnyEvent]
     drops: Counter[str]
     # per-SA deadlines, earliest first: (when, serial of the push, SA). Entries go stale when an
@@ -47,6 +50,10 @@ class TaskManager:
     _timers: list[tuple[float, int, IkeSa]]
     _timer_pushes: int
     _sa_serial: int
+
+    def _local_of(self, sa: IkeSa) -> Address:
+        """The local address ``sa`` uses (the primary one for an SA made without it)."""
+        return sa.local_address or self.address
 
     def _add_sa(self, sa: IkeSa) -> None:
         """Enter ``sa`` in the table under its own SPI (and schedule its timers, if any)."""
@@ -123,20 +130,24 @@ class TaskManager:
             # window size 1 (RFC 7296 §2.3): only the latest response is ever retransmitted;
             # keeping every one would grow each SA by a response per DPD check
             sa.responses = {mid: data}
-            self._outbox.extend((d, sa.peer) for d in data)
+            local = self._local_of(sa)
+            self._outbox.extend((d, sa.peer, local) for d in data)
 
     def _max_message(self, sa: IkeSa) -> int:
-        """The IKE message size that fits the configured MTU (which counts the IPv4 and UDP
-        headers, and the non-ESP marker on port 4500)."""
-        mtu = self.gateway.ikev2_fragmentation_mtu or 576
-        return mtu - 28 - (4 if sa.peer[1] == NAT_T_PORT else 0)
+        """The IKE message size that fits the configured MTU (which counts the IP and UDP
+        headers, and the non-ESP marker on port 4500; D57). Per the SA's family: the default
+        MTU is 576 for IPv4 and 1280 for IPv6, the headers 20 + 8 and 40 + 8 octets."""
+        ip = sa.peer[0]
+        mtu = self.gateway.ikev2_fragmentation_mtu or default_mtu(ip)
+        return mtu - ip_udp_overhead(ip) - (4 if sa.peer[1] == NAT_T_PORT else 0)
 
     def _send_request(self, sa: IkeSa, data: bytes | list[bytes], now: float) -> None:
         datagrams = [data] if isinstance(data, bytes) else data
         sa.last_request, sa.retransmits = datagrams, 0
         sa.retransmit_at = now + self.retransmit_timeout_s
         self._schedule(sa, sa.retransmit_at)
-        self._outbox.extend((d, sa.peer) for d in datagrams)
+        local = self._local_of(sa)
+        self._outbox.extend((d, sa.peer, local) for d in datagrams)
 
     def _open(self, sa: IkeSa, message: Message, data: bytes) -> list[Payload] | None:
         """The inner payloads of an encrypted message, reassembling SKF fragments (RFC 7383
