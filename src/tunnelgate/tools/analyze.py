@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunnelgate.config.model import RunningConfig
-from tunnelgate.policy.address import ipv4_int, ipv4_text
+from tunnelgate.policy.address import address_int, address_text
 from tunnelgate.policy.crypto_map import CryptoMapSet, MapEntry
 from tunnelgate.policy.gateway import GatewayPolicy
 from tunnelgate.policy.ike_proposal import select_ikev1, select_ikev2
@@ -85,7 +85,7 @@ class _Attempt:
 
 def _owner(gateways: list[Gateway], address: str) -> tuple[Gateway, str] | None:
     try:
-        value = ipv4_int(address)
+        value = address_int(address)  # IPv4 or IPv6 (D114)
     except ValueError:
         return None
     for gw in gateways:
@@ -151,15 +151,16 @@ def _session(
             ],
             responder=b.name,
         )
-    a_addr = a.policy.interfaces[cmap.interface].address
+    a_addr = a.policy.local_address_towards(cmap.interface, address_int(peer))
     if a_addr is None:
+        family = "IPv6 " if ":" in peer else ""
         return done(
             IKE_PHASE1_FAILED,
-            [f"interface {cmap.interface} of {a.name} has no address"],
+            [f"interface {cmap.interface} of {a.name} has no {family}address"],
             responder=b.name,
         )
     attempts: list[tuple[int, _Attempt]] = []
-    source = ipv4_text(a_addr)
+    source = address_text(a_addr)
     if entry.proposals:
         attempts.append((2, _attempt(a, b, cmap.interface, b_if, entry, source, peer, 2)))
     # The ASA falls back to IKEv1 only when IKEv2 fails before its IKE SA exists; a

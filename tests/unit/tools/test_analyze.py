@@ -448,3 +448,25 @@ def test_ipv6_crypto_acls_are_analyzed_per_ace() -> None:
         "branch (responder) refuses it: no entry of crypto map M accepts peer 203.0.113.1 "
         "proposing ip 2001:db8:2::/64 2001:db8:1::/64 (local → remote)"
     )
+
+
+def test_peers_at_ipv6_addresses_are_analyzed_over_the_ipv6_interface_addresses() -> None:
+    """Tunnels between the gateways over IPv6 (D114): the peer is found by its IPv6 interface
+    address and played from the initiator's IPv6 address; without one, a clear reason."""
+    repo = Path(__file__).resolve().parents[3]
+    gateways = []
+    for name in ("gw-a.cfg", "gw-b.cfg"):
+        config = load((repo / "examples" / "lab-ipv6" / name).read_text())
+        gateways.append(Gateway(name, config, compile_config(config)))
+    sessions = analyze(gateways)
+    assert [(s.peer, s.status, s.ike_version) for s in sessions] == [
+        ("2001:db8:ff:b::2", ESTABLISHED, 2),
+        ("2001:db8:ff:a::1", ESTABLISHED, 2),
+    ]
+    text = (repo / "examples" / "lab-ipv6" / "gw-a.cfg").read_text()
+    text = text.replace(" ipv6 address 2001:db8:ff:a::1/64\n", "")
+    config = load(text)
+    gateways[0] = Gateway("gw-a.cfg", config, compile_config(config))
+    (lost,) = [s for s in analyze(gateways) if s.peer == "2001:db8:ff:b::2"]
+    assert lost.status == IKE_PHASE1_FAILED
+    assert lost.reasons == ("interface outside of gw-a has no IPv6 address",)
