@@ -2,7 +2,7 @@
 
 Run by hand, as root: ``.venv/bin/python benchmarks/gateway_throughput.py [--seconds 5]
 [--repeat 1] [--nat] [--udp-rate 200M] [--algorithms gcm,cbc,3des] [--baseline OLD_SRC]
-[--candidate NEW_SRC]``.
+[--candidate NEW_SRC] [--ipv6]``.
 
 Both tunnels are measured in the lab's topology (``tunnelgate.lab``)::
 
@@ -27,9 +27,11 @@ Both tunnels are measured in the lab's topology (``tunnelgate.lab``)::
 
 From host-a to host-b: iperf3 TCP (Mbit/s, receiver's figure), iperf3 UDP with 100-byte
 payloads at ``--udp-rate`` (packets/s received and loss), and ping RTT at light load (avg and
-p99 of 200 pings, 10 ms apart). Figures drift on shared machines: read the ratios, taken in the
-same run. Lab prefixes are unique per run; labs are torn down in ``finally``; every process
-started here is ended by its pid.
+p99 of 200 pings, 10 ms apart). ``--ipv6`` adds two tunnelgate columns: IPv6 between the sites
+through the IPv4 tunnel (host-a 2001:db8:1::10 -> host-b 2001:db8:2::10, D113), and the sites'
+IPv4 through a tunnel over an IPv6 internet (``examples/lab-ipv6``, D114). Figures drift on
+shared machines: read the ratios, taken in the same run. Lab prefixes are unique per run; labs
+are torn down in ``finally``; every process started here is ended by its pid.
 """
 
 from __future__ import annotations
@@ -68,6 +70,9 @@ from tunnelgate.lab.netns import LabError, ns_argv  # noqa: E402
 from tunnelgate.lab.topology import GW_A_PUBLIC, GW_B_PUBLIC  # noqa: E402
 
 HOST_A_IP, HOST_B_IP = "10.1.0.10", "10.2.0.10"
+Hosts = tuple[str, str]  # host-a's and host-b's addresses the traffic uses
+V4_HOSTS: Hosts = (HOST_A_IP, HOST_B_IP)
+V6_HOSTS: Hosts = ("2001:db8:1::10", "2001:db8:2::10")
 NET_A, NET_B = "10.1.0.0/24", "10.2.0.0/24"
 IPERF_PORT = "5201"
 PINGS, PING_INTERVAL = 200, 0.01
@@ -101,12 +106,14 @@ _LAB_CONFIGS = ("gw-a.cfg", "gw-b.cfg", "gw-b-nat.cfg")
 _ESP_LINE = re.compile(r"^ protocol esp (encryption|integrity) .*$", re.MULTILINE)
 
 
-def write_configs(algorithm: Algorithm, directory: Path) -> Path:
-    """Copies of ``examples/lab``'s gateway configs with ``algorithm``'s ESP proposal."""
+def write_configs(algorithm: Algorithm, directory: Path, lab: str = "lab") -> Path:
+    """Copies of ``examples/LAB``'s gateway configs with ``algorithm``'s ESP proposal."""
     directory.mkdir(parents=True, exist_ok=True)
-    source = REPO / "examples" / "lab"
+    source = REPO / "examples" / lab
     values = {"encryption": algorithm.encryption, "integrity": algorithm.integrity}
     for name in _LAB_CONFIGS:
+        if not source.joinpath(name).exists():
+            continue  # examples/lab-ipv6 has no NAT variant
         text = source.joinpath(name).read_text()
         text, count = _ESP_LINE.subn(
             lambda m: f" protocol esp {m.group(1)} {values[m.group(1)]}", text
@@ -130,9 +137,9 @@ class Figures:
 # Traffic
 
 
-def _wait_ping(lab: Lab, timeout: float = 30.0) -> None:
+def _wait_ping(lab: Lab, timeout: float = 30.0, hosts: Hosts = V4_HOSTS) -> None:
     def ok() -> bool:
-        out = lab.exec("host-a", ["ping", "-c", "1", "-W", "1", HOST_B_IP], timeout=5)
+        out = lab.exec("host-a", ["ping", "-c", "1", "-W", "1", hosts[1]], timeout=5)
         return out.returncode == 0
 
     try:
@@ -141,9 +148,9 @@ def _wait_ping(lab: Lab, timeout: float = 30.0) -> None:
         raise BenchError(str(exc)) from exc
 
 
-def _iperf(lab: Lab, extra: list[str], seconds: int) -> dict[str, object]:
+def _iperf(lab: Lab, extra: list[str], seconds: int, hosts: Hosts = V4_HOSTS) -> dict[str, object]:
     server = subprocess.Popen(
-        ns_argv(lab.namespace("host-b"), ["iperf3", "-s", "-1", "-B", HOST_B_IP, "-p", IPERF_PORT]),
+        ns_argv(lab.namespace("host-b"), ["iperf3", "-s", "-1", "-B", hosts[1], "-p", IPERF_PORT]),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -157,7 +164,7 @@ def _iperf(lab: Lab, extra: list[str], seconds: int) -> dict[str, object]:
             return bool(out.stdout.strip())
 
         wait_until(listening, timeout=10.0, what="iperf3 server")
-        argv = ["iperf3", "-c", HOST_B_IP, "-B", HOST_A_IP, "-p", IPERF_PORT]
+        argv = ["iperf3", "-c", hosts[1], "-B", hosts[0], "-p", IPERF_PORT]
         client = lab.exec("host-a", [*argv, "-t", str(seconds), "-J", *extra], timeout=seconds + 30)
     finally:
         end_process(server)
@@ -170,15 +177,15 @@ def _iperf(lab: Lab, extra: list[str], seconds: int) -> dict[str, object]:
     return report
 
 
-def tcp(lab: Lab, seconds: int) -> float:
-    end = _iperf(lab, [], seconds)["end"]
+def tcp(lab: Lab, seconds: int, hosts: Hosts = V4_HOSTS) -> float:
+    end = _iperf(lab, [], seconds, hosts)["end"]
     assert isinstance(end, dict)
     return float(end["sum_received"]["bits_per_second"]) / 1e6
 
 
-def udp(lab: Lab, seconds: int, rate: str) -> tuple[float, float]:
+def udp(lab: Lab, seconds: int, rate: str, hosts: Hosts = V4_HOSTS) -> tuple[float, float]:
     """(packets/s received, loss %) of 100-byte UDP datagrams sent at ``rate``."""
-    end = _iperf(lab, ["-u", "-l", "100", "-b", rate], seconds)["end"]
+    end = _iperf(lab, ["-u", "-l", "100", "-b", rate], seconds, hosts)["end"]
     assert isinstance(end, dict)
     total = end.get("sum_received") or end["sum"]
     sent, lost = int(total["packets"]), int(total["lost_packets"])
@@ -186,11 +193,11 @@ def udp(lab: Lab, seconds: int, rate: str) -> tuple[float, float]:
     return (sent - lost) / elapsed, float(total["lost_percent"])
 
 
-def rtt(lab: Lab) -> tuple[float, float]:
+def rtt(lab: Lab, hosts: Hosts = V4_HOSTS) -> tuple[float, float]:
     """(avg, p99) ping RTT in ms at light load."""
     out = lab.exec(
         "host-a",
-        ["ping", "-n", "-c", str(PINGS), "-i", str(PING_INTERVAL), HOST_B_IP],
+        ["ping", "-n", "-c", str(PINGS), "-i", str(PING_INTERVAL), hosts[1]],
         timeout=PINGS * PING_INTERVAL + 30,
     ).stdout
     times = sorted(float(m) for m in _RTT.findall(out))
@@ -200,12 +207,12 @@ def rtt(lab: Lab) -> tuple[float, float]:
     return statistics.fmean(times), p99
 
 
-def measure(lab: Lab, seconds: int, rate: str, label: str) -> Figures:
+def measure(lab: Lab, seconds: int, rate: str, label: str, hosts: Hosts = V4_HOSTS) -> Figures:
     figures = Figures()
     steps: tuple[tuple[str, Callable[[], None]], ...] = (
-        ("tcp", lambda: setattr(figures, "tcp_mbits", tcp(lab, seconds))),
-        ("udp", lambda: _set_udp(figures, udp(lab, seconds, rate))),
-        ("rtt", lambda: _set_rtt(figures, rtt(lab))),
+        ("tcp", lambda: setattr(figures, "tcp_mbits", tcp(lab, seconds, hosts))),
+        ("udp", lambda: _set_udp(figures, udp(lab, seconds, rate, hosts))),
+        ("rtt", lambda: _set_rtt(figures, rtt(lab, hosts))),
     )
     for what, step in steps:
         try:
@@ -238,18 +245,23 @@ def measure_tunnelgate(
     rate: str,
     source: Path | None = None,
     algorithm: Algorithm = ALGORITHMS["gcm"],
+    hosts: Hosts = V4_HOSTS,
+    lab_configs: str = "lab",
 ) -> Figures:
-    """``source``: run the daemons from that ``src`` directory instead (``--baseline``)."""
+    """``source``: run the daemons from that ``src`` directory instead (``--baseline``);
+    ``hosts``: the sites' addresses the traffic uses; ``lab_configs``: ``examples/…``."""
     prefix = _prefix()
     lab: Lab | None = None
     saved = os.environ.get("PYTHONPATH")
     if source is not None:  # the daemons inherit it; this process keeps its own modules
         os.environ["PYTHONPATH"] = str(source)
     try:
-        configs = write_configs(algorithm, workdir / f"configs-{algorithm.name}")
+        configs = write_configs(
+            algorithm, workdir / f"configs-{algorithm.name}-{lab_configs}", lab_configs
+        )
         lab = Lab.up(prefix, nat=nat, state_dir=workdir / prefix, config_dir=configs)
-        _wait_ping(lab)
-        return measure(lab, seconds, rate, "tunnelgate")
+        _wait_ping(lab, hosts=hosts)
+        return measure(lab, seconds, rate, "tunnelgate", hosts)
     finally:
         if lab is not None:
             for gw in ("gw-a", "gw-b"):
@@ -353,7 +365,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SRC",
         help="run the measured daemons from this copy of src/ instead of the tree's",
     )
+    parser.add_argument(
+        "--ipv6",
+        action="store_true",
+        help="also: IPv6 between the sites, and the sites' IPv4 over an IPv6 internet",
+    )
     args = parser.parse_args(argv)
+    if args.ipv6 and args.nat:
+        parser.error("--ipv6 measures the direct topology (examples/lab-ipv6 has no NAT)")
     if args.repeat < 1 or args.seconds < 1:
         parser.error("--seconds and --repeat must be at least 1")
     names = [n.strip() for n in args.algorithms.split(",") if n.strip()]
@@ -391,6 +410,20 @@ def main(argv: list[str] | None = None) -> int:
             measures["baseline"] = lambda: measure_tunnelgate(
                 workdir, args.nat, args.seconds, args.udp_rate, baseline, algorithm
             )
+        if args.ipv6:
+            measures["v6 inside"] = lambda: measure_tunnelgate(
+                workdir, False, args.seconds, args.udp_rate, candidate, algorithm, V6_HOSTS
+            )
+            measures["over v6"] = lambda: measure_tunnelgate(
+                workdir,
+                False,
+                args.seconds,
+                args.udp_rate,
+                candidate,
+                algorithm,
+                V4_HOSTS,
+                "lab-ipv6",
+            )
         return measures
 
     failed = False
@@ -409,13 +442,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     for algorithm in algorithms:
-        print_table(algorithm, runs, baseline is not None)
+        print_table(algorithm, runs, baseline is not None, args.ipv6)
     print(f"\ntotal time {time.monotonic() - started:.1f} s")
     return 1 if failed else 0
 
 
 def print_table(
-    algorithm: Algorithm, runs: dict[tuple[str, str], list[Figures]], base: bool
+    algorithm: Algorithm, runs: dict[tuple[str, str], list[Figures]], base: bool, v6: bool = False
 ) -> None:
     def med(name: str, attr: str) -> float | None:
         return _median([getattr(f, attr) for f in runs.get((algorithm.name, name), [])])
@@ -431,6 +464,8 @@ def print_table(
     header = f"{'figure':<17} {'charon':>10} {'tunnelgate':>11} {'tg/charon':>10}"
     if base:
         header += f" {'baseline':>10} {'base/charon':>11} {'tg/base':>8}"
+    if v6:
+        header += f" {'v6 inside':>10} {'/charon':>8} {'over v6':>10} {'/charon':>8}"
     print(header)
     print("-" * len(header))
     for title, attr, digits, lower_better in rows:
@@ -441,6 +476,10 @@ def print_table(
             before = med("baseline", attr)
             line += f" {_fmt(before, digits):>10} {_ratio(before, theirs):>11}"
             line += f" {_ratio(ours, before):>8}"
+        if v6:
+            for name in ("v6 inside", "over v6"):
+                value = med(name, attr)
+                line += f" {_fmt(value, digits):>10} {_ratio(value, theirs):>8}"
         print(line + (" (lower is better)" if lower_better else ""))
 
 

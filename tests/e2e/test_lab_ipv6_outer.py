@@ -52,6 +52,8 @@ def test_both_families_ride_a_tunnel_over_ipv6(make_lab: list[Lab], tmp_path: Pa
     assert "(2001:db8:1::/64/0/0)" in ipsec and "(10.1.0.0/255.255.255.0/0/0)" in ipsec
     ikev2 = show(lab, "gw-b", "show crypto ikev2 sa")
     assert GW_A_PUBLIC_V6 in ikev2 and "READY" in ikev2
+    (started,) = [e for e in events(lab, "gw-a") if e["event"] == "GatewayStarted"]
+    assert f"outside {GW_A_PUBLIC_V6}" in str(started["interfaces"])
     installed = [e for e in events(lab, "gw-a") if e["event"] == "ChildSaInstalled"]
     assert len(installed) == 2  # one child SA per ACE, one IKE SA
     for gw in ("gw-a", "gw-b"):

@@ -334,7 +334,8 @@ async def _serve(args: argparse.Namespace, config: RunningConfig) -> int:
                 metrics, _ = serve_metrics(port, host, loop_snapshot(loop, live))
             except OSError as exc:
                 raise StartError(f"--metrics {args.metrics}: {exc.strerror or exc}") from None
-        addresses = ", ".join(f"{n} {a}" for n, a in sorted(gateway.local_addresses.items()))
+        both = [*gateway.local_addresses.items(), *gateway.local_addresses6.items()]
+        addresses = ", ".join(f"{n} {a}" for n, a in sorted(both))
         started = {
             "event": "GatewayStarted",
             "hostname": config.hostname,
