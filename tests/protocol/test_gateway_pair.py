@@ -14,6 +14,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.helpers import load
 from tests.protocol.network import SeededRandom
 from tests.protocol.test_ikev2_exchanges import quiet_group
@@ -532,3 +535,35 @@ def test_peer_redundancy_cycles_back_to_the_first_peer() -> None:
         moves += [(e.failed, e.next_peer) for e in events(hq) if isinstance(e, PeerFailedOver)]
     assert moves == [("192.0.2.98", "192.0.2.99"), ("192.0.2.99", "192.0.2.98")]
     assert wire.lost == ["192.0.2.98"] * 6 + ["192.0.2.99"] * 6  # each tried, never in clear
+
+
+_V6_WIRE = dual_stack_pair()
+_V6_WIRE.send_from_lan("hq", icmp6_echo("2001:db8:1::5", "2001:db8:2::9", 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.binary(min_size=0, max_size=120),
+    st.sampled_from([6, 17, 58, 0, 43, 44, 60, 59, 255]),
+    st.integers(0, 300),
+)
+def test_random_ipv6_from_either_side_never_breaks_the_gateway(
+    tail: bytes, next_header: int, plen: int
+) -> None:
+    """Bad IPv6 read from the TUN, or decrypted from the peer (D113): dropped with a reason
+    or ignored, never an exception, never clear text on the wire."""
+    wire = _V6_WIRE
+    hq, branch = wire.gateways["hq"], wire.gateways["branch"]
+    src = bytes.fromhex("20010db8000100000000000000000005")
+    dst = bytes.fromhex("20010db8000200000000000000000009")
+    packet = bytes((0x60, 0, 0, 0)) + plen.to_bytes(2, "big") + bytes((next_header, 64))
+    packet += src + dst + tail
+    hq.receive_tun(packet, wire.now)
+    outputs = hq.outputs()
+    assert all(not isinstance(o, SendIpv4) or o.packet[9] in (50, 58, 1) for o in outputs)
+    (installed,) = hq.installed.values()
+    sealed = installed.sa.protect_packet(packet, 41, wire.now, os.urandom)
+    if isinstance(sealed, bytes):  # into the branch as if the HQ had sent it
+        branch.receive_esp("198.51.100.2", "203.0.113.1", sealed, wire.now)
+        for out in branch.outputs():
+            assert not isinstance(out, SendUdp) or out.local[1] in (500, 4500)

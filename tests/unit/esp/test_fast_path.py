@@ -1057,3 +1057,32 @@ def test_an_ipv6_inner_packet_under_next_header_4_is_handed_back() -> None:
         slow = r.fp.udp_burst(r.gw.fileno(), spis, passed, 8)
         assert [item[1] for item in slow] == [esp]  # untouched: the window did not move
         assert (sa.highest, sa.packets) == (0, 0)
+
+
+_IPV6ISH = st.builds(
+    lambda next_header, plen, body, cut: (
+        bytes((0x60, 0, 0, 0)) + plen.to_bytes(2, "big") + bytes((next_header, 64)) + body
+    )[: 40 + cut],
+    next_header=st.sampled_from([6, 17, 58, 0, 43, 44, 60, 59, 41, 255]),
+    plen=st.integers(0, 200),
+    body=st.binary(min_size=32, max_size=240),
+    cut=st.integers(0, 200),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_IPV6ISH)
+def test_random_ipv6_packets_classify_or_are_refused_and_keys_agree(packet: bytes) -> None:
+    """Bad IPv6 from the protected side (D113): ``flow_of`` answers or raises ``NotIpv4``
+    with a reason, never anything else; a key, when there is one, stands for that flow."""
+    from tunnelgate.gateway.flow import NotIpv4
+
+    try:
+        flow = flow_of(packet)
+    except NotIpv4 as exc:
+        assert str(exc)
+        flow = None
+    key = flow_key(packet)
+    if key is not None:
+        assert flow is not None and len(key) in (37, 34, 33)
+        assert key[0] == flow.protocol
