@@ -42,4 +42,7 @@ def test_volume_rekeys_under_tcp_lose_nothing(
     assert len(rekeys) >= 3
     io = json.loads(show(lab, "gw-a", "show tunnelgate counters"))["io"]
     assert io["fast-sent"] > 10_000  # the C path carried the transfer between the rekeys
+    for gw in ("gw-a", "gw-b"):  # make-before-break at speed (D110, D111, D116): no ESP lost
+        drops = json.loads(show(lab, gw, "show tunnelgate counters"))["drops"]
+        assert set(drops) <= {"too-big-df"}, (gw, drops)
     assert ping(lab, "host-a", "10.2.0.10", 2) == (2, 2)

@@ -312,11 +312,15 @@ def test_a_rekey_refused_because_the_peer_replaced_the_sa_first_is_no_failure() 
     wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
     (old_hq,), (old_branch,) = hq.installed.values(), branch.installed.values()
     hq._rekey(old_hq, wire.now)
-    for out in hq.outputs():  # the rekey request ...
+    request = hq.outputs()
+    branch._rekey(old_branch, wire.now)  # the branch's soft point, at the same moment
+    crossing = branch.outputs()
+    for out in request:  # the HQ's request reaches the branch first ...
         wire.deliver("hq", out)
-    for out in branch.outputs():  # ... and its answer: the HQ switches and deletes the old
+    for out in branch.outputs():  # ... its answer: the HQ switches and deletes the old
         wire.deliver("branch", out)
-    branch._rekey(old_branch, wire.now)  # the branch's soft point, just too late
+    for out in crossing:  # the branch's own request arrives at the HQ only now
+        wire.deliver("branch", out)
     wire.flush()
     failed = [e for e in events(branch) if isinstance(e, ChildSaFailed)]
     assert [(e.notify, e.rekey) for e in failed] == [("TEMPORARY_FAILURE", True)]
@@ -325,6 +329,39 @@ def test_a_rekey_refused_because_the_peer_replaced_the_sa_first_is_no_failure() 
     packet = icmp_echo("10.2.0.9", "10.1.0.5", 2)
     wire.send_from_lan("branch", packet)
     assert wire.tun["hq"][-1] == packet
+
+
+def test_the_responder_of_a_rekey_sends_on_the_old_sa_until_the_initiators_delete() -> None:
+    """D116: the initiator installs the new SA only when the answer arrives; ESP the responder
+    sent on it before would be dropped as ``invalid-spi``. The responder keeps sending on
+    the old SA (and accepts the new one inbound) until the initiator's Delete."""
+    wire = pair()
+    hq, branch = wire.gateways["hq"], wire.gateways["branch"]
+    wire.send_from_lan("hq", icmp_echo("10.1.0.5", "10.2.0.9", 1))
+    (old_hq,), (old_branch,) = hq.installed.values(), branch.installed.values()
+    hq._rekey(old_hq, wire.now)
+    for out in hq.outputs():  # the request: the branch answers and installs the new SA
+        wire.deliver("hq", out)
+    answer = branch.outputs()
+    assert len(branch.installed) == 2
+    early = icmp_echo("10.2.0.9", "10.1.0.5", 2)
+    branch.receive_tun(early, wire.now)  # before the answer has reached the HQ
+    (esp,) = [o for o in branch.outputs() if isinstance(o, SendIpv4)]
+    assert int.from_bytes(esp.packet[20:24], "big") == old_branch.sa.outbound.spi
+    for out in [*answer, esp]:
+        wire.deliver("branch", out)
+    from_hq = hq.outputs()  # the HQ's Delete of the old SA, and the early packet decrypted
+    assert WriteTun(early) in from_hq and hq.drops == {}
+    for out in from_hq:
+        wire.deliver("hq", out)
+    wire.flush()  # the branch switches on the Delete
+    late = icmp_echo("10.2.0.9", "10.1.0.5", 3)
+    branch.receive_tun(late, wire.now)
+    (esp,) = [o for o in branch.outputs() if isinstance(o, SendIpv4)]
+    (new_branch,) = [i for i in branch.installed.values() if i is not old_branch]
+    assert int.from_bytes(esp.packet[20:24], "big") == new_branch.sa.outbound.spi
+    wire.deliver("branch", esp)
+    assert WriteTun(late) in hq.outputs() and hq.drops == {} and branch.drops == {}
 
 
 def icmp6_echo(src: str, dst: str, seq: int, size: int = 56) -> bytes:

@@ -98,8 +98,10 @@ class Sad(Generic[T]):
         self._by_selector.setdefault(entry.selector_key, []).append(entry.inbound_spi)
         self._by_policy.setdefault(entry.policy_key, []).append(entry.inbound_spi)
 
-    def replace(self, old_inbound_spi: int, entry: SadEntry[T]) -> None:
-        """Rekey: ``entry`` takes the old SA's place; the old one only decrypts until removed."""
+    def replace(self, old_inbound_spi: int, entry: SadEntry[T], *, switch: bool = True) -> None:
+        """Rekey: ``entry`` takes the old SA's place; the old one only decrypts until removed.
+        ``switch=False`` (the responder of a rekey, D116): the old SA keeps sending until
+        ``retire`` switches, and its successor is accepted inbound meanwhile."""
         old = self._by_spi.get(old_inbound_spi)
         if old is None:
             raise KeyError(f"no SA with inbound SPI {old_inbound_spi:#010x}")
@@ -117,7 +119,8 @@ class Sad(Generic[T]):
         if entry.policy_key != old.policy_key:
             self._by_policy[old.policy_key].remove(entry.inbound_spi)
             self._by_policy.setdefault(entry.policy_key, []).append(entry.inbound_spi)
-        self._retiring.add(old_inbound_spi)
+        if switch:
+            self._retiring.add(old_inbound_spi)
         self._rekey_of[entry.inbound_spi] = old_inbound_spi
         self._successors[old_inbound_spi] = self._successors.get(old_inbound_spi, 0) + 1
 
@@ -149,6 +152,10 @@ class Sad(Generic[T]):
     def is_retiring(self, inbound_spi: int) -> bool:
         return inbound_spi in self._retiring
 
+    def has_successor(self, inbound_spi: int) -> bool:
+        """Whether this installed SA has a successor from a rekey (switched to or not)."""
+        return inbound_spi in self._by_spi and self._successors.get(inbound_spi, 0) > 0
+
     def is_rekey_sibling(self, inbound_spi: int) -> bool:
         """Whether another installed SA is a successor of the same rekey (D109)."""
         replaced = self._rekey_of.get(inbound_spi)
@@ -171,9 +178,12 @@ class Sad(Generic[T]):
             if candidate == spi:
                 return InboundAccepted(entry)
             if candidate not in self._retiring:
-                # the first live SA comes before this one: only its rekey sibling is accepted
+                # the first live SA comes before this one: only its rekey sibling, or its own
+                # successor not switched to yet (D116), is accepted
                 replaced = self._rekey_of.get(spi)
-                if replaced is not None and self._rekey_of.get(candidate) == replaced:
+                if replaced is not None and (
+                    self._rekey_of.get(candidate) == replaced or replaced == candidate
+                ):
                     return InboundAccepted(entry)
                 break
         return InboundDropped(SadDropReason.VPN_OVERLAP_CONFLICT, entry)

@@ -119,6 +119,7 @@ REKEY_RETRY_S = 1.0
 # an IKEv2 SA deleted after its rekey keeps decrypting this long (D110): the peer's packets
 # sent on it before it switched may still wait in our socket buffers behind the Delete
 DRAIN_S = 1.0
+SWITCH_S = 2.0  # a rekey responder switches to the new SA at the latest this long after
 DELETE_RETRY_S = 0.5
 V1_RETIRE_S = 10.0  # an IKEv1 SA replaced by a new quick mode keeps decrypting this long
 V1_INITIATOR_HOLD_S = 0.3  # after QM3, until the responder has installed its SA (D87)
@@ -156,6 +157,7 @@ class InstalledSa:
     counted: Counter[str] | None = None
     ike_version: int = 2
     retire_at: float | None = None  # IKEv1: a replaced SA is deleted this long after
+    switch_at: float | None = None  # IKEv2 rekey responder: send on the successor from (D116)
     hold_until: float | None = None  # IKEv1 initiator: send nothing before the peer installs
     transport: bool = False  # ESP transport mode: the packets are ours and the peer's (D91)
     # IKEv2: deleted after a rekey at ``drain_until[0]`` with reason ``drain_until[1]``; until
@@ -506,6 +508,7 @@ class Gateway:
                 and i.pmtu_reset_at is None
                 and i.tfc_at is None
                 and i.drain_until is None
+                and i.switch_at is None
             ):
                 self._timed.discard(spi)
             else:
@@ -524,7 +527,7 @@ class Gateway:
         if self._deletes:
             timers.append(self._deletes_at)
         for i in self._timed_sas():
-            due = [i.rekey_retry_at, i.pmtu_reset_at, i.tfc_at]
+            due = [i.rekey_retry_at, i.pmtu_reset_at, i.tfc_at, i.switch_at]
             if i.drain_until is not None:
                 due.append(i.drain_until[0])
             if i.ike_version == 1:  # IKEv1 SAs: time lifetimes on the data path
@@ -553,6 +556,9 @@ class Gateway:
                 if installed.drain_until[0] <= now:
                     self._uninstall(installed.spi_in, installed.drain_until[1])
                 continue  # draining: deleted with IKE already, nothing else to do
+            if installed.switch_at is not None and installed.switch_at <= now:
+                installed.switch_at = None  # no Delete from the initiator: switch anyway
+                self.sad.retire(installed.spi_in)
             if installed.rekey_retry_at is not None and installed.rekey_retry_at <= now:
                 installed.rekey_retry_at = None
                 self._rekey(installed, now)
@@ -1138,12 +1144,17 @@ class Gateway:
             if (
                 installed is not None
                 and version == 2
-                and (sad.is_retiring(spi_in) or sad.is_rekey_sibling(spi_in))
+                and (
+                    sad.is_retiring(spi_in)
+                    or sad.is_rekey_sibling(spi_in)
+                    or sad.has_successor(spi_in)
+                )
             ):
                 # replaced by a rekey, or the redundant one of two (a collision): nothing is
                 # sent on it any more, but what the peer sent before it switched may still be
                 # queued behind the Delete (D110)
-                sad.retire(spi_in)
+                sad.retire(spi_in)  # a successor not switched to yet sends from now (D116)
+                installed.switch_at = None
                 installed.drain_until = (now + DRAIN_S, event.reason)
                 installed.rekey_asked = True
                 self._mark_timed(installed)
@@ -1218,7 +1229,15 @@ class Gateway:
             if old is not None:
                 self.installed[old].retire_at = now + V1_RETIRE_S
         if old is not None and old in self.installed and self.installed[old].key == installed.key:
-            self.sad.replace(old, sad_entry)
+            # the responder of an IKEv2 rekey sends on the old SA until the initiator, which
+            # installs the new one only when our answer arrives, deletes it (D116)
+            defer = version == 2 and not event.initiator
+            self.sad.replace(old, sad_entry, switch=not defer)
+            if defer:
+                replaced = self.installed[old]
+                replaced.switch_at = now + SWITCH_S
+                replaced.rekey_asked = True  # it has its successor: never rekeyed again
+                self._mark_timed(replaced)
         else:
             self.sad.install(sad_entry)
         self.installed[spi_in] = installed

@@ -241,3 +241,22 @@ def test_removing_everything_leaves_no_trace() -> None:
     assert sad.lookup_outbound(POLICY) is None
     sad.install(pair(1))  # a fresh start, first again
     assert verdict(sad, 1) == "accept"
+
+
+def test_a_rekey_responders_successor_waits_to_send_and_decrypts_meanwhile() -> None:
+    """D116: ``replace(switch=False)``: the old SA keeps sending, the successor is accepted
+    inbound; ``retire`` switches."""
+    sad: Sad[str] = Sad()
+    sad.install(pair(1))
+    sad.replace(1, pair(2), switch=False)
+    assert sad.lookup_outbound(POLICY) is sad.get(1)
+    assert verdict(sad, 1) == verdict(sad, 2) == "accept"
+    assert sad.has_successor(1) and not sad.has_successor(2)
+    assert not sad.is_retiring(1) and not sad.is_rekey_sibling(2)
+    generation = sad.generation
+    sad.retire(1)
+    assert sad.generation == generation + 1
+    assert sad.lookup_outbound(POLICY) is sad.get(2)
+    assert verdict(sad, 1) == verdict(sad, 2) == "accept"
+    sad.remove(1)
+    assert not sad.has_successor(1) and verdict(sad, 2) == "accept"
